@@ -1,0 +1,136 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Sentinel errors. Backends translate their own failures into these at their
+// boundary (before wrapping), so callers can test with errors.Is whatever the
+// backend.
+var (
+	// ErrNotFound means the named object does not exist.
+	ErrNotFound = errors.New("object not found")
+	// ErrPermission means the credentials do not allow the operation, for
+	// example Delete with append-only credentials.
+	ErrPermission = errors.New("permission denied")
+	// ErrInvalidName means the object name breaks the naming rules below.
+	ErrInvalidName = errors.New("invalid object name")
+	// ErrNoRepository means the bucket or directory itself does not exist.
+	ErrNoRepository = errors.New("storage location does not exist")
+	// ErrTransient marks a failure worth retrying (throttling, 5xx, resets,
+	// timeouts). Backends wrap such errors so that a retrying decorator can
+	// recognise them.
+	ErrTransient = errors.New("transient storage error")
+)
+
+// ObjectInfo describes one stored object.
+type ObjectInfo struct {
+	Name    string
+	Size    int64
+	ModTime time.Time // as recorded by the storage server, not the client
+}
+
+// Store is the object-store interface every backend implements.
+//
+// Object names are 1-200 bytes of lowercase ASCII letters, digits, '-', '_'
+// and '.', separated by single '/'; no leading or trailing '/', no "." or ".."
+// segment. ValidName checks this. The rules keep names portable to FAT32 and
+// exFAT (case-insensitive, no special characters) and to every S3 provider.
+//
+// All methods honour ctx: once it is done they return promptly with an error
+// that wraps ctx.Err().
+type Store interface {
+	// Put stores data under name, replacing any object of that name. The
+	// write is atomic: a concurrent or later reader sees either the whole
+	// new object or no object (or the whole old one), never a prefix. data
+	// is not retained after Put returns and may be re-sent by retries.
+	Put(ctx context.Context, name string, data []byte) error
+
+	// Get returns length bytes of the object starting at offset. length < 0
+	// means "to the end". A range beyond the end is truncated to the end
+	// (the reader then yields fewer bytes). The caller must Close the
+	// reader. A missing object gives an error wrapping ErrNotFound, either
+	// from Get itself or from the first Read.
+	Get(ctx context.Context, name string, offset, length int64) (io.ReadCloser, error)
+
+	// Stat returns the object's size and server modification time, or an
+	// error wrapping ErrNotFound.
+	Stat(ctx context.Context, name string) (ObjectInfo, error)
+
+	// List calls fn for every object whose name starts with prefix, in
+	// ascending byte order of name. Objects put or deleted during the
+	// listing may or may not be reported. An error from fn stops the
+	// listing and is returned as is.
+	List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error
+
+	// Delete removes the object. Deleting a missing object is not an error
+	// (S3 semantics), so retries are safe.
+	Delete(ctx context.Context, name string) error
+}
+
+// Closer is implemented by stores that hold resources (connections, temp
+// directories). Callers check for it with a type assertion.
+type Closer interface {
+	Close() error
+}
+
+// Creator is implemented by stores that can create their location (a bucket
+// or a directory) when it does not exist yet. cairn init uses it.
+type Creator interface {
+	Create(ctx context.Context) error
+}
+
+// ReadAll reads a whole object.
+func ReadAll(ctx context.Context, s Store, name string) ([]byte, error) {
+	rc, err := s.Get(ctx, name, 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	return b, nil
+}
+
+// ValidName reports whether name follows the object naming rules.
+func ValidName(name string) error {
+	if len(name) == 0 || len(name) > 200 {
+		return fmt.Errorf("%w: %q: length must be 1-200", ErrInvalidName, name)
+	}
+	segStart := 0
+	for i := 0; i <= len(name); i++ {
+		if i == len(name) || name[i] == '/' {
+			seg := name[segStart:i]
+			if seg == "" || seg == "." || seg == ".." {
+				return fmt.Errorf("%w: %q: empty, . or .. segment", ErrInvalidName, name)
+			}
+			segStart = i + 1
+			continue
+		}
+		c := name[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return fmt.Errorf("%w: %q: byte %q not allowed", ErrInvalidName, name, c)
+		}
+	}
+	return nil
+}
+
+// ValidPrefix reports whether prefix may be passed to List: empty, or a valid
+// name optionally followed by '/'.
+func ValidPrefix(prefix string) error {
+	if prefix == "" {
+		return nil
+	}
+	if prefix[len(prefix)-1] == '/' {
+		prefix = prefix[:len(prefix)-1]
+	}
+	return ValidName(prefix)
+}
