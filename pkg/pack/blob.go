@@ -1,0 +1,79 @@
+package pack
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Compression markers, the first byte of every blob and envelope payload.
+const (
+	CompressionNone byte = 0
+	CompressionZstd byte = 1
+)
+
+// ErrIDMismatch means a blob decrypted fine but its content does not hash
+// to its ID: written by a buggy client, or a hash collision.
+var ErrIDMismatch = errors.New("blob content does not match its ID")
+
+// Compress returns the payload for body: zstd when that is smaller, else raw.
+// enc may be nil to store raw. dst is reused when large enough.
+func Compress(enc *zstd.Encoder, dst, body []byte) []byte {
+	dst = dst[:0]
+	if enc != nil && len(body) > 64 {
+		dst = append(dst, CompressionZstd)
+		dst = enc.EncodeAll(body, dst)
+		if len(dst) < len(body)+1 {
+			return dst
+		}
+		dst = dst[:0]
+	}
+	dst = append(dst, CompressionNone)
+	return append(dst, body...)
+}
+
+// Decompress undoes Compress, appending the body to dst[:0]. maxSize bounds
+// the output so a hostile blob cannot exhaust memory.
+func Decompress(dec *zstd.Decoder, dst, payload []byte, maxSize int) ([]byte, error) {
+	if len(payload) == 0 {
+		return nil, fmt.Errorf("%w: empty payload", ErrCorrupt)
+	}
+	switch payload[0] {
+	case CompressionNone:
+		return append(dst[:0], payload[1:]...), nil
+	case CompressionZstd:
+		out, err := dec.DecodeAll(payload[1:], dst[:0])
+		if err != nil {
+			return nil, fmt.Errorf("%w: zstd: %w", ErrCorrupt, err)
+		}
+		if len(out) > maxSize {
+			return nil, fmt.Errorf("%w: blob decompresses to %d bytes, limit %d", ErrCorrupt, len(out), maxSize)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("%w: unknown compression %d", ErrCorrupt, payload[0])
+}
+
+// SealBlob encrypts a payload (from Compress) as blob id of type t.
+func SealBlob(keys *crypto.Keys, dst []byte, t BlobType, id crypto.ID, payload []byte) []byte {
+	return keys.Seal(dst, payload, BlobAD(t, id))
+}
+
+// OpenBlob authenticates, decrypts and decompresses a sealed blob and checks
+// that the plaintext hashes to id. It returns the plaintext.
+func OpenBlob(keys *crypto.Keys, hasher *crypto.IDHasher, dec *zstd.Decoder, t BlobType, id crypto.ID, sealed []byte, maxSize int) ([]byte, error) {
+	payload, err := keys.Open(nil, sealed, BlobAD(t, id))
+	if err != nil {
+		return nil, fmt.Errorf("%s blob %s: %w", t, id.Short(), err)
+	}
+	plain, err := Decompress(dec, nil, payload, maxSize)
+	if err != nil {
+		return nil, fmt.Errorf("%s blob %s: %w", t, id.Short(), err)
+	}
+	if hasher.Sum(plain) != id {
+		return nil, fmt.Errorf("%s blob %s: %w", t, id.Short(), ErrIDMismatch)
+	}
+	return plain, nil
+}
