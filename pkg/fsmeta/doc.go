@@ -1,0 +1,3 @@
+// Package fsmeta reads file-system metadata into snapshot nodes and applies
+// it to restored files.
+package fsmeta

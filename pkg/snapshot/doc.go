@@ -1,0 +1,2 @@
+// Package snapshot defines snapshots and the trees they point to.
+package snapshot

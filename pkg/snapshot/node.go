@@ -1,0 +1,127 @@
+package snapshot
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/cairn-backup/cairn/pkg/crypto"
+)
+
+// NodeType is the kind of a directory entry. The values are part of the
+// repository format (FORMAT.md section 9, tag 2).
+type NodeType uint8
+
+// Node types. Sockets have no type: they are never stored.
+const (
+	NodeFile     NodeType = 1
+	NodeDir      NodeType = 2
+	NodeSymlink  NodeType = 3
+	NodeFifo     NodeType = 4
+	NodeCharDev  NodeType = 5
+	NodeBlockDev NodeType = 6
+)
+
+func (t NodeType) String() string {
+	switch t {
+	case NodeFile:
+		return "file"
+	case NodeDir:
+		return "dir"
+	case NodeSymlink:
+		return "symlink"
+	case NodeFifo:
+		return "fifo"
+	case NodeCharDev:
+		return "chardev"
+	case NodeBlockDev:
+		return "blockdev"
+	}
+	return fmt.Sprintf("nodetype(%d)", uint8(t))
+}
+
+// Valid reports whether t is one of the types the format defines.
+func (t NodeType) Valid() bool { return t >= NodeFile && t <= NodeBlockDev }
+
+// ModeMask covers the bits a Node's Mode may hold: permissions plus setuid,
+// setgid and sticky. The file type lives in Node.Type, never in Mode.
+const ModeMask = 0o7777
+
+// Xattr is one extended attribute of a node.
+type Xattr struct {
+	Name  string
+	Value []byte
+}
+
+// Node is one directory entry: a file, directory, symlink, fifo or device,
+// with the metadata needed to restore it. Zero-valued fields are not
+// stored, so an unset field and a zero field read back the same.
+type Node struct {
+	// Name is the entry's exact name bytes: they need not be UTF-8 and may
+	// hold newlines, but never '/' or NUL, and are never "", "." or "..".
+	Name []byte
+	Type NodeType
+	// Mode holds permission bits including setuid, setgid and sticky
+	// (ModeMask); no file type bits.
+	Mode       uint32
+	UID, GID   uint32
+	User       string
+	Group      string
+	MTime      int64 // nanoseconds since 1970 UTC
+	CTime      int64
+	ATime      int64
+	Size       uint64 // content bytes (files)
+	Inode      uint64
+	Device     uint64 // st_dev of the containing file system
+	Links      uint64 // st_nlink
+	LinkTarget []byte // symlink target, exact bytes
+	Rdev       uint64 // device number (char and block devices)
+	// Xattrs are sorted by name, names unique.
+	Xattrs []Xattr
+	// Content lists the data blobs of a file, in order.
+	Content []crypto.ID
+	// Subtree lists the tree blobs (runs) of a directory, in order.
+	Subtree []crypto.ID
+	// Sparse is set when the file had holes.
+	Sparse bool
+}
+
+// ValidName reports whether name may be a directory entry's name.
+func ValidName(name []byte) error {
+	switch {
+	case len(name) == 0:
+		return fmt.Errorf("empty name")
+	case string(name) == "." || string(name) == "..":
+		return fmt.Errorf("name %q is not allowed", name)
+	case bytes.IndexByte(name, '/') >= 0:
+		return fmt.Errorf("name %q contains '/'", name)
+	case bytes.IndexByte(name, 0) >= 0:
+		return fmt.Errorf("name %q contains NUL", name)
+	}
+	return nil
+}
+
+// Validate checks what the encoding cannot express or readers reject: a
+// valid name and type, mode bits within ModeMask, and xattr names that are
+// non-empty and unique.
+func (n *Node) Validate() error {
+	if err := ValidName(n.Name); err != nil {
+		return err
+	}
+	if !n.Type.Valid() {
+		return fmt.Errorf("entry %q: invalid type %d", n.Name, n.Type)
+	}
+	if n.Mode&^ModeMask != 0 {
+		return fmt.Errorf("entry %q: mode %#o has bits outside %#o", n.Name, n.Mode, ModeMask)
+	}
+	seen := make(map[string]bool, len(n.Xattrs))
+	for _, x := range n.Xattrs {
+		if x.Name == "" {
+			return fmt.Errorf("entry %q: empty xattr name", n.Name)
+		}
+		if seen[x.Name] {
+			return fmt.Errorf("entry %q: duplicate xattr %q", n.Name, x.Name)
+		}
+		seen[x.Name] = true
+	}
+	return nil
+}
