@@ -1,0 +1,92 @@
+package backends
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/cairn-backup/cairn/pkg/storage"
+	"github.com/cairn-backup/cairn/pkg/storage/local"
+)
+
+// Path styles for S3 requests.
+const (
+	PathStyleAuto    = "auto"    // let the client decide from the endpoint
+	PathStylePath    = "path"    // https://host/bucket/key (MinIO, most self-hosted servers)
+	PathStyleVirtual = "virtual" // https://bucket.host/key (AWS)
+)
+
+// Options holds the settings that are not part of a location: credentials
+// and tuning. Local directories ignore them.
+type Options struct {
+	// AccessKey, SecretKey and SessionToken are the S3 credentials. Empty
+	// keys leave the choice to the S3 backend (environment, instance
+	// metadata, anonymous access).
+	AccessKey    string
+	SecretKey    string
+	SessionToken string
+	// Region is the S3 region; empty lets the backend discover it.
+	Region string
+	// PathStyle is one of PathStyleAuto (also the meaning of ""),
+	// PathStylePath or PathStyleVirtual.
+	PathStyle string
+	// CAFile is a PEM file of extra certificate authorities to trust, for
+	// servers with self-signed certificates.
+	CAFile string
+	// StorageClass is the S3 storage class of uploaded objects; empty
+	// means the bucket's default.
+	StorageClass string
+	// Connections bounds the number of concurrent requests; 0 means the
+	// backend's default.
+	Connections int
+}
+
+// validate checks the options that do not depend on the backend.
+func (o Options) validate() error {
+	switch o.PathStyle {
+	case "", PathStyleAuto, PathStylePath, PathStyleVirtual:
+	default:
+		return fmt.Errorf("path style %q: want %q, %q or %q", o.PathStyle, PathStyleAuto, PathStylePath, PathStyleVirtual)
+	}
+	if o.Connections < 0 {
+		return fmt.Errorf("connections %d: must not be negative", o.Connections)
+	}
+	if (o.AccessKey == "") != (o.SecretKey == "") {
+		return errors.New("S3 credentials need both an access key and a secret key")
+	}
+	return nil
+}
+
+// Open parses the repository location rawURL (see ParseLocation) and
+// returns a store for it. It does not create anything: a missing directory
+// or bucket is reported by the store's operations (storage.ErrNoRepository)
+// and created with storage.Creator. Callers should close the store if it
+// implements storage.Closer.
+func Open(ctx context.Context, rawURL string, opts Options) (storage.Store, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("open repository: %w", err)
+	}
+	loc, err := ParseLocation(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	switch loc.Scheme {
+	case SchemeLocal:
+		s, err := local.New(loc.Path)
+		if err != nil {
+			return nil, fmt.Errorf("open repository %s: %w", loc, err)
+		}
+		return s, nil
+	case SchemeS3:
+		if err := opts.validate(); err != nil {
+			return nil, fmt.Errorf("open repository %s: %w", loc, err)
+		}
+		// TODO(pkg/storage/s3): call s3.New(ctx, s3.Config{...}) from
+		// github.com/cairn-backup/cairn/pkg/storage/s3, filled from loc
+		// (Endpoint, Bucket, Prefix, Insecure) and opts (credentials,
+		// Region, PathStyle, CAFile, StorageClass, Connections), once that
+		// package exists.
+		return nil, fmt.Errorf("open repository %s: s3 backend not built yet", loc)
+	}
+	return nil, fmt.Errorf("open repository %s: unknown scheme %q", rawURL, loc.Scheme)
+}

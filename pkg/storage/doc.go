@@ -1,0 +1,54 @@
+// Package storage defines the small object-store interface that every cairn
+// backend implements, and the sentinel errors and naming rules shared by all
+// of them.
+//
+// # A deliberately small interface
+//
+// A repository needs only five operations from its storage: Put, Get (with a
+// byte range), Stat, List (by prefix) and Delete. Everything else —
+// encryption, packing, indexes, locking — is built above them in package
+// repo, so a new backend is a few hundred lines and cannot get the
+// repository format wrong. The contracts live in the doc comments of Store
+// and are enforced by one conformance suite (package storagetest) that every
+// backend runs, so "works with local" means "works with S3".
+//
+// # Atomic put
+//
+// Put takes the whole object as a byte slice and makes it visible
+// atomically: a reader sees the whole old object, the whole new one, or
+// nothing, never a prefix. Object stores give this for free; the local
+// backend gets it by writing a temporary file, syncing it and renaming it
+// over the target. Because the data is a slice, a retrying decorator can
+// resend it without the caller's help, and the repository can trust that a
+// listed object is complete: a crash mid-upload leaves no truncated pack.
+//
+// # Restricted names
+//
+// Object names are short, lowercase ASCII with '/' separators (see
+// ValidName). cairn chooses every name itself (hex IDs under fixed
+// directories), so the restriction costs nothing, and it makes the same
+// repository portable everywhere: FAT32 and exFAT USB drives are
+// case-insensitive and reject many characters, some S3 providers mishandle
+// unusual keys, and ".." segments would let a name escape a local
+// directory. Backends check names at their boundary and reject bad ones with
+// ErrInvalidName before touching storage.
+//
+// # Errors translated at the boundary
+//
+// Callers need to tell a handful of situations apart — a missing object, a
+// missing repository, a permission refusal (append-only credentials), a bad
+// name, a failure worth retrying — whatever the backend. Each backend
+// translates its own errors (fs.ErrNotExist, an S3 NoSuchKey response, ...)
+// into the sentinels declared here and wraps them together with the original
+// error, so errors.Is works on both and the message keeps the detail.
+// Classification must happen before any other wrapping, because provider
+// libraries often cannot see through wrapped errors.
+//
+// # Optional capabilities
+//
+// Not every store holds resources or can create its own location, so those
+// abilities are separate one-method interfaces, Closer and Creator, that
+// callers discover with a type assertion, in the style of io/fs. This keeps
+// Store small for wrappers (retry, rate limiting, fault injection) that would
+// otherwise have to forward methods they do not care about.
+package storage
