@@ -2,25 +2,157 @@ package repo
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/cairn-backup/cairn/pkg/index"
 	"github.com/cairn-backup/cairn/pkg/pack"
+	"github.com/cairn-backup/cairn/pkg/storage"
 )
 
-// LoadIndex loads the index.
-func (r *Repository) LoadIndex(ctx context.Context) error { return errTodo }
+// ErrBlobNotFound means the index knows no location of a blob.
+var ErrBlobNotFound = errors.New("blob not in the index")
 
-// LoadBlob loads a blob.
+// LoadBlob returns the plaintext of blob id of type t. It reads only the
+// blob's bytes from its pack (a ranged Get) and checks them with OpenBlob.
+// When the index knows several copies, a missing or damaged one makes it try
+// the next; the error then names every pack it tried.
 func (r *Repository) LoadBlob(ctx context.Context, t pack.BlobType, id crypto.ID) ([]byte, error) {
-	return nil, errTodo
+	var errs []error
+	for _, e := range r.Index().LookupAll(id) {
+		if e.Type != t {
+			continue
+		}
+		plain, err := r.loadBlobAt(ctx, e)
+		if err == nil {
+			return plain, nil
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		return nil, fmt.Errorf("%s blob %s: %w", t, id, ErrBlobNotFound)
+	}
+	return nil, errors.Join(errs...)
 }
 
-// OpenBlob opens a sealed blob.
+func (r *Repository) loadBlobAt(ctx context.Context, e index.Entry) ([]byte, error) {
+	name := PackName(e.Pack)
+	sealed, err := r.readRange(ctx, name, int64(e.Offset), int64(e.Length))
+	if err != nil {
+		return nil, err
+	}
+	if len(sealed) != int(e.Length) {
+		return nil, fmt.Errorf("%s: %s blob %s at offset %d: pack is too short (truncated?): %w", name, e.Type, e.ID.Short(), e.Offset, ErrCorrupt)
+	}
+	plain, err := r.OpenBlob(e.Type, e.ID, sealed)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return plain, nil
+}
+
+// readRange reads length bytes of an object from offset (fewer at its end).
+func (r *Repository) readRange(ctx context.Context, name string, offset, length int64) ([]byte, error) {
+	rc, err := r.store.Get(ctx, name, offset, length)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	defer rc.Close()
+	buf := make([]byte, length)
+	n, err := io.ReadFull(rc, buf)
+	if err != nil && err != io.ErrUnexpectedEOF {
+		if err == io.EOF {
+			return buf[:0], nil
+		}
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	return buf[:n], nil
+}
+
+// OpenBlob authenticates, decrypts and decompresses a sealed blob (as stored
+// in a pack at its index entry) and checks it against its ID. It is for
+// callers that download whole packs themselves, and is safe for concurrent
+// use. Errors wrap ErrCorrupt.
 func (r *Repository) OpenBlob(t pack.BlobType, id crypto.ID, sealed []byte) ([]byte, error) {
-	return nil, errTodo
+	hasher := r.hashers.Get().(*crypto.IDHasher)
+	defer r.hashers.Put(hasher)
+	plain, err := pack.OpenBlob(r.keys, hasher, r.dec, t, id, sealed, MaxBlobSize)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", err, ErrCorrupt)
+	}
+	return plain, nil
 }
 
-// ReadPackHeader reads a pack's header.
+// tailGuess is how much of a pack's end ReadPackHeader fetches at first: the
+// header of a 16 MiB pack of 1 MiB chunks is ~1.4 KiB, so one request
+// usually suffices.
+const tailGuess = 16 << 10
+
+// ReadPackHeader reads and authenticates the header of pack packID with
+// ranged reads of the pack's end, and returns its entries and the pack's
+// size. Errors name the pack and wrap ErrCorrupt when the pack is damaged.
 func (r *Repository) ReadPackHeader(ctx context.Context, packID crypto.ID) ([]pack.Entry, int64, error) {
-	return nil, 0, errTodo
+	name := PackName(packID)
+	info, err := r.store.Stat(ctx, name)
+	if err != nil {
+		return nil, 0, fmt.Errorf("stat %s: %w", name, err)
+	}
+	size := info.Size
+	corrupt := func(err error) error { return fmt.Errorf("%s: %w: %w", name, err, ErrCorrupt) }
+	if size < 4+crypto.Overhead {
+		return nil, size, corrupt(fmt.Errorf("only %d bytes", size))
+	}
+	start := max(size-tailGuess, 0)
+	tail, err := r.readRange(ctx, name, start, size-start)
+	if err != nil {
+		return nil, size, err
+	}
+	if int64(len(tail)) != size-start {
+		return nil, size, corrupt(fmt.Errorf("pack shrank while reading"))
+	}
+	hlen, err := pack.HeaderLength(tail)
+	if err != nil {
+		return nil, size, corrupt(err)
+	}
+	if int64(hlen)+4 > size {
+		return nil, size, corrupt(fmt.Errorf("header length %d exceeds the pack", hlen))
+	}
+	var sealed []byte
+	if hlen+4 <= len(tail) {
+		sealed = tail[len(tail)-4-hlen : len(tail)-4]
+	} else {
+		sealed, err = r.readRange(ctx, name, size-4-int64(hlen), int64(hlen))
+		if err != nil {
+			return nil, size, err
+		}
+		if len(sealed) != hlen {
+			return nil, size, corrupt(fmt.Errorf("pack shrank while reading"))
+		}
+	}
+	entries, err := pack.ParseHeader(r.keys, sealed, size)
+	if err != nil {
+		return nil, size, corrupt(err)
+	}
+	return entries, size, nil
+}
+
+// ListPacks calls fn for every pack in the repository, in name order.
+func (r *Repository) ListPacks(ctx context.Context, fn func(id crypto.ID, size int64) error) error {
+	return r.store.List(ctx, "data/", func(oi storage.ObjectInfo) error {
+		rest := strings.TrimPrefix(oi.Name, "data/")
+		if len(rest) != 3+2*crypto.IDSize || rest[2] != '/' {
+			return nil // not a pack name
+		}
+		id, err := crypto.ParseID(rest[3:])
+		if err != nil || rest[:2] != id.String()[:2] {
+			return nil
+		}
+		return fn(id, oi.Size)
+	})
 }

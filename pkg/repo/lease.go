@@ -2,20 +2,179 @@ package repo
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"time"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
 )
 
-// Lease announces a running operation.
-type Lease struct{}
+// Lease timing (FORMAT.md section 10). A run is live while its newest lease
+// is younger than LeaseLifetime and it has no done lease.
+const (
+	LeaseRefresh  = 5 * time.Minute
+	LeaseLifetime = 30 * time.Minute
+)
 
-// StartLease writes a lease.
-func (r *Repository) StartLease(ctx context.Context, operation string) (*Lease, error) {
-	return nil, errTodo
+// leaseRefresh is LeaseRefresh, a variable so tests can shorten it.
+var leaseRefresh = LeaseRefresh
+
+// LeaseRecord is the JSON body of a lease object.
+type LeaseRecord struct {
+	Run           string    `json:"run"`
+	Host          string    `json:"host"`
+	Username      string    `json:"username"`
+	PID           int       `json:"pid"`
+	Operation     string    `json:"operation"`
+	Started       time.Time `json:"started"`
+	SeenDeletions []string  `json:"seen_deletions"`
+	Done          bool      `json:"done"`
 }
 
-// Done writes the final lease.
-func (l *Lease) Done(ctx context.Context) error { return errTodo }
+// LoadLease loads and decodes lease object id.
+func (r *Repository) LoadLease(ctx context.Context, id crypto.ID) (LeaseRecord, error) {
+	body, err := r.LoadObject(ctx, KindLease, id)
+	if err != nil {
+		return LeaseRecord{}, err
+	}
+	var rec LeaseRecord
+	if err := json.Unmarshal(body, &rec); err != nil {
+		return LeaseRecord{}, fmt.Errorf("%s: decode: %w", ObjectName(KindLease, id), err)
+	}
+	return rec, nil
+}
 
-// SeenDeletions lists the deletion markers seen.
-func (l *Lease) SeenDeletions() []crypto.ID { return nil }
+// Lease announces a running operation that adds data, so that a concurrent
+// prune does not delete packs it may be using. Start one with StartLease
+// before loading the index, and end it with Done after the snapshot is
+// written.
+type Lease struct {
+	r      *Repository
+	record LeaseRecord // guarded by mu once the refresher runs
+	seen   []crypto.ID
+
+	mu      sync.Mutex
+	current crypto.ID // the newest lease object written
+	stop    context.CancelFunc
+	stopped chan struct{}
+	done    bool
+}
+
+// maxLeaseRounds bounds StartLease's list-write-list loop; markers appear
+// only when a prune runs, so two rounds are the norm.
+const maxLeaseRounds = 10
+
+// StartLease lists deletions/, writes a lease listing the markers seen,
+// and lists again until no new marker appears; it then condemns their packs
+// in Index() (as LoadIndex also does). A goroutine writes a fresh lease
+// every LeaseRefresh until Done. It stops too when ctx is cancelled.
+func (r *Repository) StartLease(ctx context.Context, operation string) (*Lease, error) {
+	var run [16]byte
+	if _, err := rand.Read(run[:]); err != nil {
+		return nil, fmt.Errorf("lease: %w", err)
+	}
+	l := &Lease{r: r, record: LeaseRecord{
+		Run: hex.EncodeToString(run[:]), Host: r.opts.Host, Username: r.opts.Username,
+		PID: os.Getpid(), Operation: operation, Started: now(),
+	}}
+	seen, err := r.ListObjects(ctx, KindDeletion)
+	if err != nil {
+		return nil, err
+	}
+	for round := 0; ; round++ {
+		l.seen = seen
+		if err := l.write(ctx, false); err != nil {
+			return nil, err
+		}
+		again, err := r.ListObjects(ctx, KindDeletion)
+		if err != nil {
+			return nil, err
+		}
+		added := false
+		for _, id := range again {
+			if !slices.Contains(seen, id) {
+				seen, added = append(seen, id), true
+			}
+		}
+		if !added {
+			break
+		}
+		if round == maxLeaseRounds {
+			return nil, fmt.Errorf("lease: deletion markers keep appearing; is a prune looping?")
+		}
+	}
+	if err := r.condemn(ctx, l.seen); err != nil {
+		return nil, err
+	}
+	refreshCtx, stop := context.WithCancel(ctx)
+	l.stop, l.stopped = stop, make(chan struct{})
+	go l.refresh(refreshCtx)
+	return l, nil
+}
+
+// refresh rewrites the lease every leaseRefresh. A failed write is retried
+// at the next tick: the lease lifetime allows several misses.
+func (l *Lease) refresh(ctx context.Context) {
+	defer close(l.stopped)
+	t := time.NewTicker(leaseRefresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_ = l.write(ctx, false)
+		}
+	}
+}
+
+// write stores a lease object and then removes the previous one of this
+// run (best effort: append-only credentials cannot, and liveness only
+// looks at the newest lease of a run).
+func (l *Lease) write(ctx context.Context, done bool) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rec := l.record
+	rec.SeenDeletions = hexIDs(l.seen)
+	rec.Done = done
+	body, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	id, err := l.r.SaveObject(ctx, KindLease, body)
+	if err != nil {
+		return fmt.Errorf("write lease: %w", err)
+	}
+	prev := l.current
+	l.current = id
+	if !prev.IsZero() {
+		_ = l.r.DeleteObject(ctx, KindLease, prev)
+	}
+	return nil
+}
+
+// Done stops the refresher and writes the final lease with done set. The
+// lease must not be used afterwards.
+func (l *Lease) Done(ctx context.Context) error {
+	l.mu.Lock()
+	if l.done {
+		l.mu.Unlock()
+		return nil
+	}
+	l.done = true
+	l.mu.Unlock()
+	l.stop()
+	<-l.stopped
+	return l.write(ctx, true)
+}
+
+// SeenDeletions returns the deletion markers the lease lists.
+func (l *Lease) SeenDeletions() []crypto.ID { return slices.Clone(l.seen) }
+
+// Run returns the lease's random run ID.
+func (l *Lease) Run() string { return l.record.Run }

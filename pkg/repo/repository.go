@@ -3,14 +3,17 @@ package repo
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/cairn-backup/cairn/pkg/chunker"
 	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/cairn-backup/cairn/pkg/index"
 	"github.com/cairn-backup/cairn/pkg/storage"
+	"github.com/klauspost/compress/zstd"
 )
-
-var errTodo = errors.New("todo")
 
 // Errors returned by Init, Open and the key operations. A wrong passphrase
 // gives an error wrapping crypto.ErrWrongPassphrase.
@@ -23,23 +26,26 @@ var (
 	// ErrLastKey means RemoveKey was asked to remove the only key file.
 	ErrLastKey = errors.New("refusing to remove the last key: the repository would become unreadable")
 	// ErrCorrupt means a stored object failed its name check or its
-	// authentication. Errors wrapping it name the object.
+	// authentication. Errors wrapping it start with the object's name, for
+	// example "snapshots/ab12…: authentication failed: the object was
+	// modified or damaged; run cairn check".
 	ErrCorrupt = errors.New("the object was modified or damaged; run cairn check")
 )
 
-// Config is the repository configuration stored in the config object
-// (FORMAT.md section 5).
-type Config struct {
-	Version          int            `json:"version"`
-	ID               string         `json:"id"`
-	Created          time.Time      `json:"created"`
-	Chunker          chunker.Params `json:"chunker"`
-	Compression      string         `json:"compression"`
-	CompressionLevel int            `json:"compression_level"`
-	PackSize         int            `json:"pack_size"`
-}
+// Limits on what a reader accepts, so that a hostile or damaged object
+// cannot make the client allocate without bound. Writers stay below them.
+const (
+	// maxEnvelopeSize bounds a decompressed envelope body: an index of 40
+	// million blobs.
+	maxEnvelopeSize = 2 << 30
+	// MaxBlobSize bounds one blob's plaintext. Chunks are at most 8 MiB by
+	// default; tree blobs of huge files are the largest blobs in practice.
+	MaxBlobSize = 256 << 20
+)
 
-// InitOptions configure a new repository. Zero values select the defaults.
+// InitOptions configure a new repository. Zero values select the defaults:
+// crypto.DefaultKDF, chunker.DefaultParams, 16 MiB packs, compression level
+// 1 (zstd.SpeedFastest).
 type InitOptions struct {
 	KDF              crypto.KDFParams
 	Chunker          chunker.Params
@@ -50,32 +56,152 @@ type InitOptions struct {
 
 // OpenOptions configure an opened repository.
 type OpenOptions struct {
-	// CacheDir is the local cache directory; "" means no cache.
+	// CacheDir is the local cache directory; "" means no cache. The index
+	// cache of a repository lives in CacheDir/<repository ID>/index.
 	CacheDir string
 	// Connections bounds concurrent storage requests; default 8.
-	Connections    int
+	Connections int
+	// Host and Username are recorded in key files and leases.
 	Host, Username string
 }
 
-// Repository is an opened, unlocked repository.
+// DefaultConnections is the number of concurrent storage requests when
+// OpenOptions.Connections is zero.
+const DefaultConnections = 8
+
+// Repository is an opened, unlocked repository. Its methods are safe for
+// concurrent use.
 type Repository struct {
 	store storage.Store
 	cfg   Config
 	keys  *crypto.Keys
+	// master is kept to wrap it in new key files (AddKey); it is no more
+	// sensitive than the subkeys derived from it.
+	master crypto.MasterKey
+	opts   OpenOptions
+
+	// enc and dec are shared by all goroutines: EncodeAll and DecodeAll
+	// are safe for concurrent use, and one of each keeps their (large)
+	// internal state allocated once.
+	enc     *zstd.Encoder // nil when the config says no compression
+	dec     *zstd.Decoder
+	hashers sync.Pool // of *crypto.IDHasher, which is not concurrency-safe
+
+	cache *index.Cache // nil without a cache directory
+
+	mu    sync.Mutex
+	keyID crypto.ID // the key file that unlocked the repository
+	idx   *index.Set
+	views map[crypto.ID]*index.View // index objects in idx, for upkeep
 }
 
-// Init creates a repository in store.
+// Init creates a repository in store: a key file for passphrase and the
+// config object. It refuses with ErrAlreadyInitialized if a config exists,
+// and calls store's Create first when the store implements storage.Creator.
 func Init(ctx context.Context, store storage.Store, passphrase []byte, opts InitOptions) (*Repository, error) {
-	return nil, errTodo
+	if c, ok := store.(storage.Creator); ok {
+		if err := c.Create(ctx); err != nil {
+			return nil, fmt.Errorf("create repository location: %w", err)
+		}
+	}
+	switch _, err := store.Stat(ctx, configName); {
+	case err == nil:
+		return nil, ErrAlreadyInitialized
+	case errors.Is(err, storage.ErrNoRepository):
+		return nil, fmt.Errorf("%w: %w", ErrNoRepository, err)
+	case !errors.Is(err, storage.ErrNotFound):
+		return nil, fmt.Errorf("check for an existing config: %w", err)
+	}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	mk, err := crypto.NewMasterKey()
+	if err != nil {
+		return nil, err
+	}
+	r, err := newRepository(store, cfg, mk, crypto.DeriveKeys(mk), OpenOptions{Host: opts.Host, Username: opts.Username})
+	if err != nil {
+		return nil, err
+	}
+	// The key file goes first: a crash before the config is written leaves
+	// a stray key file, which Open skips because it does not open the
+	// config; the reverse order would leave a config nobody can unlock.
+	keyID, err := r.writeKeyFile(ctx, mk, passphrase, opts.KDF)
+	if err != nil {
+		return nil, err
+	}
+	r.keyID = keyID
+	if err := r.saveConfig(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
-// Open unlocks the repository in store with passphrase.
+// Open unlocks the repository in store with passphrase: it tries every key
+// file until one unwraps a master secret that opens the config. A missing
+// config gives ErrNoRepository; a passphrase no key file accepts gives an
+// error wrapping crypto.ErrWrongPassphrase.
 func Open(ctx context.Context, store storage.Store, passphrase []byte, opts OpenOptions) (*Repository, error) {
-	return nil, errTodo
+	sealedConfig, err := storage.ReadAll(ctx, store, configName)
+	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrNoRepository) {
+		return nil, fmt.Errorf("%w: %w", ErrNoRepository, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	u, err := unlock(ctx, store, passphrase, sealedConfig)
+	if err != nil {
+		return nil, err
+	}
+	r, err := newRepository(store, u.cfg, u.master, u.keys, opts)
+	if err != nil {
+		return nil, err
+	}
+	r.keyID = u.keyID
+	if opts.CacheDir != "" {
+		cache, err := index.OpenCache(cacheDir(opts.CacheDir, u.cfg.ID))
+		if err != nil {
+			r.Close()
+			return nil, fmt.Errorf("open index cache: %w", err)
+		}
+		r.cache = cache
+	}
+	return r, nil
 }
 
-// Close releases the local cache.
-func (r *Repository) Close() error { return nil }
+func newRepository(store storage.Store, cfg Config, mk crypto.MasterKey, keys *crypto.Keys, opts OpenOptions) (*Repository, error) {
+	if opts.Connections <= 0 {
+		opts.Connections = DefaultConnections
+	}
+	r := &Repository{store: store, cfg: cfg, keys: keys, master: mk, opts: opts, idx: index.NewSet(), views: make(map[crypto.ID]*index.View)}
+	r.hashers.New = func() any { return keys.NewIDHasher() }
+	r.dec = decoder()
+	if cfg.Compression == compressionZstd {
+		// No frame checksum: every payload is already authenticated.
+		var err error
+		r.enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.EncoderLevel(cfg.CompressionLevel)),
+			zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithEncoderCRC(false))
+		if err != nil {
+			return nil, fmt.Errorf("zstd encoder: %w", err)
+		}
+	}
+	return r, nil
+}
+
+// Close releases the local cache and the codecs. The repository must not be
+// used afterwards.
+func (r *Repository) Close() error {
+	var err error
+	if r.cache != nil {
+		err = r.cache.Close()
+		r.cache = nil
+	}
+	if r.enc != nil {
+		r.enc.Close()
+	}
+	return err
+}
 
 // Config returns the repository configuration.
 func (r *Repository) Config() Config { return r.cfg }
@@ -85,3 +211,20 @@ func (r *Repository) Keys() *crypto.Keys { return r.keys }
 
 // Store returns the underlying store.
 func (r *Repository) Store() storage.Store { return r.store }
+
+// Connections is the number of concurrent storage requests to use.
+func (r *Repository) Connections() int { return r.opts.Connections }
+
+// decoder is shared by every repository in the process: DecodeAll is safe
+// for concurrent use, and its memory limit bounds what a hostile object can
+// make it allocate.
+var decoder = sync.OnceValue(func() *zstd.Decoder {
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxEnvelopeSize))
+	if err != nil {
+		panic("zstd decoder with valid options: " + err.Error())
+	}
+	return dec
+})
+
+// now is the clock, a variable so tests can pin it.
+var now = func() time.Time { return time.Now().UTC() }

@@ -2,41 +2,350 @@ package repo
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/cairn-backup/cairn/pkg/index"
 	"github.com/cairn-backup/cairn/pkg/pack"
+	"golang.org/x/sync/errgroup"
 )
 
-// SaverOptions configure a Saver.
+// SaverOptions configure a Saver. Zero values select the defaults.
 type SaverOptions struct {
+	// Connections is the number of concurrent pack uploads; default the
+	// repository's OpenOptions.Connections. At most Connections+1 packs
+	// are held in memory at once.
 	Connections int
-	IndexEvery  int
+	// IndexEvery makes the Saver write an intermediate index object every
+	// IndexEvery uploaded packs (default 32), so that the packs of a
+	// killed backup are indexed and reused by the next one.
+	IndexEvery int
 }
+
+// DefaultIndexEvery is SaverOptions.IndexEvery when zero.
+const DefaultIndexEvery = 32
 
 // SaveStats count a Saver's work.
 type SaveStats struct {
-	Blobs, BlobsNew              int
+	// Blobs counts SaveBlob calls; BlobsNew those that stored a blob.
+	Blobs, BlobsNew int
+	// BytesNew is the plaintext size of new blobs, BytesStored their
+	// compressed and sealed size, Packs the packs uploaded.
 	BytesNew, BytesStored, Packs int64
 }
 
-// Saver stores blobs.
-type Saver struct{}
+// Saver stores blobs for one run (a backup, or prune's repacking): it
+// deduplicates them against the index, compresses, seals and packs them,
+// uploads full packs with bounded concurrency and writes index objects for
+// the packs it uploaded. It is safe for concurrent use. The CPU work of a
+// blob (hashing, compression, sealing) runs in the calling goroutine outside
+// any lock, so callers scale with cores; the lock covers only the dedup
+// check and copying the sealed blob into its pack.
+type Saver struct {
+	repo       *Repository
+	packSize   int
+	indexEvery int
 
-// NewSaver returns a Saver.
-func (r *Repository) NewSaver(ctx context.Context, opts SaverOptions) *Saver { return &Saver{} }
+	// slots holds one token per pack in memory, open or uploading, so
+	// memory stays bounded by Connections+1 packs whatever the callers do.
+	slots     chan struct{}
+	uploads   *errgroup.Group
+	uploadCtx context.Context // cancelled when an upload fails
 
-// SaveBlob stores data.
-func (s *Saver) SaveBlob(ctx context.Context, t pack.BlobType, data []byte) (crypto.ID, error) {
-	return crypto.ID{}, errTodo
+	mu      sync.Mutex
+	open    [3]*openPack // by pack.BlobType: data and tree blobs go to separate packs
+	pending map[blobKey]struct{}
+	// unindexed are the entries of uploaded packs not yet in an index
+	// object, packsUnindexed how many packs they came from.
+	unindexed      []index.Entry
+	packsUnindexed int
+	stats          SaveStats
+	err            error // the first failure; every later call returns it
+	flushed        bool
 }
 
-// SaveBlobID stores data under id.
-func (s *Saver) SaveBlobID(ctx context.Context, t pack.BlobType, id crypto.ID, data []byte) (bool, error) {
-	return false, errTodo
+// blobKey identifies a blob accepted in this run whose pack is not yet
+// uploaded. Data and tree blobs with the same content share an ID, so the
+// type is part of the key.
+type blobKey struct {
+	t  pack.BlobType
+	id crypto.ID
+}
+
+type openPack struct {
+	builder pack.Builder
+}
+
+// bufPool recycles payload and sealed-blob buffers between SaveBlob calls.
+var bufPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// NewSaver returns a Saver that uploads packs under ctx until Flush. Its
+// blobs are added to r.Index() as their packs are uploaded.
+func (r *Repository) NewSaver(ctx context.Context, opts SaverOptions) *Saver {
+	if opts.Connections <= 0 {
+		opts.Connections = r.opts.Connections
+	}
+	if opts.IndexEvery <= 0 {
+		opts.IndexEvery = DefaultIndexEvery
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(opts.Connections)
+	return &Saver{
+		repo:       r,
+		packSize:   r.cfg.PackSize,
+		indexEvery: opts.IndexEvery,
+		slots:      make(chan struct{}, opts.Connections+1),
+		uploads:    g,
+		uploadCtx:  gctx,
+		pending:    make(map[blobKey]struct{}),
+	}
+}
+
+// SaveBlob stores data as a blob of type t unless the repository already
+// has it, and returns its ID.
+func (s *Saver) SaveBlob(ctx context.Context, t pack.BlobType, data []byte) (crypto.ID, error) {
+	hasher := s.repo.hashers.Get().(*crypto.IDHasher)
+	id := hasher.Sum(data)
+	s.repo.hashers.Put(hasher)
+	_, err := s.SaveBlobID(ctx, t, id, data)
+	return id, err
+}
+
+// SaveBlobID is SaveBlob for a caller that has computed id already. It
+// reports whether the blob was new. A blob accepted as new is in the
+// repository once Flush returns without error.
+func (s *Saver) SaveBlobID(ctx context.Context, t pack.BlobType, id crypto.ID, data []byte) (added bool, err error) {
+	if !t.Valid() {
+		return false, fmt.Errorf("save blob %s: invalid type %d", id.Short(), t)
+	}
+	if len(data) > MaxBlobSize {
+		return false, fmt.Errorf("save %s blob %s: %d bytes exceed the limit of %d", t, id.Short(), len(data), MaxBlobSize)
+	}
+	key := blobKey{t, id}
+	s.mu.Lock()
+	if err := s.usable(); err != nil {
+		s.mu.Unlock()
+		return false, err
+	}
+	s.stats.Blobs++
+	// An upload adds its entries to the index before removing them from
+	// pending (both under s.mu for the removal), so a blob is always in
+	// one or the other while this lock is held.
+	if _, ok := s.pending[key]; ok || s.repo.hasBlob(t, id) {
+		s.mu.Unlock()
+		return false, nil
+	}
+	s.pending[key] = struct{}{}
+	s.stats.BlobsNew++
+	s.stats.BytesNew += int64(len(data))
+	s.mu.Unlock()
+
+	payloadBuf := bufPool.Get().(*[]byte)
+	sealedBuf := bufPool.Get().(*[]byte)
+	payload := pack.Compress(s.repo.enc, *payloadBuf, data)
+	sealed := pack.SealBlob(s.repo.keys, (*sealedBuf)[:0], t, id, payload)
+	err = s.add(ctx, t, id, sealed)
+	*payloadBuf, *sealedBuf = payload, sealed
+	bufPool.Put(payloadBuf)
+	bufPool.Put(sealedBuf)
+	if err != nil {
+		// Other callers were told this blob is stored; make sure the
+		// run fails rather than write a snapshot that references it.
+		err = fmt.Errorf("save %s blob %s: %w", t, id.Short(), err)
+		s.fail(err)
+		return false, err
+	}
+	return true, nil
+}
+
+// hasBlob reports whether the index has blob id of type t in a pack that
+// is not condemned. Data and tree blobs with equal content share an ID, so
+// the type is checked (rarely needing more than one lookup).
+func (r *Repository) hasBlob(t pack.BlobType, id crypto.ID) bool {
+	if !r.idx.Has(id) {
+		return false
+	}
+	if e, ok := r.idx.Lookup(id); ok && e.Type == t && !r.idx.IsCondemned(e.Pack) {
+		return true
+	}
+	for _, e := range r.idx.LookupAll(id) {
+		if e.Type == t && !r.idx.IsCondemned(e.Pack) {
+			return true
+		}
+	}
+	return false
+}
+
+// usable returns the error that stops this Saver, if any. s.mu is held.
+func (s *Saver) usable() error {
+	if s.err != nil {
+		return s.err
+	}
+	if s.flushed {
+		return errors.New("repo: Saver used after Flush")
+	}
+	return nil
+}
+
+// fail records the first error of the run.
+func (s *Saver) fail(err error) {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.mu.Unlock()
+}
+
+// add copies a sealed blob into the open pack of its type, starting a pack
+// (which waits for a memory slot) when there is none, and hands the pack to
+// the upload pool when it reaches the target size.
+func (s *Saver) add(ctx context.Context, t pack.BlobType, id crypto.ID, sealed []byte) error {
+	for {
+		s.mu.Lock()
+		if err := s.usable(); err != nil {
+			s.mu.Unlock()
+			return err
+		}
+		if p := s.open[t]; p != nil {
+			p.builder.Add(t, id, sealed)
+			s.stats.BytesStored += int64(len(sealed))
+			if p.builder.Size() < s.packSize {
+				s.mu.Unlock()
+				return nil
+			}
+			s.open[t] = nil
+			s.mu.Unlock()
+			s.upload(p)
+			return nil
+		}
+		s.mu.Unlock()
+
+		// Wait for a slot outside the lock: finishing uploads need it.
+		select {
+		case s.slots <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.uploadCtx.Done():
+			s.mu.Lock()
+			err := s.err
+			s.mu.Unlock()
+			if err == nil {
+				err = context.Cause(s.uploadCtx)
+			}
+			return err
+		}
+		s.mu.Lock()
+		if s.open[t] == nil {
+			s.open[t] = &openPack{}
+		} else {
+			<-s.slots // another caller opened one meanwhile
+		}
+		s.mu.Unlock()
+	}
+}
+
+// upload finishes a pack and uploads it in the pool. Its memory slot is
+// released once the upload is done.
+func (s *Saver) upload(p *openPack) {
+	s.uploads.Go(func() error {
+		data, entries := p.builder.Finish(s.repo.keys)
+		id := crypto.Hash(data)
+		name := PackName(id)
+		err := s.repo.store.Put(s.uploadCtx, name, data)
+		<-s.slots
+		if err != nil {
+			err = fmt.Errorf("upload pack %s: %w", name, err)
+			s.fail(err)
+			return err
+		}
+		added := make([]index.Entry, len(entries))
+		for i, e := range entries {
+			added[i] = index.Entry{ID: e.ID, Type: e.Type, Pack: id, Offset: e.Offset, Length: e.Length}
+			s.repo.idx.Add(added[i])
+		}
+
+		var batch []index.Entry
+		s.mu.Lock()
+		for _, e := range entries {
+			delete(s.pending, blobKey{e.Type, e.ID})
+		}
+		s.unindexed = append(s.unindexed, added...)
+		s.packsUnindexed++
+		s.stats.Packs++
+		if s.packsUnindexed >= s.indexEvery {
+			batch = s.unindexed
+			s.unindexed, s.packsUnindexed = nil, 0
+		}
+		s.mu.Unlock()
+
+		if batch != nil {
+			if _, err := s.repo.saveIndex(s.uploadCtx, index.Encode(batch, nil)); err != nil {
+				// Not fatal: Flush writes these entries with the rest.
+				s.mu.Lock()
+				s.unindexed = append(s.unindexed, batch...)
+				s.mu.Unlock()
+			}
+		}
+		return nil
+	})
 }
 
 // Stats returns the counts so far.
-func (s *Saver) Stats() SaveStats { return SaveStats{} }
+func (s *Saver) Stats() SaveStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
 
-// Flush uploads everything and writes the index.
-func (s *Saver) Flush(ctx context.Context) (SaveStats, error) { return SaveStats{}, errTodo }
+// Flush uploads the open packs, waits for every upload, writes the index
+// object for the packs not yet indexed (adding it to the cache and to
+// Index()), and then merges the repository's index objects if there are
+// more than MaxIndexObjects. Call it once, after every SaveBlob has
+// returned; the Saver cannot be used afterwards. An upload failure makes
+// Flush fail with an error that names the pack.
+func (s *Saver) Flush(ctx context.Context) (SaveStats, error) {
+	s.mu.Lock()
+	if s.flushed {
+		s.mu.Unlock()
+		return SaveStats{}, errors.New("repo: Flush called twice")
+	}
+	s.flushed = true
+	var open []*openPack
+	for t, p := range s.open {
+		if p != nil {
+			open = append(open, p)
+			s.open[t] = nil
+		}
+	}
+	s.mu.Unlock()
+	for _, p := range open {
+		s.upload(p)
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- s.uploads.Wait() }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return s.Stats(), fmt.Errorf("flush: %w", ctx.Err())
+	}
+
+	s.mu.Lock()
+	err, batch, stats := s.err, s.unindexed, s.stats
+	s.unindexed, s.packsUnindexed = nil, 0
+	s.mu.Unlock()
+	if err != nil {
+		return stats, err
+	}
+	if len(batch) > 0 {
+		if _, err := s.repo.saveIndex(ctx, index.Encode(batch, nil)); err != nil {
+			return stats, fmt.Errorf("write index: %w", err)
+		}
+	}
+	// Index upkeep is an optimisation; its failure must not fail the run
+	// whose data and index are already safe.
+	_, _ = s.repo.CompactIndex(ctx, MaxIndexObjects)
+	return stats, nil
+}

@@ -1,0 +1,132 @@
+package repo
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/cairn-backup/cairn/pkg/chunker"
+	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Config is the repository configuration stored in the config object
+// (FORMAT.md section 5).
+type Config struct {
+	Version          int            `json:"version"`
+	ID               string         `json:"id"`
+	Created          time.Time      `json:"created"`
+	Chunker          chunker.Params `json:"chunker"`
+	Compression      string         `json:"compression"`
+	CompressionLevel int            `json:"compression_level"`
+	PackSize         int            `json:"pack_size"`
+}
+
+const (
+	// FormatVersion is the repository format this package reads and writes.
+	FormatVersion = 1
+	// DefaultPackSize is the pack target size.
+	DefaultPackSize = 16 << 20
+
+	configName      = "config"
+	compressionZstd = "zstd"
+	compressionNone = "none"
+
+	// Pack sizes outside these bounds are refused: tiny packs defeat the
+	// point of packing (tests use small ones), and offsets are 32-bit.
+	minPackSize = 4 << 10
+	maxPackSize = 1 << 30
+)
+
+func newConfig(opts InitOptions) (Config, error) {
+	var id [32]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return Config{}, fmt.Errorf("generate repository ID: %w", err)
+	}
+	cfg := Config{
+		Version:          FormatVersion,
+		ID:               hex.EncodeToString(id[:]),
+		Created:          now(),
+		Chunker:          opts.Chunker,
+		Compression:      compressionZstd,
+		CompressionLevel: opts.CompressionLevel,
+		PackSize:         opts.PackSize,
+	}
+	if cfg.Chunker == (chunker.Params{}) {
+		cfg.Chunker = chunker.DefaultParams()
+	}
+	if cfg.CompressionLevel == 0 {
+		cfg.CompressionLevel = int(zstd.SpeedFastest)
+	}
+	if cfg.PackSize == 0 {
+		cfg.PackSize = DefaultPackSize
+	}
+	if err := cfg.validate(); err != nil {
+		return Config{}, err
+	}
+	// The chunker must accept the parameters before they are written down.
+	if _, err := chunker.New(cfg.Chunker, make([]byte, 32), nil); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// validate checks what this client needs to use the repository safely.
+func (c *Config) validate() error {
+	if c.Version != FormatVersion {
+		return fmt.Errorf("repository format version %d is not supported by this cairn (it reads version %d); upgrade cairn", c.Version, FormatVersion)
+	}
+	if len(c.ID) != 64 {
+		return fmt.Errorf("config: invalid repository ID %q", c.ID)
+	}
+	if _, err := hex.DecodeString(c.ID); err != nil {
+		return fmt.Errorf("config: invalid repository ID %q", c.ID)
+	}
+	switch c.Compression {
+	case compressionZstd:
+		if c.CompressionLevel < int(zstd.SpeedFastest) || c.CompressionLevel > int(zstd.SpeedBestCompression) {
+			return fmt.Errorf("config: compression level %d out of range %d-%d", c.CompressionLevel, zstd.SpeedFastest, zstd.SpeedBestCompression)
+		}
+	case compressionNone:
+	default:
+		return fmt.Errorf("config: unsupported compression %q", c.Compression)
+	}
+	if c.PackSize < minPackSize || c.PackSize > maxPackSize {
+		return fmt.Errorf("config: pack size %d out of range %d-%d", c.PackSize, minPackSize, maxPackSize)
+	}
+	return nil
+}
+
+func (r *Repository) saveConfig(ctx context.Context) error {
+	body, err := json.Marshal(r.cfg)
+	if err != nil {
+		return err
+	}
+	if err := r.store.Put(ctx, configName, r.sealEnvelope("config", body)); err != nil {
+		return fmt.Errorf("write config: %w", err)
+	}
+	return nil
+}
+
+// openConfig authenticates and decodes the sealed config with keys.
+func openConfig(keys *crypto.Keys, sealed []byte) (Config, error) {
+	body, err := openEnvelope(keys, nil, configName, "config", sealed)
+	if err != nil {
+		return Config{}, err
+	}
+	var cfg Config
+	if err := json.Unmarshal(body, &cfg); err != nil {
+		return Config{}, fmt.Errorf("config: decode: %w", err)
+	}
+	if err := cfg.validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// cacheDir is where the index cache of repository id lives.
+func cacheDir(base, id string) string { return filepath.Join(base, id, "index") }
