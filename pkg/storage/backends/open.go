@@ -7,6 +7,8 @@ import (
 
 	"github.com/cairn-backup/cairn/pkg/storage"
 	"github.com/cairn-backup/cairn/pkg/storage/local"
+	"github.com/cairn-backup/cairn/pkg/storage/retry"
+	"github.com/cairn-backup/cairn/pkg/storage/s3"
 )
 
 // Path styles for S3 requests.
@@ -81,12 +83,26 @@ func Open(ctx context.Context, rawURL string, opts Options) (storage.Store, erro
 		if err := opts.validate(); err != nil {
 			return nil, fmt.Errorf("open repository %s: %w", loc, err)
 		}
-		// TODO(pkg/storage/s3): call s3.New(ctx, s3.Config{...}) from
-		// github.com/cairn-backup/cairn/pkg/storage/s3, filled from loc
-		// (Endpoint, Bucket, Prefix, Insecure) and opts (credentials,
-		// Region, PathStyle, CAFile, StorageClass, Connections), once that
-		// package exists.
-		return nil, fmt.Errorf("open repository %s: s3 backend not built yet", loc)
+		s, err := s3.New(ctx, s3.Config{
+			Endpoint:     loc.Endpoint,
+			Bucket:       loc.Bucket,
+			Prefix:       loc.Prefix,
+			Insecure:     loc.Insecure,
+			AccessKey:    opts.AccessKey,
+			SecretKey:    opts.SecretKey,
+			SessionToken: opts.SessionToken,
+			Region:       opts.Region,
+			Lookup:       opts.PathStyle,
+			CAFile:       opts.CAFile,
+			StorageClass: opts.StorageClass,
+			Connections:  opts.Connections,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("open repository %s: %w", loc, err)
+		}
+		// The S3 client's own retries are off; this is the one retry
+		// policy for the backend.
+		return retry.New(s, retry.Policy{}), nil
 	}
 	return nil, fmt.Errorf("open repository %s: unknown scheme %q", rawURL, loc.Scheme)
 }

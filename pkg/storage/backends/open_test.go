@@ -47,7 +47,7 @@ func TestOpenErrors(t *testing.T) {
 		wantText string
 	}{
 		{"sftp://host/x", backends.Options{}, "unsupported scheme"},
-		{"s3://host:9000/bucket", backends.Options{}, "s3 backend not built yet"},
+		{"s3://host:9000/bucket", backends.Options{CAFile: "/nonexistent/ca.pem"}, "CA file"},
 		{"s3://host:9000/bucket", backends.Options{PathStyle: "dns"}, "path style"},
 		{"s3://host:9000/bucket", backends.Options{Connections: -1}, "connections"},
 		{"s3://host:9000/bucket", backends.Options{AccessKey: "k"}, "secret key"},

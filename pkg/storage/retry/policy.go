@@ -1,0 +1,123 @@
+package retry
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"time"
+
+	"github.com/cairn-backup/cairn/pkg/storage"
+)
+
+// Defaults for the zero fields of a Policy.
+const (
+	DefaultMaxAttempts = 8
+	DefaultBase        = 100 * time.Millisecond
+	DefaultMax         = 10 * time.Second
+)
+
+// Policy says how often and how patiently to retry. The zero Policy is
+// usable and means the defaults above.
+type Policy struct {
+	// MaxAttempts is the number of tries of one operation, the first
+	// included. A Get reader may also re-open its object up to
+	// MaxAttempts-1 times over its life.
+	MaxAttempts int
+	// Base is the backoff ceiling before the first retry; it doubles for
+	// every further retry up to Max.
+	Base time.Duration
+	Max  time.Duration
+
+	// Sleep waits for d or until ctx is done, whichever comes first, and
+	// returns ctx.Err() in the second case. Nil means a real timer. Tests
+	// set it to record the waits instead of taking them.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Rand returns a uniformly random duration in [0, n). Nil means
+	// math/rand/v2. Tests set it to make the jitter predictable.
+	Rand func(n time.Duration) time.Duration
+	// Notify, when set, is called before every wait with the operation
+	// ("put", "get", "read", ...), the object name or list prefix, the
+	// attempt that failed (1 for the first) and its error, so the caller
+	// can log that a retry is under way.
+	Notify func(op, name string, attempt int, err error, wait time.Duration)
+}
+
+// withDefaults fills in the zero fields.
+func (p Policy) withDefaults() Policy {
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = DefaultMaxAttempts
+	}
+	if p.Base <= 0 {
+		p.Base = DefaultBase
+	}
+	if p.Max <= 0 {
+		p.Max = DefaultMax
+	}
+	if p.Max < p.Base {
+		p.Max = p.Base
+	}
+	if p.Sleep == nil {
+		p.Sleep = sleep
+	}
+	if p.Rand == nil {
+		p.Rand = func(n time.Duration) time.Duration { return rand.N(n) }
+	}
+	return p
+}
+
+// backoff returns the wait before retry number retry (0 for the first
+// retry): "full jitter", a uniform random duration between zero and an
+// exponentially growing ceiling. Compared with a fixed exponential delay
+// it spreads out clients that failed together (all workers hitting the
+// same SlowDown) instead of sending them back in lockstep.
+func (p Policy) backoff(retry int) time.Duration {
+	ceiling := p.Base
+	for i := 0; i < retry && ceiling < p.Max; i++ {
+		ceiling *= 2
+	}
+	return p.Rand(min(ceiling, p.Max))
+}
+
+// wait tells Notify about a failed attempt and sleeps before the next one.
+func (p Policy) wait(ctx context.Context, op, name string, attempt int, err error) error {
+	d := p.backoff(attempt - 1)
+	if p.Notify != nil {
+		p.Notify(op, name, attempt, err, d)
+	}
+	return p.Sleep(ctx, d)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// permanent reports errors that no retry can cure. They win over
+// ErrTransient should a backend wrap both.
+func permanent(err error) bool {
+	return errors.Is(err, storage.ErrNotFound) ||
+		errors.Is(err, storage.ErrPermission) ||
+		errors.Is(err, storage.ErrInvalidName) ||
+		errors.Is(err, storage.ErrNoRepository) ||
+		errors.Is(err, context.Canceled) ||
+		errors.Is(err, context.DeadlineExceeded)
+}
+
+// retryable reports whether err is worth another attempt.
+func retryable(err error) bool {
+	return !permanent(err) && errors.Is(err, storage.ErrTransient)
+}
+
+// retryableRead is retryable for errors that interrupt a download: a
+// connection dropping mid-body shows up as io.ErrUnexpectedEOF from
+// backends that do not classify read errors themselves.
+func retryableRead(err error) bool {
+	return !permanent(err) && (errors.Is(err, storage.ErrTransient) || errors.Is(err, io.ErrUnexpectedEOF))
+}

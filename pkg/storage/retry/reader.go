@@ -1,0 +1,101 @@
+package retry
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// resumingReader is the reader Get returns. When reading fails with a
+// transient error (or io.ErrUnexpectedEOF) it closes the broken body, waits
+// like any other retry and opens the object again at offset+read, so a
+// download interrupted after 90% costs the remaining 10%, not a restart.
+//
+// The reader keeps the ctx of the Get call, as an HTTP response body does:
+// the download belongs to that request, and cancelling it stops re-opens
+// too. Re-opens share one budget over the reader's life: the first read
+// counts as one attempt and at most Policy.MaxAttempts-1 re-opens follow,
+// so a server that keeps dropping the connection cannot keep the reader
+// busy forever.
+type resumingReader struct {
+	ctx    context.Context
+	store  *Store
+	name   string
+	offset int64 // of the original request
+	length int64 // of the original request; < 0 means to the end
+
+	body     io.ReadCloser // nil once closed or failed for good
+	read     int64         // bytes handed to the caller so far
+	failures int           // failed attempts so far
+	err      error         // sticky error once the reader gave up
+}
+
+func (r *resumingReader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	for {
+		n, err := r.body.Read(p)
+		r.read += int64(n)
+		if err == nil || err == io.EOF || !retryableRead(err) {
+			return n, err
+		}
+		if rerr := r.reopen(err); rerr != nil {
+			r.err = rerr
+			return n, rerr
+		}
+		if n > 0 {
+			return n, nil
+		}
+	}
+}
+
+// reopen replaces the broken body with a fresh one positioned after the
+// bytes already read.
+func (r *resumingReader) reopen(cause error) error {
+	_ = r.body.Close() // the body is broken; its Close error says nothing new
+	r.body = nil
+	p := r.store.policy
+	for {
+		r.failures++
+		if r.failures >= p.MaxAttempts {
+			return fmt.Errorf("giving up after %d attempts: %w", r.failures, cause)
+		}
+		if err := p.wait(r.ctx, "read", r.name, r.failures, cause); err != nil {
+			return fmt.Errorf("read %s: %w while waiting to retry after: %v", r.name, err, cause)
+		}
+		length := r.length
+		if length >= 0 {
+			length -= r.read
+			if length <= 0 {
+				// Everything asked for arrived; only the end
+				// of the body was lost.
+				r.body = io.NopCloser(strings.NewReader(""))
+				return nil
+			}
+		}
+		body, err := r.store.inner.Get(r.ctx, r.name, r.offset+r.read, length)
+		if err == nil {
+			r.body = body
+			return nil
+		}
+		if !retryable(err) {
+			return err
+		}
+		cause = err
+	}
+}
+
+// Close closes the current body, if any.
+func (r *resumingReader) Close() error {
+	if r.body == nil {
+		return nil
+	}
+	err := r.body.Close()
+	r.body = nil
+	if r.err == nil {
+		r.err = fmt.Errorf("read %s after Close", r.name)
+	}
+	return err
+}

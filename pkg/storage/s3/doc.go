@@ -1,0 +1,29 @@
+// Package s3 stores a cairn repository in a bucket of an S3-compatible
+// object store (Amazon S3, MinIO, Ceph RGW, Backblaze B2, Wasabi, ...),
+// using minio-go.
+//
+// S3 is a natural fit for the storage contract: a single PUT is atomic (a
+// reader sees the whole old object or the whole new one, never a prefix),
+// ListObjectsV2 returns keys in ascending byte order, and DELETE of a missing
+// key succeeds. The package keeps to the part of the API every provider
+// implements: single-request PUTs with Content-MD5 (never multipart, which
+// would add a visible-but-incomplete state and a cleanup duty for aborted
+// uploads), ranged GETs, HEAD and ListObjectsV2.
+//
+// Errors are classified at this boundary. translateError maps S3 error
+// codes, HTTP statuses and transport failures to storage.ErrNotFound,
+// ErrNoRepository, ErrPermission and ErrTransient before anything wraps
+// them, because minio-go's own helpers only inspect the outermost error.
+// Everything above this package reasons only in those sentinels.
+//
+// There is exactly one retry policy in cairn, the decorator in
+// pkg/storage/retry. minio-go would otherwise retry each request up to ten
+// times on its own, so New sets its MaxRetries to 1: the decorator then sees
+// every transient failure, backs off with jitter, honours ctx while waiting,
+// and can resume an interrupted download at the right offset.
+//
+// Concurrency is bounded by Config.Connections: every request takes a token
+// (a Get keeps it until its reader is closed) and the HTTP transport keeps
+// that many idle connections per host, so a full pool of workers always
+// finds a warm connection.
+package s3

@@ -1,0 +1,118 @@
+package s3
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"syscall"
+	"testing"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/cairn-backup/cairn/pkg/storage"
+)
+
+func TestTranslateError(t *testing.T) {
+	resp := func(status int, code string) error {
+		return minio.ErrorResponse{StatusCode: status, Code: code, Message: "msg"}
+	}
+	urlErr := func(err error) error { return &url.Error{Op: "Get", URL: "https://h/b/k", Err: err} }
+	reset := &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
+	tests := []struct {
+		name string
+		err  error
+		want error // nil: passed through unclassified
+	}{
+		{"no such key", resp(404, "NoSuchKey"), storage.ErrNotFound},
+		{"bare 404 from HEAD", resp(404, "404 Not Found"), storage.ErrNotFound},
+		{"no such bucket", resp(404, "NoSuchBucket"), storage.ErrNoRepository},
+		{"access denied", resp(403, "AccessDenied"), storage.ErrPermission},
+		{"bare 403", resp(403, "403 Forbidden"), storage.ErrPermission},
+		{"bad signature", resp(403, "SignatureDoesNotMatch"), storage.ErrPermission},
+		{"unknown key id", resp(403, "InvalidAccessKeyId"), storage.ErrPermission},
+		{"slow down", resp(503, "SlowDown"), storage.ErrTransient},
+		{"throttled 429", resp(429, "TooManyRequests"), storage.ErrTransient},
+		{"internal error", resp(500, "InternalError"), storage.ErrTransient},
+		{"bad gateway", resp(502, "502 Bad Gateway"), storage.ErrTransient},
+		{"gateway timeout", resp(504, "504 Gateway Timeout"), storage.ErrTransient},
+		{"request timeout", resp(400, "RequestTimeout"), storage.ErrTransient},
+		{"bad digest", resp(400, "BadDigest"), storage.ErrTransient},
+		{"minio starting", resp(503, "XMinioServerNotInitialized"), storage.ErrTransient},
+		{"invalid argument", resp(400, "InvalidArgument"), nil},
+		{"wrapped response", fmt.Errorf("ctx: %w", resp(404, "NoSuchKey")), storage.ErrNotFound},
+		{"connection reset", urlErr(reset), storage.ErrTransient},
+		{"reset while reading body", reset, storage.ErrTransient},
+		{"refused", urlErr(&net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}), storage.ErrTransient},
+		{"unexpected EOF", io.ErrUnexpectedEOF, storage.ErrTransient},
+		{"EOF before response", urlErr(io.EOF), storage.ErrTransient},
+		{"timeout", urlErr(timeoutError{}), storage.ErrTransient},
+		{"unknown CA", urlErr(x509.UnknownAuthorityError{}), nil},
+		{"http to https", urlErr(errors.New("http: server gave HTTP response to HTTPS client")), nil},
+		{"no such host", urlErr(&net.OpError{Op: "dial", Err: &net.DNSError{Err: "no such host", Name: "x", IsNotFound: true}}), nil},
+		{"dns timeout", urlErr(&net.OpError{Op: "dial", Err: &net.DNSError{Err: "timeout", Name: "x", IsTimeout: true}}), storage.ErrTransient},
+		{"other", errors.New("something else"), nil},
+	}
+	sentinels := []error{storage.ErrNotFound, storage.ErrNoRepository, storage.ErrPermission, storage.ErrTransient}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := translateError(tc.err)
+			if !errors.Is(got, tc.err) {
+				t.Errorf("translateError(%v) = %v, lost the original error", tc.err, got)
+			}
+			for _, s := range sentinels {
+				if errors.Is(got, s) != (s == tc.want) {
+					t.Errorf("translateError(%v) = %v; errors.Is(%v) = %v", tc.err, got, s, errors.Is(got, s))
+				}
+			}
+		})
+	}
+}
+
+func TestTranslateErrorPassesContextErrorsThrough(t *testing.T) {
+	for _, err := range []error{
+		context.Canceled,
+		context.DeadlineExceeded,
+		&url.Error{Op: "Get", URL: "u", Err: context.Canceled},
+	} {
+		if got := translateError(err); got != err { //nolint:errorlint // identity is the point
+			t.Errorf("translateError(%v) = %v, want it unchanged", err, got)
+		}
+	}
+	if translateError(nil) != nil {
+		t.Errorf("translateError(nil) != nil")
+	}
+}
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string   { return "i/o timeout" }
+func (timeoutError) Timeout() bool   { return true }
+func (timeoutError) Temporary() bool { return true }
+
+func TestCheckContentRange(t *testing.T) {
+	tests := []struct {
+		header string
+		offset int64
+		ok     bool
+	}{
+		{"bytes 0-9/100", 0, true},
+		{"bytes 100-199/1234", 100, true},
+		{"bytes 10-19/*", 10, true},
+		{"", 10, false},                   // Range ignored: whole object
+		{"bytes 0-99/100", 10, false},     // wrong start
+		{"bytes */100", 10, false},        // unsatisfied
+		{"items 10-19/100", 10, false},    // unknown unit
+		{"bytes x-19/100", 10, false},     // garbage
+		{"bytes 10-19/100", 10000, false}, // wrong start
+	}
+	for _, tc := range tests {
+		if err := checkContentRange(tc.header, tc.offset); (err == nil) != tc.ok {
+			t.Errorf("checkContentRange(%q, %d) = %v, want ok=%v", tc.header, tc.offset, err, tc.ok)
+		}
+	}
+}

@@ -1,0 +1,257 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/cairn-backup/cairn/pkg/storage"
+)
+
+// Compile-time checks of the capabilities Store offers.
+var (
+	_ storage.Store   = (*Store)(nil)
+	_ storage.Creator = (*Store)(nil)
+	_ storage.Closer  = (*Store)(nil)
+)
+
+// Store is a storage.Store over one bucket (and optional key prefix) of an
+// S3-compatible object store. It is safe for concurrent use.
+type Store struct {
+	client *minio.Client
+	// core gives the eager GetObject: the response status is known when
+	// Get returns instead of on the first Read.
+	core minio.Core
+
+	bucket       string
+	prefix       string // without slashes at either end; "" for the bucket root
+	region       string
+	storageClass string
+	connections  int
+	sem          chan struct{} // one token per request in flight
+
+	// ownTransport is the transport New built, whose idle connections
+	// Close releases; nil when Config.Transport was given.
+	ownTransport *http.Transport
+}
+
+// New returns a Store for cfg. It applies the credential fallbacks from the
+// environment (see Config) and checks the configuration, but sends no
+// request: a missing bucket or bad credentials show up as ErrNoRepository or
+// ErrPermission on the first operation, and Create makes the bucket.
+func New(ctx context.Context, cfg Config) (*Store, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("s3: %w", err)
+	}
+	cfg = cfg.withEnvDefaults(os.Getenv)
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	opts, err := cfg.clientOptions()
+	if err != nil {
+		return nil, err
+	}
+	client, err := minio.New(cfg.Endpoint, opts)
+	if err != nil {
+		return nil, fmt.Errorf("s3: endpoint %s: %w", cfg.Endpoint, err)
+	}
+	s := &Store{
+		client:       client,
+		core:         minio.Core{Client: client},
+		bucket:       cfg.Bucket,
+		prefix:       cfg.Prefix,
+		region:       cfg.Region,
+		storageClass: cfg.StorageClass,
+		connections:  cfg.Connections,
+		sem:          make(chan struct{}, cfg.Connections),
+	}
+	if cfg.Transport == nil {
+		s.ownTransport, _ = opts.Transport.(*http.Transport)
+	}
+	return s, nil
+}
+
+// Connections returns the number of requests the Store runs at once;
+// callers size their worker pools from it.
+func (s *Store) Connections() int { return s.connections }
+
+// String names the location for messages, for example "s3:bucket/prefix".
+func (s *Store) String() string {
+	if s.prefix == "" {
+		return "s3:" + s.bucket
+	}
+	return "s3:" + s.bucket + "/" + s.prefix
+}
+
+// key maps an object name (or list prefix) to the S3 key.
+func (s *Store) key(name string) string {
+	if s.prefix == "" {
+		return name
+	}
+	return s.prefix + "/" + name
+}
+
+// fail classifies err and adds which operation on which object failed.
+func (s *Store) fail(op, name string, err error) error {
+	return fmt.Errorf("%s: %s %s: %w", s, op, name, translateError(err))
+}
+
+// acquire takes a request token, waiting while Connections requests are in
+// flight. Limiting here rather than only in the HTTP transport keeps
+// requests queued in cairn, where ctx can cancel them, instead of in the
+// transport's dial queue.
+func (s *Store) acquire(ctx context.Context) error {
+	// Checked first because select picks at random when both are ready.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case s.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Store) release() { <-s.sem }
+
+// Put uploads data in a single PUT request (never multipart, so the object
+// appears atomically) with a Content-MD5 header: the server rejects a body
+// damaged in transit with BadDigest, which is classified transient so the
+// retry decorator resends it.
+func (s *Store) Put(ctx context.Context, name string, data []byte) error {
+	if err := storage.ValidName(name); err != nil {
+		return fmt.Errorf("%s: put: %w", s, err)
+	}
+	if err := s.acquire(ctx); err != nil {
+		return s.fail("put", name, err)
+	}
+	defer s.release()
+	_, err := s.client.PutObject(ctx, s.bucket, s.key(name), bytes.NewReader(data), int64(len(data)),
+		minio.PutObjectOptions{
+			ContentType:      "application/octet-stream",
+			StorageClass:     s.storageClass,
+			SendContentMd5:   true,
+			DisableMultipart: true,
+		})
+	if err != nil {
+		return s.fail("put", name, err)
+	}
+	return nil
+}
+
+// Stat returns the size and server modification time of name.
+func (s *Store) Stat(ctx context.Context, name string) (storage.ObjectInfo, error) {
+	if err := storage.ValidName(name); err != nil {
+		return storage.ObjectInfo{}, fmt.Errorf("%s: stat: %w", s, err)
+	}
+	if err := s.acquire(ctx); err != nil {
+		return storage.ObjectInfo{}, s.fail("stat", name, err)
+	}
+	defer s.release()
+	info, err := s.client.StatObject(ctx, s.bucket, s.key(name), minio.StatObjectOptions{})
+	if err != nil {
+		return storage.ObjectInfo{}, s.fail("stat", name, err)
+	}
+	return storage.ObjectInfo{Name: name, Size: info.Size, ModTime: info.LastModified}, nil
+}
+
+// List reports the objects under prefix in ascending key order, which S3
+// guarantees for ListObjectsV2. Keys under the Store's prefix that are not
+// valid object names (directory markers made by other tools, for example)
+// are skipped. List holds no request token while fn runs, so fn may call
+// other methods of the Store.
+func (s *Store) List(ctx context.Context, prefix string, fn func(storage.ObjectInfo) error) error {
+	if err := storage.ValidPrefix(prefix); err != nil {
+		return fmt.Errorf("%s: list: %w", s, err)
+	}
+	strip := ""
+	if s.prefix != "" {
+		strip = s.prefix + "/"
+	}
+	objects := s.client.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{
+		Prefix:    s.key(prefix),
+		Recursive: true,
+	})
+	for obj := range objects {
+		if obj.Err != nil {
+			return s.fail("list", prefix, obj.Err)
+		}
+		name, ok := strings.CutPrefix(obj.Key, strip)
+		if !ok || storage.ValidName(name) != nil {
+			continue
+		}
+		// The iterator hands out a whole page without looking at ctx.
+		if err := ctx.Err(); err != nil {
+			return s.fail("list", prefix, err)
+		}
+		if err := fn(storage.ObjectInfo{Name: name, Size: obj.Size, ModTime: obj.LastModified}); err != nil {
+			return err
+		}
+	}
+	// The iterator ends silently when ctx is cancelled, which would look
+	// like a complete listing.
+	if err := ctx.Err(); err != nil {
+		return s.fail("list", prefix, err)
+	}
+	return nil
+}
+
+// Delete removes name. S3 reports success for a missing key, and so does
+// Delete.
+func (s *Store) Delete(ctx context.Context, name string) error {
+	if err := storage.ValidName(name); err != nil {
+		return fmt.Errorf("%s: delete: %w", s, err)
+	}
+	if err := s.acquire(ctx); err != nil {
+		return s.fail("delete", name, err)
+	}
+	defer s.release()
+	err := s.client.RemoveObject(ctx, s.bucket, s.key(name), minio.RemoveObjectOptions{})
+	if err != nil {
+		err = translateError(err)
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil
+		}
+		return fmt.Errorf("%s: delete %s: %w", s, name, err)
+	}
+	return nil
+}
+
+// Create makes the bucket unless it exists. The existence check is best
+// effort: credentials restricted to a prefix may not be allowed to ask, so
+// a failed check falls through to MakeBucket, whose "already owned by you"
+// answer also counts as success.
+func (s *Store) Create(ctx context.Context) error {
+	if exists, err := s.client.BucketExists(ctx, s.bucket); err == nil && exists {
+		return nil
+	} else if ctxErr := ctx.Err(); ctxErr != nil {
+		return fmt.Errorf("%s: create bucket: %w", s, ctxErr)
+	}
+	err := s.client.MakeBucket(ctx, s.bucket, minio.MakeBucketOptions{Region: s.region})
+	if err == nil {
+		return nil
+	}
+	switch minio.ToErrorResponse(err).Code {
+	case minio.BucketAlreadyOwnedByYou:
+		return nil
+	case minio.BucketAlreadyExists:
+		return fmt.Errorf("%s: create bucket: the name %q is taken by another account; choose another bucket: %w",
+			s, s.bucket, storage.ErrPermission)
+	}
+	return fmt.Errorf("%s: create bucket: %w", s, translateError(err))
+}
+
+// Close releases idle connections of the transport New built.
+func (s *Store) Close() error {
+	if s.ownTransport != nil {
+		s.ownTransport.CloseIdleConnections()
+	}
+	return nil
+}
