@@ -50,7 +50,11 @@ type Saver struct {
 
 	// slots holds one token per pack in memory, open or uploading, so
 	// memory stays bounded by Connections+1 packs whatever the callers do.
+	// It is the only place callers wait (on their ctx too): an upload
+	// goroutine is started per closed pack, never more than there are
+	// slots, and waits for one of the Connections puts.
 	slots     chan struct{}
+	puts      chan struct{}
 	uploads   *errgroup.Group
 	uploadCtx context.Context // cancelled when an upload fails
 
@@ -91,12 +95,14 @@ func (r *Repository) NewSaver(ctx context.Context, opts SaverOptions) *Saver {
 		opts.IndexEvery = DefaultIndexEvery
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(opts.Connections)
+	// Never reached (each goroutine holds a slot); a backstop only.
+	g.SetLimit(opts.Connections + 1)
 	return &Saver{
 		repo:       r,
 		packSize:   r.cfg.PackSize,
 		indexEvery: opts.IndexEvery,
 		slots:      make(chan struct{}, opts.Connections+1),
+		puts:       make(chan struct{}, opts.Connections),
 		uploads:    g,
 		uploadCtx:  gctx,
 		pending:    make(map[blobKey]struct{}),
@@ -253,7 +259,14 @@ func (s *Saver) upload(p *openPack) {
 		data, entries := p.builder.Finish(s.repo.keys)
 		id := crypto.Hash(data)
 		name := PackName(id)
-		err := s.repo.store.Put(s.uploadCtx, name, data)
+		var err error
+		select {
+		case s.puts <- struct{}{}:
+			err = s.repo.store.Put(s.uploadCtx, name, data)
+			<-s.puts
+		case <-s.uploadCtx.Done():
+			err = context.Cause(s.uploadCtx)
+		}
 		<-s.slots
 		if err != nil {
 			err = fmt.Errorf("upload pack %s: %w", name, err)
