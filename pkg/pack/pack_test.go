@@ -1,0 +1,156 @@
+package pack
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/klauspost/compress/zstd"
+)
+
+func testKeys() *crypto.Keys { return crypto.DeriveKeys(crypto.MasterKey{9}) }
+
+func buildPack(t testing.TB, keys *crypto.Keys, blobs map[crypto.ID][]byte) ([]byte, []Entry) {
+	enc, _ := zstd.NewWriter(nil)
+	var b Builder
+	for id, plain := range blobs {
+		b.Add(DataBlob, id, SealBlob(keys, nil, DataBlob, id, Compress(enc, nil, plain)))
+	}
+	return b.Finish(keys)
+}
+
+func TestPackRoundTripAndTamper(t *testing.T) {
+	keys := testKeys()
+	h := keys.NewIDHasher()
+	dec, _ := zstd.NewReader(nil)
+	blobs := map[crypto.ID][]byte{}
+	for _, s := range []string{"alpha", "beta beta beta beta beta beta beta beta beta beta beta beta beta beta", ""} {
+		blobs[h.Sum([]byte(s))] = []byte(s)
+	}
+	data, entries := buildPack(t, keys, blobs)
+	hl, err := HeaderLength(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := ParseHeader(keys, data[len(data)-4-hl:len(data)-4], int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parsed) != len(entries) {
+		t.Fatalf("header lists %d blobs, want %d", len(parsed), len(entries))
+	}
+	for i, e := range parsed {
+		if e != entries[i] {
+			t.Fatalf("entry %d = %+v, want %+v", i, e, entries[i])
+		}
+		plain, err := OpenBlob(keys, h, dec, e.Type, e.ID, data[e.Offset:e.Offset+e.Length], 1<<20)
+		if err != nil || !bytes.Equal(plain, blobs[e.ID]) {
+			t.Fatalf("blob %d: %q, %v", i, plain, err)
+		}
+		// A blob moved to another ID or type fails authentication.
+		other := parsed[(i+1)%len(parsed)].ID
+		if _, err := OpenBlob(keys, h, dec, e.Type, other, data[e.Offset:e.Offset+e.Length], 1<<20); !errors.Is(err, crypto.ErrAuth) {
+			t.Fatalf("blob under another ID: %v", err)
+		}
+		if _, err := OpenBlob(keys, h, dec, TreeBlob, e.ID, data[e.Offset:e.Offset+e.Length], 1<<20); !errors.Is(err, crypto.ErrAuth) {
+			t.Fatalf("blob under another type: %v", err)
+		}
+	}
+	// Every flipped byte is detected: in a blob by OpenBlob, in the header
+	// by ParseHeader, in the length by HeaderLength/ParseHeader.
+	for i := range data {
+		bad := bytes.Clone(data)
+		bad[i] ^= 0x40
+		if err := verifyPack(keys, h, dec, bad); err == nil {
+			t.Fatalf("flipped byte %d of %d went unnoticed", i, len(data))
+		}
+	}
+}
+
+func verifyPack(keys *crypto.Keys, h *crypto.IDHasher, dec *zstd.Decoder, data []byte) error {
+	hl, err := HeaderLength(data)
+	if err != nil {
+		return err
+	}
+	if hl+4 > len(data) {
+		return ErrCorrupt
+	}
+	entries, err := ParseHeader(keys, data[len(data)-4-hl:len(data)-4], int64(len(data)))
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if _, err := OpenBlob(keys, h, dec, e.Type, e.ID, data[e.Offset:e.Offset+e.Length], 1<<20); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestCompressKeepsSmaller(t *testing.T) {
+	enc, _ := zstd.NewWriter(nil)
+	dec, _ := zstd.NewReader(nil)
+	text := bytes.Repeat([]byte("compressible "), 1000)
+	p := Compress(enc, nil, text)
+	if p[0] != CompressionZstd || len(p) >= len(text) {
+		t.Fatalf("text stored as %d (%d bytes)", p[0], len(p))
+	}
+	if _, err := Decompress(dec, nil, p, 100); err == nil {
+		t.Fatal("decompression bomb limit not enforced")
+	}
+	out, err := Decompress(dec, nil, p, 1<<20)
+	if err != nil || !bytes.Equal(out, text) {
+		t.Fatalf("round trip: %v", err)
+	}
+	if _, err := Decompress(dec, nil, []byte{7, 1, 2}, 10); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("unknown compression: %v", err)
+	}
+}
+
+func FuzzParseHeader(f *testing.F) {
+	keys := testKeys()
+	h := keys.NewIDHasher()
+	data, _ := buildPack(f, keys, map[crypto.ID][]byte{h.Sum([]byte("x")): []byte("x")})
+	f.Add(data)
+	f.Add([]byte{0, 0, 0, 0})
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		hl, err := HeaderLength(data)
+		if err != nil || hl+4 > len(data) {
+			return
+		}
+		_, _ = ParseHeader(keys, data[len(data)-4-hl:len(data)-4], int64(len(data)))
+	})
+}
+
+func BenchmarkSealBlob(b *testing.B) {
+	keys := testKeys()
+	data := bytes.Repeat([]byte{1, 2, 3, 4}, 256<<10)
+	id := keys.BlobID(data)
+	dst := make([]byte, 0, len(data)+crypto.Overhead)
+	b.SetBytes(int64(len(data)))
+	for range b.N {
+		dst = SealBlob(keys, dst[:0], DataBlob, id, data)
+	}
+}
+
+func BenchmarkHash(b *testing.B) {
+	keys := testKeys()
+	h := keys.NewIDHasher()
+	data := bytes.Repeat([]byte{1, 2, 3, 4}, 256<<10)
+	b.SetBytes(int64(len(data)))
+	for range b.N {
+		h.Sum(data)
+	}
+}
+
+func BenchmarkCompressText(b *testing.B) {
+	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest))
+	data := bytes.Repeat([]byte("a line of log text 12345\n"), 40000)
+	dst := make([]byte, 0, len(data))
+	b.SetBytes(int64(len(data)))
+	for range b.N {
+		dst = Compress(enc, dst, data)
+	}
+}
