@@ -1,0 +1,283 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/cairn-backup/cairn/pkg/exclude"
+	"github.com/cairn-backup/cairn/pkg/storage/backends"
+)
+
+// fileConfig is the YAML config file. Top-level keys are the global flags
+// (repo, connections, cache-dir, ...), which the config file sets with the
+// lowest precedence; repositories and jobs are used by --repo NAME and
+// cairn run. The file is decoded strictly: an unknown key is an error, so
+// a typo does not silently drop a setting. See config/example.yaml.
+type fileConfig struct {
+	Repo            string `yaml:"repo"`
+	PasswordFile    string `yaml:"password-file"`
+	PasswordCommand string `yaml:"password-command"`
+	CacheDir        string `yaml:"cache-dir"`
+	NoCache         bool   `yaml:"no-cache"`
+	Connections     int    `yaml:"connections"`
+	JSON            bool   `yaml:"json"`
+	Quiet           bool   `yaml:"quiet"`
+	Verbose         bool   `yaml:"verbose"`
+	S3Region        string `yaml:"s3-region"`
+	S3Lookup        string `yaml:"s3-lookup"`
+	S3CAFile        string `yaml:"s3-ca-file"`
+	S3StorageClass  string `yaml:"s3-storage-class"`
+
+	Repositories map[string]*repositoryConfig `yaml:"repositories"`
+	Jobs         map[string]*jobConfig        `yaml:"jobs"`
+
+	path string // where it was read from, for messages
+}
+
+// repositoryConfig is one entry of repositories: a location with its
+// passphrase source and environment (credentials).
+type repositoryConfig struct {
+	URL             string `yaml:"url"`
+	PasswordCommand string `yaml:"password-command"`
+	PasswordFile    string `yaml:"password-file"`
+	// Env is set for this repository only (S3 credentials, and the
+	// environment of the password command); values may use ${VAR}.
+	Env         map[string]string `yaml:"env"`
+	Connections int               `yaml:"connections"`
+	// PackSize and Compression are used by cairn init.
+	PackSize    string `yaml:"pack-size"`
+	Compression string `yaml:"compression"`
+}
+
+// jobConfig is one entry of jobs, run by cairn run.
+type jobConfig struct {
+	Repository       string     `yaml:"repository"`
+	Paths            []string   `yaml:"paths"`
+	Exclude          []string   `yaml:"exclude"`
+	ExcludeFile      []string   `yaml:"exclude-file"`
+	ExcludeIfPresent []string   `yaml:"exclude-if-present"`
+	ExcludeCaches    bool       `yaml:"exclude-caches"`
+	ExcludeLarger    string     `yaml:"exclude-larger-than"`
+	OneFileSystem    bool       `yaml:"one-file-system"`
+	Tags             []string   `yaml:"tags"`
+	Host             string     `yaml:"host"`
+	Keep             keepPolicy `yaml:"keep"`
+	Prune            bool       `yaml:"prune"`
+	Check            *jobCheck  `yaml:"check"`
+}
+
+// keepPolicy says which snapshots forget keeps (as restic's forget).
+type keepPolicy struct {
+	Last    int      `yaml:"last" json:"last,omitempty"`
+	Hourly  int      `yaml:"hourly" json:"hourly,omitempty"`
+	Daily   int      `yaml:"daily" json:"daily,omitempty"`
+	Weekly  int      `yaml:"weekly" json:"weekly,omitempty"`
+	Monthly int      `yaml:"monthly" json:"monthly,omitempty"`
+	Yearly  int      `yaml:"yearly" json:"yearly,omitempty"`
+	Within  string   `yaml:"within" json:"within,omitempty"`
+	Tags    []string `yaml:"tags" json:"tags,omitempty"`
+}
+
+// empty reports whether the policy keeps nothing in particular, so that no
+// forget step runs.
+func (k keepPolicy) empty() bool {
+	return k.Last == 0 && k.Hourly == 0 && k.Daily == 0 && k.Weekly == 0 &&
+		k.Monthly == 0 && k.Yearly == 0 && k.Within == "" && len(k.Tags) == 0
+}
+
+type jobCheck struct {
+	// ReadDataSubset is "N%" or "n/m": which part of the packs to read.
+	ReadDataSubset string `yaml:"read-data-subset"`
+}
+
+// parseConfig decodes and validates a config file.
+func parseConfig(data []byte, path string) (*fileConfig, error) {
+	cfg := &fileConfig{path: path}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config file %s: %w; fix the YAML (see config/example.yaml)", path, err)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// readConfigFile reads and parses the config file at path.
+func readConfigFile(path string) (*fileConfig, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("config file %s does not exist; check --config or CAIRN_CONFIG", path)
+		}
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	return parseConfig(data, path)
+}
+
+func (c *fileConfig) validate() error {
+	if c.Connections < 0 {
+		return fmt.Errorf("connections %d must not be negative", c.Connections)
+	}
+	for _, name := range sortedKeys(c.Repositories) {
+		if err := c.Repositories[name].validate(); err != nil {
+			return fmt.Errorf("repository %q: %w", name, err)
+		}
+	}
+	for _, name := range sortedKeys(c.Jobs) {
+		if err := c.Jobs[name].validate(c); err != nil {
+			return fmt.Errorf("job %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (r *repositoryConfig) validate() error {
+	if r == nil {
+		return errors.New("empty entry: give at least url")
+	}
+	if r.URL == "" {
+		return errors.New("url is missing")
+	}
+	if _, err := backends.ParseLocation(r.URL); err != nil {
+		return err
+	}
+	if r.PasswordCommand != "" && r.PasswordFile != "" {
+		return errors.New("give password-command or password-file, not both")
+	}
+	if r.Connections < 0 {
+		return fmt.Errorf("connections %d must not be negative", r.Connections)
+	}
+	if _, err := parsePackSize(r.PackSize); err != nil {
+		return err
+	}
+	if _, err := compressionLevel(r.Compression); err != nil {
+		return err
+	}
+	for k := range r.Env {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return fmt.Errorf("env: %q is not a variable name", k)
+		}
+	}
+	return nil
+}
+
+func (j *jobConfig) validate(c *fileConfig) error {
+	if j == nil {
+		return errors.New("empty entry: give at least repository and paths")
+	}
+	if j.Repository == "" {
+		return errors.New("repository is missing")
+	}
+	if _, ok := c.Repositories[j.Repository]; !ok {
+		return fmt.Errorf("repository %q is not defined under repositories", j.Repository)
+	}
+	if len(j.Paths) == 0 {
+		return errors.New("paths is empty: list what to back up")
+	}
+	if _, err := exclude.New(exclude.Options{Patterns: j.Exclude}); err != nil {
+		return err
+	}
+	if j.ExcludeLarger != "" {
+		if _, err := exclude.ParseSize(j.ExcludeLarger); err != nil {
+			return fmt.Errorf("exclude-larger-than: %w", err)
+		}
+	}
+	if err := j.Keep.validate(); err != nil {
+		return fmt.Errorf("keep: %w", err)
+	}
+	if j.Check != nil && j.Check.ReadDataSubset != "" {
+		if _, _, err := parseSubset(j.Check.ReadDataSubset); err != nil {
+			return fmt.Errorf("check: %w", err)
+		}
+	}
+	return nil
+}
+
+func (k keepPolicy) validate() error {
+	for _, v := range []int{k.Last, k.Hourly, k.Daily, k.Weekly, k.Monthly, k.Yearly} {
+		if v < 0 {
+			return fmt.Errorf("counts must not be negative (got %d)", v)
+		}
+	}
+	if k.Within != "" && !regexp.MustCompile(`^(\d+[ymwdh])+$`).MatchString(k.Within) {
+		return fmt.Errorf("within %q: want a duration like 30d, 6m or 1y2m (units y, m, w, d, h)", k.Within)
+	}
+	return nil
+}
+
+// parseSubset parses a read-data-subset: "N%" (0 < N <= 100) or "n/m"
+// (1 <= n <= m), and returns it as the fraction n/m.
+func parseSubset(s string) (n, m int, err error) {
+	bad := fmt.Errorf("read-data-subset %q: want a percentage like 5%% or a part like 1/7", s)
+	if pct, ok := strings.CutSuffix(strings.TrimSpace(s), "%"); ok {
+		v, err := strconv.ParseFloat(strings.TrimSpace(pct), 64)
+		if err != nil || v <= 0 || v > 100 {
+			return 0, 0, bad
+		}
+		return int(v * 100), 10000, nil
+	}
+	a, b, ok := strings.Cut(s, "/")
+	if !ok {
+		return 0, 0, bad
+	}
+	n, err1 := strconv.Atoi(strings.TrimSpace(a))
+	m, err2 := strconv.Atoi(strings.TrimSpace(b))
+	if err1 != nil || err2 != nil || n < 1 || m < 1 || n > m {
+		return 0, 0, bad
+	}
+	return n, m, nil
+}
+
+// expandHome replaces a leading "~" or "~/" with the home directory.
+func expandHome(p string) (string, error) {
+	if p != "~" && !strings.HasPrefix(p, "~/") {
+		return p, nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("expand %q: %w", p, err)
+	}
+	return filepath.Join(home, p[1:]), nil
+}
+
+// expandEnv expands ${VAR} and $VAR in the values of env from lookup. A
+// reference to an unset variable is an error: an empty credential would
+// silently turn into an anonymous request.
+func expandEnv(env map[string]string, lookup func(string) (string, bool)) (map[string]string, error) {
+	out := make(map[string]string, len(env))
+	for _, k := range sortedKeys(env) {
+		var missing []string
+		out[k] = os.Expand(env[k], func(name string) string {
+			v, ok := lookup(name)
+			if !ok {
+				missing = append(missing, name)
+			}
+			return v
+		})
+		if len(missing) > 0 {
+			return nil, fmt.Errorf("env %s refers to $%s, which is not set; export it or change the config", k, missing[0])
+		}
+	}
+	return out, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/cairn-backup/cairn/pkg/repo"
+	"github.com/cairn-backup/cairn/pkg/snapshot"
+	"github.com/cairn-backup/cairn/pkg/storage"
+)
+
+// Exit codes; main.go's doc comment lists them for users.
+const (
+	exitOK           = 0
+	exitError        = 1
+	exitPartial      = 3
+	exitNoRepository = 10
+	exitLocked       = 11
+	exitWrongPass    = 12
+	exitInterrupted  = 130
+)
+
+// partialError reports a backup that wrote its snapshot but could not read
+// some files. The files were already named on stderr as they failed.
+type partialError struct {
+	snapshot string // short ID
+	skipped  int
+}
+
+func (e *partialError) Error() string {
+	return fmt.Sprintf("backup: snapshot %s saved, but %d file(s) could not be read (named above); "+
+		"fix their permissions or exclude them, then back up again", e.snapshot, e.skipped)
+}
+
+// errLocked is wrapped by errors about locks and leases (exit 11): the
+// repository packages have no sentinel for it yet, so commands that detect
+// such a failure wrap this.
+var errLocked = errors.New("could not lock the repository")
+
+// differencesError reports that verify found differences or damage, which
+// it has listed on stdout.
+type differencesError struct{ differences, damaged int }
+
+func (e *differencesError) Error() string {
+	return fmt.Sprintf("verify: %d difference(s) and %d damaged file(s) (listed above); "+
+		"restore from another snapshot, or run cairn check", e.differences, e.damaged)
+}
+
+// exitCode maps the outcome of a command to the process exit code. It is
+// the only place that decides exit codes.
+func exitCode(err error, interrupted bool) int {
+	var partial *partialError
+	switch {
+	case err == nil:
+		return exitOK
+	case interrupted:
+		// After SIGINT or SIGTERM every failure is a consequence of it
+		// (usually context.Canceled surfacing from whatever was running).
+		return exitInterrupted
+	case errors.As(err, &partial):
+		return exitPartial
+	case errors.Is(err, repo.ErrNoRepository), errors.Is(err, storage.ErrNoRepository):
+		return exitNoRepository
+	case errors.Is(err, errLocked):
+		return exitLocked
+	case errors.Is(err, crypto.ErrWrongPassphrase):
+		return exitWrongPass
+	}
+	return exitError
+}
+
+// errorLine renders err as the one line cairn prints on failure:
+// "cairn: <what happened>: <which object or file>; <what to do>". Library
+// errors already say what and where; the hint is added when they do not say
+// what to do. Newlines (from odd file names) are escaped so the message
+// stays one line.
+func errorLine(err error, interrupted bool) string {
+	if interrupted {
+		return "cairn: interrupted; nothing half-written is left behind: run the command again to finish"
+	}
+	msg := err.Error()
+	if strings.HasPrefix(msg, "unknown command") {
+		msg += "; run cairn --help to list the commands"
+	}
+	if !strings.Contains(msg, ";") {
+		if hint := errorHint(err); hint != "" {
+			msg += "; " + hint
+		}
+	}
+	msg = strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(msg)
+	return "cairn: " + msg
+}
+
+// errorHint says what to do about the common classes of failure.
+func errorHint(err error) string {
+	switch {
+	case errors.Is(err, crypto.ErrWrongPassphrase):
+		return "check the passphrase (CAIRN_PASSWORD, --password-file or --password-command), or use a passphrase that has a key (cairn key list)"
+	case errors.Is(err, repo.ErrNoRepository), errors.Is(err, storage.ErrNoRepository):
+		return "check --repo (or CAIRN_REPOSITORY), or create a repository there with cairn init"
+	case errors.Is(err, repo.ErrAlreadyInitialized):
+		return "use it as it is, or choose another location"
+	case errors.Is(err, repo.ErrLastKey):
+		return "add another key first with cairn key add"
+	case errors.Is(err, errLocked):
+		return "another cairn may be running; wait for it to finish, then try again"
+	case errors.Is(err, storage.ErrPermission):
+		return "check the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) and the permissions of the repository location"
+	case errors.Is(err, storage.ErrTransient):
+		return "the storage service is unreachable or overloaded; check the network and try again"
+	case errors.Is(err, repo.ErrCorrupt):
+		return "run cairn check"
+	case errors.Is(err, snapshot.ErrSnapshotNotFound), errors.Is(err, snapshot.ErrAmbiguous):
+		return "run cairn snapshots to list them"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "the operation timed out; try again"
+	}
+	return ""
+}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"path"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-backup/cairn/pkg/repo"
+	"github.com/cairn-backup/cairn/pkg/snapshot"
+)
+
+type lsOptions struct {
+	filter    snapshotFilter
+	long      bool
+	recursive bool
+}
+
+func newLsCommand(a *app) *cobra.Command {
+	var o lsOptions
+	cmd := &cobra.Command{
+		Use:   "ls SNAPSHOT [PATH]",
+		Short: "List the files in a snapshot",
+		Long: `List the paths in a snapshot, below PATH if given (default: everything).
+SNAPSHOT is an ID, a unique prefix of one, or "latest" (narrowed by --host,
+--tag and --path). With -l, show mode, owner, size and modification time;
+with --json, one JSON object per line.`,
+		Example: `  cairn ls latest
+  cairn ls latest /home/alice/Documents -l
+  cairn ls 3f2a91c0 /etc --recursive=false`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := "/"
+			if len(args) == 2 {
+				dir = args[1]
+			}
+			return a.runLs(cmd.Context(), args[0], dir, o)
+		},
+	}
+	o.filter.addFlags(cmd.Flags())
+	cmd.Flags().BoolVarP(&o.long, "long", "l", false, "long format: mode, user, group, size, time, path")
+	cmd.Flags().BoolVar(&o.recursive, "recursive", true, "list subdirectories too")
+	return cmd
+}
+
+func (a *app) runLs(ctx context.Context, ref, dir string, o lsOptions) error {
+	r, _, done, err := a.openRepository(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	snap, err := findSnapshot(ctx, r, ref, &o.filter)
+	if err != nil {
+		return err
+	}
+	if err := r.LoadIndex(ctx); err != nil {
+		return err
+	}
+	return listTree(ctx, r, snap.Snapshot, dir, o, func(p string, n *snapshot.Node) error {
+		return a.printNode(p, n, o.long)
+	})
+}
+
+// listTree calls fn for every node below dir in the snapshot (or for dir
+// itself when it is not a directory).
+func listTree(ctx context.Context, r *repo.Repository, s *snapshot.Snapshot, dir string, o lsOptions, fn func(string, *snapshot.Node) error) error {
+	dir = path.Clean("/" + dir)
+	node, err := snapshot.FindPath(ctx, r, s.Tree, dir)
+	if err != nil {
+		return err
+	}
+	if node.Type != snapshot.NodeDir {
+		return fn(dir, node)
+	}
+	prefix := dir
+	if prefix == "/" {
+		prefix = ""
+	}
+	return snapshot.Walk(ctx, r, node.Subtree, func(p []byte, n *snapshot.Node) error {
+		if err := fn(prefix+string(p), n); err != nil {
+			return err
+		}
+		if n.Type == snapshot.NodeDir && !o.recursive {
+			return snapshot.SkipDir
+		}
+		return nil
+	})
+}
+
+// lsJSON is one line of ls --json.
+type lsJSON struct {
+	Path   string `json:"path"`
+	Type   string `json:"type"`
+	Mode   string `json:"mode"`
+	UID    uint32 `json:"uid"`
+	GID    uint32 `json:"gid"`
+	User   string `json:"user,omitempty"`
+	Group  string `json:"group,omitempty"`
+	Size   uint64 `json:"size"`
+	MTime  string `json:"mtime"`
+	Target string `json:"link_target,omitempty"`
+}
+
+func (a *app) printNode(p string, n *snapshot.Node, long bool) error {
+	if a.v.GetBool("json") {
+		return writeJSON(a.stdout, lsJSON{
+			Path: p, Type: n.Type.String(), Mode: fileMode(n).String(), UID: n.UID, GID: n.GID,
+			User: n.User, Group: n.Group, Size: n.Size, MTime: time.Unix(0, n.MTime).UTC().Format(time.RFC3339Nano),
+			Target: string(n.LinkTarget),
+		})
+	}
+	if !long {
+		_, err := fmt.Fprintln(a.stdout, printable(p))
+		return err
+	}
+	user, group := n.User, n.Group
+	if user == "" {
+		user = strconv.FormatUint(uint64(n.UID), 10)
+	}
+	if group == "" {
+		group = strconv.FormatUint(uint64(n.GID), 10)
+	}
+	line := fmt.Sprintf("%s %-8s %-8s %12d %s %s", fileMode(n), user, group, n.Size,
+		time.Unix(0, n.MTime).Local().Format("2006-01-02 15:04:05"), printable(p))
+	if n.Type == snapshot.NodeSymlink {
+		line += " -> " + printable(string(n.LinkTarget))
+	}
+	_, err := fmt.Fprintln(a.stdout, line)
+	return err
+}
+
+// fileMode renders a node's type and permission bits as fs.FileMode.
+func fileMode(n *snapshot.Node) fs.FileMode {
+	m := fs.FileMode(n.Mode & 0o777)
+	if n.Mode&0o4000 != 0 {
+		m |= fs.ModeSetuid
+	}
+	if n.Mode&0o2000 != 0 {
+		m |= fs.ModeSetgid
+	}
+	if n.Mode&0o1000 != 0 {
+		m |= fs.ModeSticky
+	}
+	switch n.Type {
+	case snapshot.NodeDir:
+		m |= fs.ModeDir
+	case snapshot.NodeSymlink:
+		m |= fs.ModeSymlink
+	case snapshot.NodeFifo:
+		m |= fs.ModeNamedPipe
+	case snapshot.NodeCharDev:
+		m |= fs.ModeDevice | fs.ModeCharDevice
+	case snapshot.NodeBlockDev:
+		m |= fs.ModeDevice
+	}
+	return m
+}

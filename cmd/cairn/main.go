@@ -1,0 +1,65 @@
+// Command cairn is the command-line interface of cairn, a client-side
+// encrypted backup tool for object storage. The CLI is thin: each command
+// parses its flags and calls one library function (see STYLE.md).
+//
+// Exit codes (the only place they are decided is exitCode in errors.go):
+//
+//	0   success
+//	1   error
+//	3   partial backup: the snapshot was written, but some files could not be read
+//	10  the repository does not exist
+//	11  could not lock the repository or write a lease
+//	12  wrong passphrase
+//	130 interrupted (SIGINT or SIGTERM)
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+)
+
+func main() {
+	os.Exit(runMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// runMain runs cairn with a context that SIGINT and SIGTERM cancel, and
+// returns the exit code. A second signal kills the process the usual way.
+func runMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // restore default handling: a second Ctrl-C ends cairn at once
+	}()
+	return execute(ctx, args, stdin, stdout, stderr)
+}
+
+// execute builds the root command, runs it and turns the outcome into an
+// exit code and at most one error line on stderr. It never panics: a panic
+// is a bug, reported as one line that asks for a bug report.
+func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		if p := recover(); p != nil {
+			fmt.Fprintf(stderr, "cairn: internal error: %v; this is a bug, please report it with the command you ran (set CAIRN_DEBUG=1 for details)\n", p)
+			if os.Getenv("CAIRN_DEBUG") == "1" {
+				stderr.Write(debug.Stack())
+			}
+			code = exitError
+		}
+	}()
+	a := newApp(stdin, stdout, stderr)
+	root := newRootCommand(a)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	interrupted := ctx.Err() != nil
+	code = exitCode(err, interrupted)
+	if err != nil {
+		fmt.Fprintln(stderr, errorLine(err, interrupted))
+	}
+	return code
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/user"
+
+	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/cairn-backup/cairn/pkg/repo"
+	"github.com/cairn-backup/cairn/pkg/storage"
+	"github.com/cairn-backup/cairn/pkg/storage/backends"
+)
+
+// openStore opens the storage location of s. The returned function
+// releases it.
+func openStore(ctx context.Context, s *settings) (storage.Store, func(), error) {
+	store, err := backends.Open(ctx, s.repoURL, s.backend)
+	if err != nil {
+		return nil, nil, err
+	}
+	release := func() {
+		if c, ok := store.(storage.Closer); ok {
+			_ = c.Close()
+		}
+	}
+	return store, release, nil
+}
+
+// openRepository resolves the settings, reads the passphrase and unlocks
+// the repository. The returned function closes it.
+func (a *app) openRepository(ctx context.Context) (*repo.Repository, *settings, func(), error) {
+	s, err := a.resolve()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	store, release, err := openStore(ctx, s)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	pw, err := a.passphrase(ctx, s, false)
+	if err != nil {
+		release()
+		return nil, nil, nil, err
+	}
+	host, username := identity()
+	r, err := repo.Open(ctx, store, pw, repo.OpenOptions{
+		CacheDir:    s.cacheDir,
+		Connections: s.connections,
+		Host:        host,
+		Username:    username,
+	})
+	if err != nil {
+		release()
+		return nil, nil, nil, fmt.Errorf("open repository %s: %w", s.location(), err)
+	}
+	closeAll := func() {
+		_ = r.Close()
+		release()
+	}
+	return r, s, closeAll, nil
+}
+
+// identity is the host and user name recorded in key files and leases.
+func identity() (host, username string) {
+	host, _ = os.Hostname()
+	if u, err := user.Current(); err == nil {
+		username = u.Username
+	}
+	return host, username
+}
+
+// kdf returns the key derivation cost for new key files: the default, or a
+// deliberately weak one when CAIRN_INSECURE_TEST_KDF=1. That variable is
+// for tests only (it makes key files crackable) and says so on stderr.
+func (a *app) kdf() crypto.KDFParams {
+	if os.Getenv("CAIRN_INSECURE_TEST_KDF") == "1" {
+		fmt.Fprintln(a.stderr, "cairn: warning: CAIRN_INSECURE_TEST_KDF=1: the new key uses a weak, test-only key derivation; never use this for real data")
+		return crypto.TestKDF()
+	}
+	return crypto.DefaultKDF()
+}
