@@ -1,0 +1,209 @@
+package restorer
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/cairn-backup/cairn/pkg/index"
+	"github.com/cairn-backup/cairn/pkg/pack"
+	"github.com/cairn-backup/cairn/pkg/snapshot"
+)
+
+// Batch limits: planning stops and the batch is downloaded when it holds
+// this many file-blob references or this much file content, so memory does
+// not grow with the snapshot. A reference costs about 60 bytes of plan.
+const (
+	maxBatchRefs  = 1 << 20
+	maxBatchBytes = 64 << 30
+)
+
+// batch is the download plan for a set of files: every data blob they need,
+// grouped by the pack that holds it, with the places each blob goes.
+type batch struct {
+	files []*fileState
+	blobs map[crypto.ID]*blobPlan
+	packs []*packPlan // in the order the walk first needed them
+	byID  map[crypto.ID]*packPlan
+	refs  int
+	bytes uint64
+	found []index.Entry // scratch for addFile
+}
+
+func newBatch() *batch {
+	return &batch{blobs: make(map[crypto.ID]*blobPlan), byID: make(map[crypto.ID]*packPlan)}
+}
+
+func (b *batch) full() bool { return b.refs >= maxBatchRefs || b.bytes >= maxBatchBytes }
+
+// packPlan is one pack to download and the blobs needed from it.
+type packPlan struct {
+	id    crypto.ID
+	blobs []*blobPlan
+}
+
+// blobPlan is one needed blob and every place it goes.
+type blobPlan struct {
+	id             crypto.ID
+	offset, length uint32 // of the sealed blob in its pack
+	pack           *packPlan
+	// size is the plaintext size, -1 until the blob is decrypted: the
+	// index records only sealed lengths, so where a file's later blobs
+	// start is known only once its earlier ones were seen.
+	size    atomic.Int64
+	targets []target // grouped by file, in content order
+}
+
+// target is one occurrence of a blob in a file's content.
+type target struct {
+	file  *fileState
+	index int32
+}
+
+// fileState is a file being restored (or verified) in a batch. Everything
+// below mu is guarded by it.
+type fileState struct {
+	// path names the file in errors: its restore destination, or for
+	// Verify its snapshot path.
+	path string
+	// live is, for Verify, the file on disk to compare with ("" for none).
+	live string
+	node *snapshot.Node
+	// blobs is the file's content, resolved.
+	blobs []*blobPlan
+
+	mu sync.Mutex
+	// offsets[i] is where blob i starts, valid for i <= reach: the sizes
+	// of blobs[:reach] are known. nil for single-blob files.
+	offsets []int64
+	reach   int
+	// pending holds decrypted blobs that arrived before their offset was
+	// known; nil values are all-zero blobs, which need no write.
+	pending  map[int32][]byte
+	done     int // blobs written (or skipped because zero)
+	handle   *os.File
+	created  bool
+	failed   bool
+	finished bool
+}
+
+// offset returns the start of blob i, if known.
+func (f *fileState) offset(i int) (int64, bool) {
+	if i > f.reach {
+		return 0, false
+	}
+	if f.offsets == nil {
+		return 0, true
+	}
+	return f.offsets[i], true
+}
+
+// advance extends the known prefix with blobs whose sizes are now known.
+// It returns the previous reach. The caller holds f.mu.
+func (f *fileState) advance() int {
+	old := f.reach
+	if f.offsets == nil {
+		if f.reach == 0 && f.blobs[0].size.Load() >= 0 {
+			f.reach = 1
+		}
+		return old
+	}
+	n := len(f.blobs)
+	for f.reach < n {
+		size := f.blobs[f.reach].size.Load()
+		if size < 0 {
+			break
+		}
+		end := f.offsets[f.reach] + size
+		f.reach++
+		if f.reach < n {
+			f.offsets[f.reach] = end
+		}
+	}
+	return old
+}
+
+// contentSize is the total size of the file's blobs, once all are known.
+func (f *fileState) contentSize() (int64, bool) {
+	if f.reach < len(f.blobs) {
+		return 0, false
+	}
+	last := len(f.blobs) - 1
+	start, _ := f.offset(last)
+	return start + f.blobs[last].size.Load(), true
+}
+
+// addFile plans the content of f. When the index knows no location of some
+// blob, nothing is planned and the error names the blobs.
+func (b *batch) addFile(idx *index.Set, f *fileState) error {
+	content := f.node.Content
+	b.found = b.found[:0]
+	var missing []string
+	for _, id := range content {
+		if _, ok := b.blobs[id]; ok {
+			continue
+		}
+		e, ok := idx.Lookup(id)
+		if !ok || e.Type != pack.DataBlob {
+			missing = append(missing, id.Short())
+			continue
+		}
+		b.found = append(b.found, e)
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("data blob %s is not in the index (missing from the repository; run cairn check)", strings.Join(missing, ", "))
+	}
+	for _, e := range b.found {
+		if _, ok := b.blobs[e.ID]; ok {
+			continue // the file holds this blob more than once
+		}
+		pp := b.byID[e.Pack]
+		if pp == nil {
+			pp = &packPlan{id: e.Pack}
+			b.byID[e.Pack] = pp
+			b.packs = append(b.packs, pp)
+		}
+		bp := &blobPlan{id: e.ID, offset: e.Offset, length: e.Length, pack: pp}
+		bp.size.Store(-1)
+		pp.blobs = append(pp.blobs, bp)
+		b.blobs[e.ID] = bp
+	}
+	f.blobs = make([]*blobPlan, len(content))
+	if len(content) > 1 {
+		f.offsets = make([]int64, len(content))
+	}
+	for i, id := range content {
+		bp := b.blobs[id]
+		bp.targets = append(bp.targets, target{file: f, index: int32(i)})
+		f.blobs[i] = bp
+	}
+	b.files = append(b.files, f)
+	b.refs += len(content)
+	b.bytes += f.node.Size
+	return nil
+}
+
+// filePaths lists the files a blob belongs to, for error messages.
+func filePaths(bp *blobPlan) string {
+	const maxNames = 10
+	var names []string
+	var last *fileState
+	n := 0
+	for _, t := range bp.targets {
+		if t.file == last {
+			continue
+		}
+		last = t.file
+		if n < maxNames {
+			names = append(names, t.file.path)
+		}
+		n++
+	}
+	if n > maxNames {
+		names = append(names, fmt.Sprintf("and %d more", n-maxNames))
+	}
+	return strings.Join(names, ", ")
+}

@@ -1,0 +1,59 @@
+// Package restorer restores snapshots to disk (Restore), streams one file
+// (Dump), and reads whole snapshots back without writing them (Verify, the
+// restore drill).
+//
+// The restorer keeps backend requests few and large: every pack is fetched
+// with one ranged request covering all the blobs the restore needs from it
+// (several only when unneeded gaps exceed 4 MiB), and packs are fetched in
+// parallel. In pseudo-code:
+//
+//	walk the snapshot tree (only the trees on included paths)   [1]
+//		create directories, symlinks, fifos, devices, empty files
+//		plan each file's blobs: pack -> blob -> (file, position)
+//		when the plan is full: download it                      [2]
+//	download the rest                                           [2]
+//	create hard links, then apply directory metadata deepest first  [3]
+//
+// [1] Directories are created owner-only (0700) so the restore can write
+// into them whatever their mode; their real mode and times are applied at
+// the very end, deepest first, since creating an entry changes a
+// directory's mtime. The walk loads trees in the background ahead of
+// itself (treeLoader) so a remote store's latency is paid in parallel.
+// Inside a directory the restore created, nothing can exist yet, so the
+// existence check that Options.Overwrite needs is skipped there. Regular
+// files are not created while walking: the first write creates the file
+// and sets its size, so files that are never written to keep their holes.
+// Entries that share (device, inode) with links > 1 become hard links to
+// the first one restored, linked once its content is written.
+//
+// [2] A plan ("batch") holds up to about a million file-blob references or
+// 64 GiB, so memory does not grow with the snapshot. Packs are downloaded
+// in the order the walk first needed them, Connections at a time. Each
+// blob is decrypted and checked against its ID as it arrives (on as many
+// cores as there are workers) and written with WriteAt into every place it
+// occurs, in any number of files; blobs that are entirely zero are not
+// written at all, so sparse files stay sparse. A blob that cannot be read
+// is tried at the other locations the index knows; when none works, every
+// file that needs it is reported with the pack and blob, and the restore
+// goes on with the rest and fails at the end.
+//
+// The index records sealed lengths, not plaintext sizes, so a blob's offset
+// in a file is only known once the file's earlier blobs have been
+// decrypted. Packs are fetched in walk order, so that is almost always
+// already the case; a blob that arrives early waits in memory (up to
+// 256 MiB in all). Past that budget it is dropped and its pack fetched a
+// second time once the batch is through, when every offset is known: a
+// rare case (deduplication against old, scattered packs) that trades a
+// second request for bounded memory.
+//
+// [3] A file whose blobs are all written is closed and gets its metadata
+// (fsmeta.Apply: owner only as root, then mode, xattrs and times). Handles
+// of files still in progress stay open, up to 256; beyond that they are
+// closed after each write. Nothing is synced: the kernel writes back as it
+// would after cp, and Options.Verify re-reads what was written.
+//
+// Verify runs the same plan-and-download loop with a sink that keeps
+// nothing, then (with Against) hashes each live file blob by blob, using
+// the blob sizes learned from the download, and compares the hashes with
+// the snapshot's content IDs, and compares metadata entry by entry.
+package restorer

@@ -1,0 +1,87 @@
+package restorer
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/cairn-backup/cairn/pkg/pack"
+	"github.com/cairn-backup/cairn/pkg/snapshot"
+)
+
+// maxDumpAhead bounds the blobs Dump loads ahead of the one it writes (at
+// most 8 MiB each with the default chunker).
+const maxDumpAhead = 8
+
+// Dump writes the content of the file at path in snap to w (cairn dump). It
+// loads only the trees on the path, then the file's blobs one by one with a
+// few loaded ahead in parallel, writing them in order as they arrive, so
+// memory stays small whatever the file's size.
+func Dump(ctx context.Context, r Repo, snap *snapshot.Snapshot, path string, w io.Writer) error {
+	n, err := snapshot.FindPath(ctx, r, snap.Tree, path)
+	if err != nil {
+		return fmt.Errorf("dump: %w", err)
+	}
+	if n.Type != snapshot.NodeFile {
+		return fmt.Errorf("dump %s: it is a %s; dump writes the content of one file (restore a directory with cairn restore --include)", path, n.Type)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	type loaded struct {
+		data []byte
+		err  error
+	}
+	ahead := min(max(r.Connections(), 1), maxDumpAhead)
+	queue := make(chan chan loaded, ahead) // results in content order
+	go func() {
+		defer close(queue)
+		for _, id := range n.Content {
+			ch := make(chan loaded, 1)
+			select {
+			case queue <- ch:
+			case <-ctx.Done():
+				return
+			}
+			go func(id crypto.ID) {
+				data, err := r.LoadBlob(ctx, pack.DataBlob, id)
+				ch <- loaded{data, err}
+			}(id)
+		}
+	}()
+
+	var written uint64
+	for i := 0; ; i++ {
+		var ch chan loaded
+		var ok bool
+		select {
+		case ch, ok = <-queue:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if !ok {
+			break
+		}
+		var res loaded
+		select {
+		case res = <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if res.err != nil {
+			return fmt.Errorf("dump %s: blob %d of %d: %w", path, i+1, len(n.Content), res.err)
+		}
+		if _, err := w.Write(res.data); err != nil {
+			return fmt.Errorf("dump %s: %w", path, err)
+		}
+		written += uint64(len(res.data))
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if written != n.Size {
+		return fmt.Errorf("dump %s: content is %d bytes, the snapshot says %d: the snapshot is inconsistent", path, written, n.Size)
+	}
+	return nil
+}

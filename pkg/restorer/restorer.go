@@ -1,0 +1,191 @@
+package restorer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/cairn-backup/cairn/pkg/fsmeta"
+	"github.com/cairn-backup/cairn/pkg/index"
+	"github.com/cairn-backup/cairn/pkg/pack"
+	"github.com/cairn-backup/cairn/pkg/snapshot"
+	"github.com/cairn-backup/cairn/pkg/storage"
+)
+
+// Repo is what the restorer needs of a repository; *repo.Repository
+// satisfies it. Packs are fetched through Store with one ranged Get per
+// pack (not LoadBlob per blob), and their blobs are opened with OpenBlob.
+type Repo interface {
+	// LoadBlob loads one blob; used for trees and by Dump.
+	LoadBlob(ctx context.Context, t pack.BlobType, id crypto.ID) ([]byte, error)
+	// OpenBlob decrypts a sealed blob and checks it against its ID.
+	OpenBlob(t pack.BlobType, id crypto.ID, sealed []byte) ([]byte, error)
+	Index() *index.Set
+	Store() storage.Store
+	Connections() int
+	// Keys gives the content-ID key, to check restored files (--verify).
+	Keys() *crypto.Keys
+}
+
+// Options configure Restore.
+type Options struct {
+	// Target is the restore root: snapshot path /home/a/x is restored to
+	// Target/home/a/x. It is created when missing.
+	Target string
+	// Include restricts the restore to these snapshot paths and their
+	// subtrees; empty means everything. Their parent directories are
+	// restored too, with their metadata.
+	Include []string
+	// Overwrite allows replacing existing files. Without it the restore
+	// stops at the first path that exists (existing directories are
+	// merged into, never an error).
+	Overwrite bool
+	// Verify re-reads every restored file and checks it against the
+	// snapshot's content IDs.
+	Verify bool
+	// Connections is the number of packs downloaded in parallel; zero means
+	// the repository's Connections().
+	Connections int
+	// Progress, when set, is called about five times a second and once at
+	// the end.
+	Progress func(Progress)
+	// Warn, when set, is called for every path that could not be restored
+	// exactly. Each call is also counted in Result.Errors.
+	Warn func(path string, err error)
+}
+
+// Progress reports a running restore or verification. The totals grow
+// while the snapshot is read, batch by batch.
+type Progress struct {
+	Files, Bytes, TotalFiles, TotalBytes uint64
+	Elapsed                              time.Duration
+}
+
+// Result summarises a restore. Files counts every restored entry that is
+// not a directory (files, hard links, symlinks, fifos and devices); Bytes is
+// file content.
+type Result struct {
+	Files, Dirs, Bytes uint64
+	Errors             int
+}
+
+// ErrExists means a path to restore exists and Options.Overwrite is not set.
+var ErrExists = errors.New("already exists")
+
+// Restore restores snap below opts.Target; doc.go describes how. Damaged
+// data and failures on single paths do not stop it: they are passed to
+// opts.Warn and counted, and Restore then returns the result together with
+// an error summarising them. A path that already exists without
+// opts.Overwrite, an include path missing from the snapshot, an unreadable
+// tree or a cancelled ctx stop it with an error.
+func Restore(ctx context.Context, r Repo, snap *snapshot.Snapshot, opts Options) (*Result, error) {
+	if opts.Target == "" {
+		return nil, errors.New("restore: no target directory given")
+	}
+	if opts.Connections <= 0 {
+		opts.Connections = max(r.Connections(), 1)
+	}
+	includes, err := resolveIncludes(ctx, r, snap, opts.Include)
+	if err != nil {
+		return nil, err
+	}
+	rs := newRestorer(ctx, r, opts)
+	defer rs.trees.close()
+	rs.progress.start()
+	defer rs.progress.stop()
+
+	fresh, err := rs.makeTarget()
+	if err != nil {
+		return nil, err
+	}
+	if err := rs.restoreTrees(ctx, snap, includes, fresh); err != nil {
+		return rs.result(), err
+	}
+	if err := rs.runBatch(ctx); err != nil {
+		return rs.result(), err
+	}
+	if err := rs.finish(ctx); err != nil {
+		return rs.result(), err
+	}
+	return rs.result(), rs.errs.summary("restore")
+}
+
+// makeTarget creates the target directory if needed and reports whether it
+// is new (then nothing below it can exist yet, and existence checks are
+// skipped).
+func (rs *restorer) makeTarget() (fresh bool, err error) {
+	err = os.Mkdir(rs.target, 0o700)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.MkdirAll(rs.target, 0o700); err != nil {
+			return false, fmt.Errorf("restore: create target: %w", err)
+		}
+		return true, nil
+	case errors.Is(err, fs.ErrExist):
+		fi, err := os.Stat(rs.target)
+		if err != nil {
+			return false, fmt.Errorf("restore: %w", err)
+		}
+		if !fi.IsDir() {
+			return false, fmt.Errorf("restore: target %s is not a directory", rs.target)
+		}
+		return false, nil
+	}
+	return false, fmt.Errorf("restore: create target: %w", err)
+}
+
+// finish creates the deferred hard links, then applies directory metadata
+// deepest first, so that nothing restored afterwards changes a directory's
+// times.
+func (rs *restorer) finish(ctx context.Context) error {
+	for _, l := range rs.links {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if rs.opts.Overwrite {
+			_ = os.Remove(l.path)
+		}
+		if err := os.Link(l.first, l.path); err != nil {
+			rs.errs.add(l.path, fmt.Errorf("hard link to %s: %w", l.first, err))
+			continue
+		}
+		rs.files.Add(1)
+		rs.progress.files.Add(1)
+	}
+	for _, d := range slices.Backward(rs.dirs) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fsmeta.Apply(d.path, &d.node, rs.asRoot); err != nil {
+			rs.errs.add(d.path, err)
+		}
+	}
+	return nil
+}
+
+func (rs *restorer) result() *Result {
+	return &Result{
+		Files:  rs.files.Load(),
+		Dirs:   rs.dirCount.Load(),
+		Bytes:  rs.progress.bytes.Load(),
+		Errors: rs.errs.count(),
+	}
+}
+
+// destination maps a snapshot path ("/home/a") to its place under the
+// target. Names are checked by the tree decoder (no "/", ".", ".." or
+// NUL), so the result cannot leave the target.
+func (rs *restorer) destination(snapPath []byte) string {
+	if rs.target == string(filepath.Separator) {
+		return string(snapPath)
+	}
+	return rs.target + string(snapPath)
+}

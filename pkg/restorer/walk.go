@@ -1,0 +1,377 @@
+package restorer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+
+	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/cairn-backup/cairn/pkg/fsmeta"
+	"github.com/cairn-backup/cairn/pkg/snapshot"
+)
+
+// restorer holds the state of one Restore call.
+type restorer struct {
+	repo     Repo
+	opts     Options
+	target   string
+	asRoot   bool
+	trees    *treeLoader
+	errs     *errorLog
+	progress *progress
+	writer   *writer
+	batch    *batch
+
+	dirs      []dirMeta // in walk (pre-)order; applied in reverse
+	links     []hardLink
+	linkFirst map[inodeKey]string
+
+	files, dirCount atomic.Uint64
+}
+
+// dirMeta is a restored directory whose metadata is applied at the end.
+type dirMeta struct {
+	path string
+	node snapshot.Node // without Subtree
+}
+
+// hardLink is a file restored as a link to the first restored path of its
+// inode, once that one has its content.
+type hardLink struct{ first, path string }
+
+type inodeKey struct{ device, inode uint64 }
+
+func newRestorer(ctx context.Context, r Repo, opts Options) *restorer {
+	rs := &restorer{
+		repo:      r,
+		opts:      opts,
+		target:    filepath.Clean(opts.Target),
+		asRoot:    os.Geteuid() == 0,
+		trees:     newTreeLoader(ctx, r, opts.Connections),
+		errs:      newErrorLog(opts.Warn),
+		progress:  newProgress(opts.Progress),
+		batch:     newBatch(),
+		linkFirst: make(map[inodeKey]string),
+	}
+	rs.writer = newWriter(rs)
+	return rs
+}
+
+// include is one subtree to restore: the entry at path, and the directories
+// leading to it (restored too, with their metadata).
+type include struct {
+	path      string          // cleaned snapshot path; "/" is everything
+	ancestors []snapshot.Node // directories from the root down to path's parent
+	node      snapshot.Node
+}
+
+// resolveIncludes finds the entries named by paths, loading only the trees
+// on the way. Paths inside another included path are dropped.
+func resolveIncludes(ctx context.Context, r Repo, snap *snapshot.Snapshot, paths []string) ([]include, error) {
+	root := include{path: "/", node: snapshot.Node{Type: snapshot.NodeDir, Subtree: snap.Tree}}
+	if len(paths) == 0 {
+		return []include{root}, nil
+	}
+	clean := make([]string, len(paths))
+	for i, p := range paths {
+		clean[i] = path.Clean("/" + p)
+	}
+	slices.Sort(clean)
+	clean = slices.Compact(clean)
+	var out []include
+	for _, p := range clean {
+		if p == "/" {
+			return []include{root}, nil
+		}
+		if len(out) > 0 && strings.HasPrefix(p, out[len(out)-1].path+"/") {
+			continue
+		}
+		inc := include{path: p}
+		dir := root.node
+		comps := strings.Split(p[1:], "/")
+		for i, comp := range comps {
+			if dir.Type != snapshot.NodeDir {
+				return nil, fmt.Errorf("restore --include %s: %s is a %s, not a directory", p, path.Join(comps[:i]...), dir.Type)
+			}
+			var next *snapshot.Node
+			err := snapshot.WalkDir(ctx, r, dir.Subtree, func(n *snapshot.Node) error {
+				if string(n.Name) == comp {
+					next = n
+					return errFound
+				}
+				return nil
+			})
+			if err != nil && !errors.Is(err, errFound) {
+				return nil, fmt.Errorf("restore --include %s: %w", p, err)
+			}
+			if next == nil {
+				return nil, fmt.Errorf("restore --include %s: %w", p, snapshot.ErrPathNotFound)
+			}
+			if i < len(comps)-1 {
+				anc := *next
+				inc.ancestors = append(inc.ancestors, anc)
+			}
+			dir = *next
+		}
+		inc.node = dir
+		out = append(out, inc)
+	}
+	return out, nil
+}
+
+var errFound = errors.New("found")
+
+// restoreTrees creates every entry of the included subtrees and plans the
+// content of their files, downloading whenever a batch is full.
+func (rs *restorer) restoreTrees(ctx context.Context, snap *snapshot.Snapshot, includes []include, targetFresh bool) error {
+	fresh := map[string]bool{"": targetFresh} // ancestors already restored
+	for _, inc := range includes {
+		if inc.path == "/" {
+			return rs.walk(ctx, inc.node.Subtree, nil, targetFresh)
+		}
+		dir := ""
+		for i := range inc.ancestors {
+			anc := &inc.ancestors[i]
+			p := dir + "/" + string(anc.Name)
+			if _, ok := fresh[p]; !ok {
+				f, ok, err := rs.restoreNode(ctx, []byte(p), anc, fresh[dir])
+				if err != nil {
+					return err
+				}
+				if !ok {
+					return nil // reported; nothing below it can be restored
+				}
+				fresh[p] = f
+			}
+			dir = p
+		}
+		f, ok, err := rs.restoreNode(ctx, []byte(inc.path), &inc.node, fresh[dir])
+		if err != nil {
+			return err
+		}
+		if ok && inc.node.Type == snapshot.NodeDir {
+			if err := rs.walk(ctx, inc.node.Subtree, []byte(inc.path), f); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walk restores the tree below the directory at snapshot path prefix.
+// fresh says the directory was just created, so none of its entries can
+// exist yet; a stack of such flags follows the depth-first walk.
+func (rs *restorer) walk(ctx context.Context, subtree []crypto.ID, prefix []byte, fresh bool) error {
+	type frame struct {
+		path  []byte
+		fresh bool
+	}
+	stack := []frame{{path: prefix, fresh: fresh}}
+	return snapshot.Walk(ctx, rs.trees, subtree, func(rel []byte, n *snapshot.Node) error {
+		p := rel
+		if len(prefix) > 0 {
+			p = append(slices.Clip(prefix), rel...)
+		}
+		parent := p[:bytes.LastIndexByte(p, '/')]
+		for len(stack) > 1 && !bytes.Equal(stack[len(stack)-1].path, parent) {
+			stack = stack[:len(stack)-1]
+		}
+		f, ok, err := rs.restoreNode(ctx, p, n, stack[len(stack)-1].fresh)
+		if err != nil {
+			return err
+		}
+		if n.Type == snapshot.NodeDir {
+			if !ok {
+				return snapshot.SkipDir
+			}
+			stack = append(stack, frame{path: p, fresh: f})
+		}
+		return nil
+	})
+}
+
+// restoreNode creates one entry. For directories it reports whether the
+// directory is new (fresh) and whether it exists at all (ok). Failures on
+// the entry itself are counted and reported (ok is false); the error return
+// is for conditions that stop the restore.
+func (rs *restorer) restoreNode(ctx context.Context, snapPath []byte, n *snapshot.Node, parentFresh bool) (fresh, ok bool, err error) {
+	dst := rs.destination(snapPath)
+	if n.Type == snapshot.NodeDir {
+		return rs.makeDir(dst, n, parentFresh)
+	}
+	if !parentFresh {
+		if ok, err := rs.clear(dst); !ok || err != nil {
+			return false, false, err
+		}
+	}
+	switch n.Type {
+	case snapshot.NodeFile:
+		return false, true, rs.planFile(ctx, dst, n)
+	case snapshot.NodeSymlink:
+		err = os.Symlink(string(n.LinkTarget), dst)
+	case snapshot.NodeFifo, snapshot.NodeCharDev, snapshot.NodeBlockDev:
+		if n.Type != snapshot.NodeFifo && !rs.asRoot {
+			if rs.opts.Warn != nil {
+				rs.opts.Warn(dst, fmt.Errorf("%s not restored: only root can create device nodes", n.Type))
+			}
+			return false, false, nil
+		}
+		err = fsmeta.Mknod(dst, n)
+	default:
+		err = fmt.Errorf("unknown entry type %s", n.Type)
+	}
+	if err == nil {
+		err = fsmeta.Apply(dst, n, rs.asRoot)
+	}
+	if err != nil {
+		rs.errs.add(dst, err)
+		return false, false, nil
+	}
+	rs.files.Add(1)
+	rs.progress.files.Add(1)
+	rs.progress.totalFiles.Add(1)
+	return false, true, nil
+}
+
+// clear makes way for a new entry at dst: nothing there is fine; an
+// existing entry is an error without Overwrite and removed with it (but a
+// directory is never replaced by something else).
+func (rs *restorer) clear(dst string) (bool, error) {
+	fi, err := os.Lstat(dst)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		rs.errs.add(dst, err)
+		return false, nil
+	}
+	if !rs.opts.Overwrite {
+		return false, fmt.Errorf("restore: %s %w; use --overwrite to replace existing files", dst, ErrExists)
+	}
+	if fi.IsDir() {
+		rs.errs.add(dst, fmt.Errorf("not restored: a directory is in the way (remove it to restore this entry)"))
+		return false, nil
+	}
+	if err := os.Remove(dst); err != nil {
+		rs.errs.add(dst, err)
+		return false, nil
+	}
+	return true, nil
+}
+
+// makeDir creates a directory owner-only while its contents are restored,
+// or reuses an existing one; its metadata is applied at the end.
+func (rs *restorer) makeDir(dst string, n *snapshot.Node, parentFresh bool) (fresh, ok bool, err error) {
+	err = os.Mkdir(dst, 0o700)
+	if errors.Is(err, fs.ErrExist) && !parentFresh {
+		fi, lerr := os.Lstat(dst)
+		switch {
+		case lerr != nil:
+			err = lerr
+		case fi.IsDir():
+			err = nil
+			if fi.Mode().Perm()&0o700 != 0o700 {
+				err = os.Chmod(dst, fi.Mode().Perm()|0o700)
+			}
+		case !rs.opts.Overwrite:
+			return false, false, fmt.Errorf("restore: %s %w; use --overwrite to replace existing files", dst, ErrExists)
+		default:
+			if err = os.Remove(dst); err == nil {
+				err = os.Mkdir(dst, 0o700)
+				fresh = err == nil
+			}
+		}
+	} else {
+		fresh = err == nil
+	}
+	if err != nil {
+		rs.errs.add(dst, err)
+		return false, false, nil
+	}
+	meta := *n
+	meta.Subtree = nil
+	rs.dirs = append(rs.dirs, dirMeta{path: dst, node: meta})
+	rs.dirCount.Add(1)
+	return fresh, true, nil
+}
+
+// planFile restores an empty file at once, records a later hard link, or
+// adds the file's content to the batch, downloading the batch when full.
+func (rs *restorer) planFile(ctx context.Context, dst string, n *snapshot.Node) error {
+	if n.Links > 1 {
+		key := inodeKey{n.Device, n.Inode}
+		if first, ok := rs.linkFirst[key]; ok {
+			rs.links = append(rs.links, hardLink{first: first, path: dst})
+			rs.progress.totalFiles.Add(1)
+			return nil
+		}
+		rs.linkFirst[key] = dst
+	}
+	rs.progress.totalFiles.Add(1)
+	rs.progress.totalBytes.Add(n.Size)
+	node := *n
+	f := &fileState{path: dst, node: &node}
+	if len(n.Content) == 0 {
+		rs.restoreEmpty(f)
+		return nil
+	}
+	if err := rs.batch.addFile(rs.repo.Index(), f); err != nil {
+		rs.errs.add(dst, err)
+		return nil
+	}
+	if rs.batch.full() {
+		return rs.runBatch(ctx)
+	}
+	return nil
+}
+
+// restoreEmpty creates a file without content blobs: empty, or (if the
+// snapshot says so) nothing but a hole.
+func (rs *restorer) restoreEmpty(f *fileState) {
+	f.mu.Lock()
+	_, err := rs.writer.handle(f)
+	if err == nil {
+		err = rs.writer.closeHandle(f)
+	}
+	f.mu.Unlock()
+	if err == nil {
+		err = fsmeta.Apply(f.path, f.node, rs.asRoot)
+	}
+	if err != nil {
+		rs.errs.add(f.path, err)
+		return
+	}
+	rs.files.Add(1)
+	rs.progress.files.Add(1)
+}
+
+// runBatch downloads the planned batch into its files and starts a new one.
+func (rs *restorer) runBatch(ctx context.Context) error {
+	b := rs.batch
+	if len(b.files) == 0 {
+		return nil
+	}
+	rs.batch = newBatch()
+	err := fetchPacks(ctx, rs.repo, b.packs, rs.opts.Connections, rs.writer)
+	if err == nil {
+		if again := rs.writer.takeDeferred(); len(again) > 0 {
+			err = fetchPacks(ctx, rs.repo, again, rs.opts.Connections, rs.writer)
+		}
+	}
+	rs.writer.finishBatch(b.files, err == nil)
+	if err != nil {
+		return err
+	}
+	if rs.opts.Verify {
+		return rs.verifyRestored(ctx, b.files)
+	}
+	return nil
+}

@@ -1,0 +1,316 @@
+package restorer
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cairn-backup/cairn/pkg/fsmeta"
+)
+
+// Limits of the file writer.
+const (
+	// maxOpenFiles bounds the handles kept open between writes to files
+	// not yet complete; above it a handle is closed after each write.
+	maxOpenFiles = 256
+	// maxPending bounds decrypted blobs held in memory because an earlier
+	// blob of their file has not arrived, so their offset is not known.
+	// Blobs beyond it are dropped and fetched again in a second round.
+	maxPending = 256 << 20
+	// zeroCheckSize is the stride of the all-zero test.
+	zeroCheckSize = 64 << 10
+)
+
+// writer is the restore's blobSink: it writes each blob into every place
+// it occurs, completes files, and applies their metadata.
+type writer struct {
+	rs           *restorer
+	zeros        []byte
+	open         atomic.Int64 // handles currently open
+	pendingBytes atomic.Int64
+	pendingLimit int64
+
+	mu       sync.Mutex
+	deferred []target // occurrences dropped for lack of pending memory
+	deferBP  []*blobPlan
+}
+
+func newWriter(rs *restorer) *writer {
+	return &writer{rs: rs, zeros: make([]byte, zeroCheckSize), pendingLimit: maxPending}
+}
+
+// isZero reports whether b holds only zero bytes, which a freshly created
+// (truncated) file already reads as: such blobs are not written, so holes
+// stay holes.
+func (w *writer) isZero(b []byte) bool {
+	if len(b) == 0 || b[0] != 0 || b[len(b)-1] != 0 {
+		return len(b) == 0
+	}
+	for len(b) > 0 {
+		n := min(len(b), len(w.zeros))
+		if !bytes.Equal(b[:n], w.zeros[:n]) {
+			return false
+		}
+		b = b[n:]
+	}
+	return true
+}
+
+func (w *writer) blob(bp *blobPlan, data []byte) {
+	zero := w.isZero(data)
+	ts := bp.targets
+	for len(ts) > 0 {
+		n := 1
+		for n < len(ts) && ts[n].file == ts[0].file {
+			n++
+		}
+		w.writeFile(bp, ts[:n], data, zero)
+		ts = ts[n:]
+	}
+}
+
+// writeFile writes data at the occurrences ts (all in one file) whose
+// offsets are known and keeps the others pending.
+func (w *writer) writeFile(bp *blobPlan, ts []target, data []byte, zero bool) {
+	f := ts[0].file
+	f.mu.Lock()
+	if f.failed || f.finished {
+		f.mu.Unlock()
+		return
+	}
+	old := f.advance()
+	for _, t := range ts {
+		if off, ok := f.offset(int(t.index)); ok {
+			w.place(f, data, zero, off)
+			continue
+		}
+		switch {
+		case zero:
+			w.setPending(f, t.index, nil)
+		case w.pendingBytes.Add(int64(len(data))) <= w.pendingLimit:
+			w.setPending(f, t.index, data)
+		default:
+			w.pendingBytes.Add(-int64(len(data)))
+			w.mu.Lock()
+			w.deferred = append(w.deferred, t)
+			w.deferBP = append(w.deferBP, bp)
+			w.mu.Unlock()
+		}
+	}
+	// Blobs that waited for the prefix that just became known.
+	for i := old + 1; i <= f.reach && i < len(f.blobs) && len(f.pending) > 0 && !f.failed; i++ {
+		d, ok := f.pending[int32(i)]
+		if !ok {
+			continue
+		}
+		delete(f.pending, int32(i))
+		off, _ := f.offset(i)
+		w.place(f, d, d == nil, off)
+		w.pendingBytes.Add(-int64(len(d)))
+	}
+	w.afterWrite(f)
+}
+
+func (w *writer) setPending(f *fileState, i int32, data []byte) {
+	if f.pending == nil {
+		f.pending = make(map[int32][]byte)
+	}
+	f.pending[i] = data
+}
+
+// place writes one blob occurrence. The caller holds f.mu.
+func (w *writer) place(f *fileState, data []byte, zero bool, off int64) {
+	if f.failed {
+		return
+	}
+	if !zero {
+		h, err := w.handle(f)
+		if err == nil {
+			_, err = h.WriteAt(data, off)
+		}
+		if err != nil {
+			w.failFile(f, err)
+			return
+		}
+	}
+	f.done++
+	w.rs.progress.bytes.Add(uint64(len(data)))
+}
+
+// handle returns f's open handle, opening it if needed. The first open
+// creates the file (replacing nothing: existing paths were dealt with while
+// planning) and sets its size, so that unwritten zero blobs are holes.
+func (w *writer) handle(f *fileState) (*os.File, error) {
+	if f.handle != nil {
+		return f.handle, nil
+	}
+	flags := os.O_WRONLY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	if !f.created {
+		flags |= os.O_CREATE | os.O_TRUNC
+	}
+	h, err := os.OpenFile(f.path, flags, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if !f.created {
+		f.created = true
+		if err := h.Truncate(int64(f.node.Size)); err != nil {
+			h.Close()
+			return nil, err
+		}
+	}
+	f.handle = h
+	w.open.Add(1)
+	return h, nil
+}
+
+func (w *writer) closeHandle(f *fileState) error {
+	if f.handle == nil {
+		return nil
+	}
+	err := f.handle.Close()
+	f.handle = nil
+	w.open.Add(-1)
+	return err
+}
+
+// afterWrite completes f when all its blobs are in place, and otherwise
+// closes its handle if too many are open. The caller holds f.mu, which it
+// releases.
+func (w *writer) afterWrite(f *fileState) {
+	if f.failed || f.done < len(f.blobs) {
+		if f.handle != nil && w.open.Load() > maxOpenFiles {
+			if err := w.closeHandle(f); err != nil {
+				w.failFile(f, err)
+			}
+		}
+		f.mu.Unlock()
+		return
+	}
+	err := w.complete(f)
+	f.mu.Unlock()
+	if err != nil {
+		w.rs.errs.add(f.path, err)
+		return
+	}
+	w.rs.files.Add(1)
+	w.rs.progress.files.Add(1)
+	if err := fsmeta.Apply(f.path, f.node, w.rs.asRoot); err != nil {
+		w.rs.errs.add(f.path, err)
+	}
+}
+
+// complete checks the size, makes sure an all-zero file exists, and closes
+// it. The caller holds f.mu.
+func (w *writer) complete(f *fileState) error {
+	f.finished = true
+	if size, _ := f.contentSize(); size != int64(f.node.Size) {
+		w.closeHandle(f)
+		f.failed = true
+		return fmt.Errorf("content is %d bytes, the snapshot says %d: the snapshot is inconsistent", size, f.node.Size)
+	}
+	if !f.created {
+		if _, err := w.handle(f); err != nil {
+			f.failed = true
+			return err
+		}
+	}
+	if err := w.closeHandle(f); err != nil {
+		f.failed = true
+		return err
+	}
+	return nil
+}
+
+// failFile marks f failed after a write error. The caller holds f.mu.
+func (w *writer) failFile(f *fileState, err error) {
+	if f.failed {
+		return
+	}
+	f.failed = true
+	w.closeHandle(f)
+	w.dropPending(f)
+	w.rs.errs.add(f.path, err)
+}
+
+func (w *writer) dropPending(f *fileState) {
+	for _, d := range f.pending {
+		w.pendingBytes.Add(-int64(len(d)))
+	}
+	f.pending = nil
+}
+
+// fail reports a blob that could not be read from any copy and fails every
+// file that needs it. The error names the pack, the blob and the files.
+func (w *writer) fail(bp *blobPlan, err error) {
+	err = fmt.Errorf("%w; damaged files: %s", err, filePaths(bp))
+	var last *fileState
+	for _, t := range bp.targets {
+		f := t.file
+		if f == last {
+			continue
+		}
+		last = f
+		f.mu.Lock()
+		if !f.failed {
+			f.failed = true
+			w.closeHandle(f)
+			w.dropPending(f)
+			w.rs.errs.add(f.path, err)
+		}
+		f.mu.Unlock()
+	}
+}
+
+// takeDeferred returns the occurrences dropped for lack of pending memory,
+// as a plan of their own: by now every size is known, so they are written
+// directly.
+func (w *writer) takeDeferred() []*packPlan {
+	w.mu.Lock()
+	ts, bps := w.deferred, w.deferBP
+	w.deferred, w.deferBP = nil, nil
+	w.mu.Unlock()
+	byPack := make(map[*packPlan]*packPlan)
+	byBlob := make(map[*blobPlan]*blobPlan)
+	var packs []*packPlan
+	for i, t := range ts {
+		orig := bps[i]
+		bp := byBlob[orig]
+		if bp == nil {
+			pp := byPack[orig.pack]
+			if pp == nil {
+				pp = &packPlan{id: orig.pack.id}
+				byPack[orig.pack] = pp
+				packs = append(packs, pp)
+			}
+			bp = &blobPlan{id: orig.id, offset: orig.offset, length: orig.length, pack: pp}
+			bp.size.Store(orig.size.Load())
+			byBlob[orig] = bp
+			pp.blobs = append(pp.blobs, bp)
+		}
+		bp.targets = append(bp.targets, t)
+	}
+	return packs
+}
+
+// finishBatch closes what the batch left open: files that never completed
+// because a blob failed (already reported) or, if the run was cancelled
+// (report is false), were still in progress.
+func (w *writer) finishBatch(files []*fileState, report bool) {
+	for _, f := range files {
+		f.mu.Lock()
+		if !f.finished {
+			w.closeHandle(f)
+			w.dropPending(f)
+			if !f.failed && report {
+				w.rs.errs.add(f.path, fmt.Errorf("incomplete: %d of %d blobs written (a bug: please report it)", f.done, len(f.blobs)))
+			}
+			f.failed = true
+		}
+		f.mu.Unlock()
+	}
+}
