@@ -1,3 +1,59 @@
-// Package repo implements the cairn repository (FORMAT.md): keys, config,
-// envelopes, packs, the index and leases on top of a storage.Store.
+// Package repo is the cairn repository: it turns a storage.Store, a bucket
+// or directory of opaque objects, into keys, a config, snapshots, an index
+// and packs of blobs, as laid down in FORMAT.md (the contract every cairn
+// client follows; read it first).
+//
+// # Content-addressed names
+//
+// Every object but config is named by the SHA-256 of its stored bytes. A
+// reader checks the name before decrypting, so damage and substitution are
+// caught before any key is used, and the storage operator can scrub the
+// bucket without keys. Writes are idempotent (a retried upload writes the
+// same bytes to the same name) and nothing is ever overwritten, which is
+// what S3 object lock and eventually consistent listings need. The cost is
+// that an object's name is known only after it is sealed, so the Saver
+// hashes each finished pack before uploading it.
+//
+// # Envelopes
+//
+// Snapshots, index objects, leases and deletion markers are envelopes:
+// XChaCha20-Poly1305 over a compression byte and a body, with the kind in
+// the associated data. Binding the kind stops the server presenting an
+// index as a snapshot; the name binds the identity. Errors say which object
+// failed and wrap ErrCorrupt, so `cairn check` and users can act on them.
+// Key files are the one exception: plain JSON that wraps the master secret
+// under a passphrase (several per repository), tried in turn by Open.
+//
+// # The Saver pipeline
+//
+// Backups call SaveBlob from many goroutines. Each call hashes its chunk
+// (keyed HMAC), checks the index and the run's in-flight set, and, for a
+// new blob, compresses and seals it in the caller's goroutine, outside any
+// lock, so the CPU work scales with the callers. Only copying the sealed
+// blob into the open pack of its type happens under the lock. Data and tree
+// blobs go to separate packs so that listing and partial restores fetch
+// small tree packs only. A pack that reaches the target size is handed to
+// an upload goroutine, which seals its header, hashes it and puts it; once
+// stored, its entries join the in-memory index, which is what makes later
+// duplicates of those blobs skip. Every IndexEvery packs the uploaded but
+// unindexed entries are written as an index object, so a killed backup
+// leaves its packs indexed and the next run reuses them; Flush writes the
+// rest and merges index objects when there are too many.
+//
+// # Bounded memory
+//
+// A pack in memory holds a slot, from its first blob until its upload
+// ends; there are Connections+1 slots, so a backup holds at most that many
+// packs whatever the number of callers, and a caller that needs a new pack
+// waits (on its context) for a slot. The in-flight set only holds blobs of
+// packs not yet uploaded. The index is kept as views of index bodies that
+// the local cache memory-maps, so a large repository's index costs pages,
+// not heap; the cache is only a copy, rebuilt from the repository whenever
+// it is missing or fails its checksum.
+//
+// # Concurrent clients
+//
+// Leases and deletion markers (FORMAT.md section 10) let backups run
+// without any lock while prune runs: a backup announces the markers it has
+// seen, and never deduplicates against packs they condemn.
 package repo

@@ -34,7 +34,6 @@ func (r *Repository) LoadIndex(ctx context.Context) error {
 	if err := r.loadDeletions(ctx); err != nil {
 		return err
 	}
-	set := r.Index()
 	var listed []crypto.ID
 	for attempt := 0; ; attempt++ {
 		var err error
@@ -50,9 +49,9 @@ func (r *Repository) LoadIndex(ctx context.Context) error {
 		// when another loaded one supersedes it (index upkeep or prune
 		// deleted it after writing the merged one); otherwise list again
 		// to find the object that replaced it.
-		superseded := set.Superseded()
+		superseded := r.supersededByLoaded()
 		missing = slices.DeleteFunc(missing, func(id crypto.ID) bool {
-			_, found := slices.BinarySearchFunc(superseded, id, compareIDs)
+			_, found := superseded[id]
 			return found
 		})
 		if len(missing) == 0 {
@@ -69,6 +68,24 @@ func (r *Repository) LoadIndex(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// supersededByLoaded returns the index objects that a loaded one supersedes,
+// whether or not they were loaded themselves.
+func (r *Repository) supersededByLoaded() map[crypto.ID]struct{} {
+	r.mu.Lock()
+	views := make([]*index.View, 0, len(r.views))
+	for _, v := range r.views {
+		views = append(views, v)
+	}
+	r.mu.Unlock()
+	out := make(map[crypto.ID]struct{})
+	for _, v := range views {
+		for _, id := range v.Supersedes() {
+			out[id] = struct{}{}
+		}
+	}
+	return out
 }
 
 // loadIndexViews loads the listed index objects not loaded yet, with bounded
@@ -192,8 +209,4 @@ func (r *Repository) CompactIndex(ctx context.Context, max int) (bool, error) {
 		}
 	}
 	return true, nil
-}
-
-func compareIDs(a, b crypto.ID) int {
-	return slices.Compare(a[:], b[:])
 }
