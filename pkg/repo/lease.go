@@ -58,8 +58,10 @@ type Lease struct {
 	record LeaseRecord // guarded by mu once the refresher runs
 	seen   []crypto.ID
 
-	mu      sync.Mutex
-	current crypto.ID // the newest lease object written
+	mu        sync.Mutex
+	current   crypto.ID // the newest lease object written
+	lastWrite time.Time // of the newest lease object
+	lapsed    bool      // two consecutive writes were LeaseLifetime apart
 	stop    context.CancelFunc
 	stopped chan struct{}
 	done    bool
@@ -152,6 +154,11 @@ func (l *Lease) write(ctx context.Context, done bool) error {
 	}
 	prev := l.current
 	l.current = id
+	t := time.Now()
+	if !l.lastWrite.IsZero() && t.Sub(l.lastWrite) > LeaseLifetime {
+		l.lapsed = true
+	}
+	l.lastWrite = t
 	if !prev.IsZero() {
 		_ = l.r.DeleteObject(ctx, KindLease, prev)
 	}
@@ -175,6 +182,31 @@ func (l *Lease) Done(ctx context.Context) error {
 
 // SeenDeletions returns the deletion markers the lease lists.
 func (l *Lease) SeenDeletions() []crypto.ID { return slices.Clone(l.seen) }
+
+// Stale reports whether a concurrent prune may have taken this run for
+// dead: at some point no lease was written for LeaseLifetime (the process
+// was suspended, or storage failed for that long). Such a run must not
+// write its snapshot before checking, with NewDeletions and the index,
+// that the blobs it references still exist (FORMAT.md section 10).
+func (l *Lease) Stale() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lapsed || time.Since(l.lastWrite) > LeaseLifetime
+}
+
+// NewDeletions lists deletions/ and returns the markers this lease did not
+// see, after condemning their packs in Index().
+func (l *Lease) NewDeletions(ctx context.Context) ([]crypto.ID, error) {
+	ids, err := l.r.ListObjects(ctx, KindDeletion)
+	if err != nil {
+		return nil, err
+	}
+	ids = slices.DeleteFunc(ids, func(id crypto.ID) bool { return slices.Contains(l.seen, id) })
+	if err := l.r.condemn(ctx, ids); err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
 
 // Run returns the lease's random run ID.
 func (l *Lease) Run() string { return l.record.Run }

@@ -57,6 +57,21 @@ func TestLease(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 
+	if l.Stale() {
+		t.Error("fresh lease is stale")
+	}
+	late := crypto.ID{0xbe, 0xef}
+	marker2, _ := r.SaveDeletion(ctx, Deletion{Created: now(), Packs: []crypto.ID{late}})
+	if got, err := l.NewDeletions(ctx); err != nil || len(got) != 1 || got[0] != marker2 || !r.Index().IsCondemned(late) {
+		t.Errorf("NewDeletions: %v %v", got, err)
+	}
+	l.mu.Lock()
+	l.lastWrite = l.lastWrite.Add(-LeaseLifetime - time.Minute)
+	l.mu.Unlock()
+	if !l.Stale() {
+		t.Error("lease without a write for the lifetime is not stale")
+	}
+
 	if err := l.Done(ctx); err != nil {
 		t.Fatal(err)
 	}
