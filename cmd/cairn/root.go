@@ -136,10 +136,14 @@ Exit codes: 0 ok, 1 error, 3 backup saved but some files were not read,
 	// (forget, prune, check) add themselves to this list.
 	root.AddCommand(
 		newInitCommand(a),
-		newKeyCommand(a),
-		newCatCommand(a),
+		newBackupCommand(a),
 		newSnapshotsCommand(a),
 		newLsCommand(a),
+		newRestoreCommand(a),
+		newDumpCommand(a),
+		newVerifyCommand(a),
+		newKeyCommand(a),
+		newCatCommand(a),
 		newCompletionCommand(a),
 		newManCommand(a),
 	)

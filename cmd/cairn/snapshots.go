@@ -58,7 +58,7 @@ func newSnapshotsCommand(a *app) *cobra.Command {
 		Use:   "snapshots",
 		Short: "List snapshots",
 		Long: `List the snapshots, oldest first: ID, local time, host, tags, paths and
-the bytes the backup read. With --json, print the full list as one JSON
+the new data each backup added. With --json, print the full list as one JSON
 array (each snapshot as stored, plus "id" and "short_id").`,
 		Example: `  cairn snapshots
   cairn snapshots --host laptop --tag nightly
@@ -124,7 +124,10 @@ func printSnapshotsJSON(a *app, entries []snapshot.Entry) error {
 
 func printSnapshotsTable(a *app, entries []snapshot.Entry) error {
 	tw := newTable(a.stdout)
-	fmt.Fprintln(tw, "ID\tTime\tHost\tTags\tPaths\tSize")
+	// "Added" is the new data the backup stored (after deduplication):
+	// snapshots record no total size, and bytes read says little once a
+	// parent snapshot spares the unchanged files.
+	fmt.Fprintln(tw, "ID\tTime\tHost\tTags\tPaths\tAdded")
 	for _, e := range entries {
 		s := e.Snapshot
 		paths := make([]string, len(s.Paths))
@@ -132,7 +135,7 @@ func printSnapshotsTable(a *app, entries []snapshot.Entry) error {
 			paths[i] = printable(p)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.ID.Short(), s.Time.Local().Format("2006-01-02 15:04:05"),
-			printable(s.Host), printable(strings.Join(s.Tags, ",")), strings.Join(paths, ", "), formatBytes(s.Summary.BytesRead))
+			printable(s.Host), printable(strings.Join(s.Tags, ",")), strings.Join(paths, ", "), formatBytes(s.Summary.BytesAdded))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/cairn-backup/cairn/pkg/archiver"
+	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/cairn-backup/cairn/pkg/exclude"
+	"github.com/cairn-backup/cairn/pkg/repo"
+	"github.com/cairn-backup/cairn/pkg/snapshot"
+)
+
+// excludeOptions are the --exclude* flags (and the same keys of a job).
+type excludeOptions struct {
+	patterns      []string
+	files         []string
+	ifPresent     []string
+	caches        bool
+	largerThan    string
+	oneFileSystem bool
+}
+
+func (o *excludeOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringArrayVarP(&o.patterns, "exclude", "e", nil, "leave out paths matching this gitignore-style pattern (repeatable)")
+	fs.StringArrayVar(&o.files, "exclude-file", nil, "read exclude patterns from this file, one per line (repeatable)")
+	fs.StringArrayVar(&o.ifPresent, "exclude-if-present", nil, "leave out directories that contain a file of this name (repeatable)")
+	fs.BoolVar(&o.caches, "exclude-caches", false, "leave out directories tagged with a valid CACHEDIR.TAG")
+	fs.StringVar(&o.largerThan, "exclude-larger-than", "", "leave out files larger than this size, e.g. 2G")
+	fs.BoolVarP(&o.oneFileSystem, "one-file-system", "x", false, "do not cross into other file systems")
+}
+
+// matcher builds the exclude matcher for a backup of roots.
+func (o *excludeOptions) matcher(roots []string) (*exclude.Matcher, error) {
+	opts := exclude.Options{
+		Patterns:      append([]string(nil), o.patterns...),
+		IfPresent:     o.ifPresent,
+		Caches:        o.caches,
+		OneFileSystem: o.oneFileSystem,
+		Roots:         roots,
+	}
+	for _, f := range o.files {
+		path, err := expandHome(f)
+		if err != nil {
+			return nil, err
+		}
+		more, err := exclude.ReadPatternFile(path)
+		if err != nil {
+			return nil, err
+		}
+		opts.Patterns = append(opts.Patterns, more...)
+	}
+	if o.largerThan != "" {
+		n, err := exclude.ParseSize(o.largerThan)
+		if err != nil {
+			return nil, fmt.Errorf("--exclude-larger-than: %w", err)
+		}
+		opts.LargerThan = n
+	}
+	return exclude.New(opts)
+}
+
+type backupOptions struct {
+	tags     []string
+	host     string
+	force    bool
+	parent   string
+	dryRun   bool
+	excludes excludeOptions
+}
+
+func newBackupCommand(a *app) *cobra.Command {
+	var o backupOptions
+	cmd := &cobra.Command{
+		Use:   "backup PATH...",
+		Short: "Back up files and directories into a new snapshot",
+		Long: `Back up the given files and directories into a new snapshot. Files whose
+size, times and inode are unchanged since the parent snapshot (the newest
+one of this host with the same paths) are not read again.
+
+Exclude patterns follow .gitignore: "*.tmp" matches at any depth, a
+leading "/" anchors at the file system root, a trailing "/" matches only
+directories, "**" matches any number of directories, and "!" re-includes.
+
+Exit status 3 means the snapshot was saved but some files could not be
+read; they are named on stderr and recorded in the snapshot.`,
+		Example: `  cairn backup ~/Documents ~/Pictures
+  cairn backup --tag nightly --exclude '**/node_modules' --exclude '*.tmp' ~/src
+  cairn backup --exclude-caches --exclude-if-present .nobackup --one-file-system /
+  cairn backup --dry-run -v ~/Documents`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runBackup(cmd.Context(), args, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&o.tags, "tag", nil, "tag the snapshot (repeatable)")
+	f.StringVar(&o.host, "host", "", "host name to record (default: this machine's)")
+	f.BoolVar(&o.force, "force", false, "read every file, ignoring the parent snapshot")
+	f.StringVar(&o.parent, "parent", "", "compare with this snapshot instead of the newest matching one")
+	f.BoolVarP(&o.dryRun, "dry-run", "n", false, "read and chunk everything, but store nothing")
+	o.excludes.addFlags(f)
+	return cmd
+}
+
+func (a *app) runBackup(ctx context.Context, paths []string, o backupOptions) error {
+	r, _, done, err := a.openRepository(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	res, err := a.backup(ctx, r, paths, o)
+	if err != nil {
+		return err
+	}
+	return backupOutcome(res)
+}
+
+// backup runs one backup into r and prints its summary; run reuses it.
+func (a *app) backup(ctx context.Context, r *repo.Repository, paths []string, o backupOptions) (*archiver.Result, error) {
+	roots := make([]string, len(paths))
+	for i, p := range paths {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, fmt.Errorf("backup %s: %w", p, err)
+		}
+		roots[i] = abs
+	}
+	m, err := o.excludes.matcher(roots)
+	if err != nil {
+		return nil, err
+	}
+	opts := archiver.Options{Paths: roots, Host: o.host, Tags: o.tags, Force: o.force, Excluder: m, DryRun: o.dryRun}
+	if o.parent != "" {
+		e, err := snapshot.Find(ctx, r, o.parent, snapshot.Filter{})
+		if err != nil {
+			return nil, fmt.Errorf("--parent %s: %w", o.parent, err)
+		}
+		opts.Parent = &e.ID
+	}
+	p := a.newProgress()
+	defer p.done()
+	opts.Warn = p.warn
+	opts.Progress = func(s archiver.Progress) {
+		p.update(func() string { return backupLine(s) }, func() any { return newBackupStatus(s) }, false)
+	}
+	start := time.Now()
+	res, err := archiver.Run(ctx, r, opts)
+	p.done()
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	sum := newBackupSummary(res, time.Since(start), o.dryRun)
+	if a.v.GetBool("json") {
+		return res, writeJSON(a.stdout, sum)
+	}
+	if !a.v.GetBool("quiet") {
+		sum.print(a.stdout)
+	}
+	return res, nil
+}
+
+// backupOutcome turns a finished backup into the command's error: exit 3
+// when some files could not be read.
+func backupOutcome(res *archiver.Result) error {
+	if res.Skipped > 0 {
+		id := "(dry run)"
+		if !res.SnapshotID.IsZero() {
+			id = res.SnapshotID.Short()
+		}
+		return &partialError{snapshot: id, skipped: res.Skipped}
+	}
+	return nil
+}
+
+// backupLine is the terminal status line of a running backup. No ETA: the
+// archiver does not scan ahead, so the total is unknown.
+func backupLine(s archiver.Progress) string {
+	line := fmt.Sprintf("[%s] %d files, %d dirs, %s, %s new, %s",
+		formatDuration(s.Elapsed.Round(time.Second)), s.Files, s.Dirs, formatBytes(s.Bytes),
+		formatBytes(s.BytesNew), rate(s.BytesRead, s.Elapsed))
+	if s.Skipped > 0 {
+		line += fmt.Sprintf(", %d skipped", s.Skipped)
+	}
+	if s.Current != "" {
+		line += "  " + printable(s.Current)
+	}
+	return line
+}
+
+// backupStatus is the --json status line of a backup.
+type backupStatus struct {
+	MessageType    string  `json:"message_type"` // "status"
+	FilesDone      uint64  `json:"files_done"`
+	FilesUnchanged uint64  `json:"files_unchanged"`
+	DirsDone       uint64  `json:"dirs_done"`
+	BytesDone      uint64  `json:"bytes_done"` // size of the files finished
+	BytesRead      uint64  `json:"bytes_read"`
+	BytesNew       uint64  `json:"bytes_new"` // not yet in the repository
+	Skipped        int     `json:"skipped"`
+	CurrentFile    string  `json:"current_file,omitempty"`
+	ElapsedSeconds float64 `json:"elapsed_seconds"`
+}
+
+func newBackupStatus(s archiver.Progress) backupStatus {
+	return backupStatus{"status", s.Files, s.FilesUnchanged, s.Dirs, s.Bytes, s.BytesRead, s.BytesNew, s.Skipped, s.Current, s.Elapsed.Seconds()}
+}
+
+// backupSummary is the --json summary line of a backup.
+type backupSummary struct {
+	MessageType     string  `json:"message_type"` // "summary"
+	SnapshotID      string  `json:"snapshot_id,omitempty"`
+	DryRun          bool    `json:"dry_run"`
+	FilesNew        uint64  `json:"files_new"`
+	FilesChanged    uint64  `json:"files_changed"`
+	FilesUnchanged  uint64  `json:"files_unchanged"`
+	Dirs            uint64  `json:"dirs"`
+	BytesRead       uint64  `json:"bytes_read"`
+	BytesAdded      uint64  `json:"bytes_added"`  // new data after deduplication
+	BytesStored     uint64  `json:"bytes_stored"` // after compression and encryption
+	Skipped         int     `json:"skipped"`
+	DurationSeconds float64 `json:"duration_seconds"`
+}
+
+func newBackupSummary(res *archiver.Result, d time.Duration, dryRun bool) backupSummary {
+	s := res.Snapshot.Summary
+	sum := backupSummary{MessageType: "summary", DryRun: dryRun, FilesNew: s.FilesNew, FilesChanged: s.FilesChanged,
+		FilesUnchanged: s.FilesUnchanged, Dirs: s.Dirs, BytesRead: s.BytesRead, BytesAdded: s.BytesAdded,
+		BytesStored: s.BytesStored, Skipped: res.Skipped, DurationSeconds: d.Seconds()}
+	if res.SnapshotID != (crypto.ID{}) {
+		sum.SnapshotID = res.SnapshotID.String()
+	}
+	return sum
+}
+
+func (s backupSummary) print(w io.Writer) {
+	fmt.Fprintf(w, "Files:  %d new, %d changed, %d unchanged; %d directories\n", s.FilesNew, s.FilesChanged, s.FilesUnchanged, s.Dirs)
+	fmt.Fprintf(w, "Data:   %s read, %s added after deduplication, %s stored after compression\n",
+		formatBytes(s.BytesRead), formatBytes(s.BytesAdded), formatBytes(s.BytesStored))
+	if s.Skipped > 0 {
+		fmt.Fprintf(w, "Skipped: %d (see the warnings above)\n", s.Skipped)
+	}
+	took := formatDuration(time.Duration(s.DurationSeconds * float64(time.Second)))
+	if s.DryRun {
+		fmt.Fprintf(w, "Dry run in %s: nothing was stored\n", took)
+		return
+	}
+	fmt.Fprintf(w, "Snapshot %s saved in %s\n", s.SnapshotID[:8], took)
+}
