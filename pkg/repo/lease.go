@@ -62,9 +62,9 @@ type Lease struct {
 	current   crypto.ID // the newest lease object written
 	lastWrite time.Time // of the newest lease object
 	lapsed    bool      // two consecutive writes were LeaseLifetime apart
-	stop    context.CancelFunc
-	stopped chan struct{}
-	done    bool
+	stop      context.CancelFunc
+	stopped   chan struct{}
+	done      bool
 }
 
 // maxLeaseRounds bounds StartLease's list-write-list loop; markers appear

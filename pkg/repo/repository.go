@@ -189,7 +189,8 @@ func newRepository(store storage.Store, cfg Config, mk crypto.MasterKey, keys *c
 	return r, nil
 }
 
-// Close releases the local cache and the codecs. The repository must not be
+// Close releases the local cache and the compressor. The repository, and
+// the index views Index() holds (memory-mapped from the cache), must not be
 // used afterwards.
 func (r *Repository) Close() error {
 	var err error
