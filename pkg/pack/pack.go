@@ -142,3 +142,8 @@ func ParseHeader(keys *crypto.Keys, sealed []byte, packSize int64) ([]Entry, err
 	}
 	return entries, nil
 }
+
+// Grow reserves room for n more bytes, so that a pack's buffer is allocated
+// once at the target size instead of growing by copying under the saver's
+// lock.
+func (b *Builder) Grow(n int) { b.buf.Grow(n) }
