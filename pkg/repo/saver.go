@@ -85,14 +85,12 @@ type openPack struct {
 // packSlack is room beyond the target size for the blob that crosses it.
 const packSlack = 2 << 20
 
-// newOpenPack allocates the pack buffer up front when pack.Builder allows
-// it (a Grow method): growing a 16 MiB buffer by doubling, under the
-// Saver's lock, costs a quarter of the CPU time of saving random data.
+// newOpenPack allocates the pack buffer up front: growing a 16 MiB buffer
+// by doubling, under the Saver's lock, costs a quarter of the CPU time of
+// saving random data.
 func newOpenPack(packSize int) *openPack {
 	p := &openPack{}
-	if g, ok := any(&p.builder).(interface{ Grow(n int) }); ok {
-		g.Grow(packSize + packSlack)
-	}
+	p.builder.Grow(packSize + packSlack)
 	return p
 }
 
