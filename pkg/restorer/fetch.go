@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/pack"
 	"github.com/cairn-backup/cairn/pkg/repo"
 )
@@ -79,17 +80,14 @@ func fetchRange(ctx context.Context, r Repo, pp *packPlan, blobs []*blobPlan, bu
 		if ctx.Err() != nil {
 			return buf, ctx.Err()
 		}
-		for _, bp := range blobs {
-			recoverBlob(ctx, r, bp, fmt.Errorf("read %s: %w", name, err), sink)
-		}
-		return buf, ctx.Err()
+		return buf, failRest(ctx, r, blobs, fmt.Errorf("read %s: %w", name, err), sink)
 	}
 	defer rc.Close()
 	pos := first
 	for i, bp := range blobs {
 		if skip := int64(bp.offset) - pos; skip > 0 {
 			if _, err = io.CopyN(io.Discard, rc, skip); err != nil {
-				err = fmt.Errorf("read %s at %d: %w", name, pos, err)
+				err = fmt.Errorf("read at %d: %w", pos, err)
 				return buf, failRest(ctx, r, blobs[i:], err, sink)
 			}
 		}
@@ -101,7 +99,7 @@ func fetchRange(ctx context.Context, r Repo, pp *packPlan, blobs []*blobPlan, bu
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 				err = fmt.Errorf("%w (pack truncated?)", err)
 			}
-			err = fmt.Errorf("read %s at %d: %w", name, bp.offset, err)
+			err = fmt.Errorf("read at %d: %w", bp.offset, err)
 			return buf, failRest(ctx, r, blobs[i:], err, sink)
 		}
 		pos = blobEnd(bp)
@@ -120,8 +118,9 @@ func failRest(ctx context.Context, r Repo, blobs []*blobPlan, err error, sink bl
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	name := repo.PackName(blobs[0].pack.id)
 	for _, bp := range blobs {
-		recoverBlob(ctx, r, bp, err, sink)
+		recoverBlob(ctx, r, bp, fmt.Errorf("%s: data blob %s: %w", name, bp.id.Short(), err), sink)
 	}
 	return ctx.Err()
 }
@@ -146,24 +145,24 @@ func recoverBlob(ctx context.Context, r Repo, bp *blobPlan, cause error, sink bl
 	if ctx.Err() != nil {
 		return
 	}
-	sink.fail(bp, fmt.Errorf("data blob %s: %w", bp.id.Short(), errors.Join(errs...)))
+	sink.fail(bp, errors.Join(errs...))
 }
 
 // readBlobAt reads and opens one copy of bp stored elsewhere.
-func readBlobAt(ctx context.Context, r Repo, packID [32]byte, offset, length uint32, bp *blobPlan) ([]byte, error) {
+func readBlobAt(ctx context.Context, r Repo, packID crypto.ID, offset, length uint32, bp *blobPlan) ([]byte, error) {
 	name := repo.PackName(packID)
 	rc, err := r.Store().Get(ctx, name, int64(offset), int64(length))
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
+		return nil, fmt.Errorf("%s: data blob %s: %w", name, bp.id.Short(), err)
 	}
 	defer rc.Close()
 	sealed := make([]byte, length)
 	if _, err := io.ReadFull(rc, sealed); err != nil {
-		return nil, fmt.Errorf("read %s at %d: %w", name, offset, err)
+		return nil, fmt.Errorf("%s: data blob %s: read at %d: %w", name, bp.id.Short(), offset, err)
 	}
 	plain, err := r.OpenBlob(pack.DataBlob, bp.id, sealed)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", name, err) // names the blob
 	}
 	return plain, nil
 }

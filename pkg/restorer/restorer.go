@@ -85,6 +85,11 @@ var ErrExists = errors.New("already exists")
 // opts.Overwrite, an include path missing from the snapshot, an unreadable
 // tree or a cancelled ctx stop it with an error.
 func Restore(ctx context.Context, r Repo, snap *snapshot.Snapshot, opts Options) (*Result, error) {
+	return restore(ctx, r, snap, opts, nil)
+}
+
+// restore is Restore with a hook that lets tests adjust the restorer.
+func restore(ctx context.Context, r Repo, snap *snapshot.Snapshot, opts Options, tune func(*restorer)) (*Result, error) {
 	if opts.Target == "" {
 		return nil, errors.New("restore: no target directory given")
 	}
@@ -97,6 +102,9 @@ func Restore(ctx context.Context, r Repo, snap *snapshot.Snapshot, opts Options)
 	}
 	rs := newRestorer(ctx, r, opts)
 	defer rs.trees.close()
+	if tune != nil {
+		tune(rs)
+	}
 	rs.progress.start()
 	defer rs.progress.stop()
 

@@ -35,6 +35,9 @@ type restorer struct {
 	linkFirst map[inodeKey]string
 
 	files, dirCount atomic.Uint64
+
+	// reorder, set by tests, changes the download order of a batch.
+	reorder func([]*packPlan)
 }
 
 // dirMeta is a restored directory whose metadata is applied at the end.
@@ -360,6 +363,9 @@ func (rs *restorer) runBatch(ctx context.Context) error {
 		return nil
 	}
 	rs.batch = newBatch()
+	if rs.reorder != nil {
+		rs.reorder(b.packs)
+	}
 	err := fetchPacks(ctx, rs.repo, b.packs, rs.opts.Connections, rs.writer)
 	if err == nil {
 		if again := rs.writer.takeDeferred(); len(again) > 0 {

@@ -85,7 +85,7 @@ func (w *writer) writeFile(bp *blobPlan, ts []target, data []byte, zero bool) {
 	old := f.advance()
 	for _, t := range ts {
 		if off, ok := f.offset(int(t.index)); ok {
-			w.place(f, data, zero, off)
+			w.place(f, data, zero, off, int64(len(data)))
 			continue
 		}
 		switch {
@@ -109,7 +109,7 @@ func (w *writer) writeFile(bp *blobPlan, ts []target, data []byte, zero bool) {
 		}
 		delete(f.pending, int32(i))
 		off, _ := f.offset(i)
-		w.place(f, d, d == nil, off)
+		w.place(f, d, d == nil, off, f.blobs[i].size.Load())
 		w.pendingBytes.Add(-int64(len(d)))
 	}
 	w.afterWrite(f)
@@ -122,8 +122,9 @@ func (w *writer) setPending(f *fileState, i int32, data []byte) {
 	f.pending[i] = data
 }
 
-// place writes one blob occurrence. The caller holds f.mu.
-func (w *writer) place(f *fileState, data []byte, zero bool, off int64) {
+// place writes one blob occurrence of size bytes (data is nil for zero
+// blobs that waited). The caller holds f.mu.
+func (w *writer) place(f *fileState, data []byte, zero bool, off, size int64) {
 	if f.failed {
 		return
 	}
@@ -138,7 +139,7 @@ func (w *writer) place(f *fileState, data []byte, zero bool, off int64) {
 		}
 	}
 	f.done++
-	w.rs.progress.bytes.Add(uint64(len(data)))
+	w.rs.progress.bytes.Add(uint64(size))
 }
 
 // handle returns f's open handle, opening it if needed. The first open

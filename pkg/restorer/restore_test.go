@@ -1,0 +1,272 @@
+package restorer
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/cairn-backup/cairn/pkg/repo"
+	"github.com/cairn-backup/cairn/pkg/snapshot"
+	"github.com/cairn-backup/cairn/pkg/storage/fault"
+	"github.com/cairn-backup/cairn/pkg/storage/mem"
+)
+
+// fixture is a source tree backed up into a fresh in-memory repository
+// with small chunks and small packs, so files span many packs.
+type fixture struct {
+	src   *source
+	store *countingStore
+	fault *fault.Store
+	snap  *snapshot.Snapshot
+}
+
+func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	fx := &fixture{src: buildSource(t, t.TempDir())}
+	fx.fault = fault.New(mem.New())
+	fx.store = newCountingStore(fx.fault)
+	testRepo(t, fx.store, smallChunks(), 256<<10)
+	fx.snap = backup(t, fx.store, fx.src.root)
+	return fx
+}
+
+// restoreTo restores the fixture's snapshot with a freshly opened
+// repository, collecting warnings.
+func (fx *fixture) restoreTo(t testing.TB, opts Options, tune func(*restorer)) (*Result, []string, error) {
+	t.Helper()
+	r := openRepo(t, fx.store)
+	var mu sync.Mutex
+	var warnings []string
+	opts.Warn = func(path string, err error) {
+		mu.Lock()
+		warnings = append(warnings, path+": "+err.Error())
+		mu.Unlock()
+	}
+	fx.store.reset()
+	res, err := restore(context.Background(), r, fx.snap, opts, tune)
+	return res, warnings, err
+}
+
+func TestRestoreRoundTrip(t *testing.T) {
+	fx := newFixture(t)
+	r := openRepo(t, fx.store)
+	packs := dataPacks(t, r)
+	if len(packs) < 10 {
+		t.Fatalf("only %d data packs; the test wants files spread over many", len(packs))
+	}
+	for _, tc := range []struct {
+		name        string
+		targetExist bool
+		verify      bool
+	}{
+		{"fresh target", false, false},
+		{"existing target, verify", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			target := filepath.Join(t.TempDir(), "target")
+			if tc.targetExist {
+				must(t, os.Mkdir(target, 0o755))
+			}
+			var progress []Progress
+			res, warnings, err := fx.restoreTo(t, Options{Target: target, Verify: tc.verify,
+				Progress: func(p Progress) { progress = append(progress, p) }}, nil)
+			if err != nil {
+				t.Fatalf("restore: %v\nwarnings: %q", err, warnings)
+			}
+			if len(warnings) > 0 || res.Errors > 0 {
+				t.Fatalf("warnings: %q", warnings)
+			}
+			gets := fx.store.reset()
+			for name := range packs {
+				if gets[name] != 1 {
+					t.Errorf("data pack %s fetched %d times, want once", name, gets[name])
+				}
+			}
+			compareTrees(t, fx.src.root, target+fx.src.root)
+			checkSpecials(t, target+fx.src.root)
+			if len(progress) == 0 {
+				t.Fatal("no progress reported")
+			}
+			last := progress[len(progress)-1]
+			if last.Files != last.TotalFiles || last.Bytes != last.TotalBytes || last.Bytes < sparseSize {
+				t.Errorf("final progress %+v: want files and bytes complete", last)
+			}
+			if res.Bytes != last.Bytes || res.Dirs < 10 || res.Files < 20 {
+				t.Errorf("result %+v, final progress %+v", res, last)
+			}
+		})
+	}
+}
+
+func TestRestoreInclude(t *testing.T) {
+	fx := newFixture(t)
+	target := filepath.Join(t.TempDir(), "target")
+	include := []string{fx.src.root + "/nested", fx.src.root + "/nested/a/b", fx.src.root + "/" + repeatedName}
+	_, warnings, err := fx.restoreTo(t, Options{Target: target, Include: include}, nil)
+	if err != nil || len(warnings) > 0 {
+		t.Fatalf("restore: %v, warnings %q", err, warnings)
+	}
+	compareTrees(t, fx.src.root+"/nested", target+fx.src.root+"/nested")
+	compareEntry(t, repeatedName, fx.src.root+"/"+repeatedName, target+fx.src.root+"/"+repeatedName)
+	entries, err := os.ReadDir(target + fx.src.root)
+	must(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := []string{"nested", repeatedName}; !slices.Equal(names, want) {
+		t.Errorf("restored %q, want only %q", names, want)
+	}
+	// The parents of included paths get their metadata too.
+	compareEntry(t, "src", fx.src.root, target+fx.src.root)
+
+	_, _, err = fx.restoreTo(t, Options{Target: t.TempDir(), Include: []string{fx.src.root + "/no/such/path"}}, nil)
+	if !errors.Is(err, snapshot.ErrPathNotFound) {
+		t.Errorf("include of a missing path: %v, want ErrPathNotFound", err)
+	}
+}
+
+func TestRestoreOverwrite(t *testing.T) {
+	fx := newFixture(t)
+	target := t.TempDir()
+	if _, _, err := fx.restoreTo(t, Options{Target: target}, nil); err != nil {
+		t.Fatal(err)
+	}
+	restored := target + fx.src.root
+	must(t, os.WriteFile(restored+"/random.bin", []byte("changed"), 0o644))
+	must(t, os.Remove(restored+"/nested/hard2"))
+
+	_, _, err := fx.restoreTo(t, Options{Target: target}, nil)
+	if !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), "--overwrite") || !strings.Contains(err.Error(), restored+"/") {
+		t.Fatalf("restore over existing files: %v; want ErrExists naming a path and --overwrite", err)
+	}
+
+	res, warnings, err := fx.restoreTo(t, Options{Target: target, Overwrite: true}, nil)
+	if err != nil || len(warnings) > 0 {
+		t.Fatalf("restore --overwrite: %v, warnings %q", err, warnings)
+	}
+	if res.Errors != 0 {
+		t.Errorf("result %+v", res)
+	}
+	compareTrees(t, fx.src.root, restored)
+	checkSpecials(t, restored)
+}
+
+func TestRestoreDamagedPack(t *testing.T) {
+	fx := newFixture(t)
+	r := openRepo(t, fx.store)
+	ctx := context.Background()
+
+	// Damage the pack holding the first blob of random.bin.
+	node, err := snapshot.FindPath(ctx, r, fx.snap.Tree, fx.src.root+"/random.bin")
+	must(t, err)
+	e, ok := r.Index().Lookup(node.Content[0])
+	if !ok {
+		t.Fatal("blob not in index")
+	}
+	fx.fault.Corrupt(repo.PackName(e.Pack), int64(e.Offset)+60)
+
+	// Every file with that blob is damaged; the rest, including files with
+	// other blobs of the same pack, is not.
+	damaged := map[string]bool{}
+	neighbours := 0 // intact files with blobs in the damaged pack
+	must(t, snapshot.Walk(ctx, r, fx.snap.Tree, func(path []byte, n *snapshot.Node) error {
+		if slices.Contains(n.Content, e.ID) {
+			damaged[string(path)] = true
+			return nil
+		}
+		for _, id := range n.Content {
+			if loc, _ := r.Index().Lookup(id); loc.Pack == e.Pack {
+				neighbours++
+				break
+			}
+		}
+		return nil
+	}))
+	if len(damaged) == 0 || neighbours == 0 {
+		t.Fatalf("%d damaged files, %d intact ones sharing the pack; want some of both", len(damaged), neighbours)
+	}
+
+	target := t.TempDir()
+	res, warnings, err := fx.restoreTo(t, Options{Target: target}, nil)
+	if err == nil {
+		t.Fatal("restore of a damaged pack succeeded")
+	}
+	for path := range damaged {
+		if !strings.Contains(err.Error(), target+path) {
+			t.Errorf("error does not name damaged file %s:\n%v", target+path, err)
+		}
+	}
+	if !strings.Contains(err.Error(), e.Pack.String()) || !strings.Contains(err.Error(), e.ID.Short()) {
+		t.Errorf("error does not name the pack and blob:\n%v", err)
+	}
+	if !errors.Is(err, repo.ErrCorrupt) && !strings.Contains(err.Error(), "damaged") {
+		t.Errorf("error: %v", err)
+	}
+	if res.Errors < len(damaged) || len(warnings) < len(damaged) {
+		t.Errorf("%d errors, %d warnings; want at least %d", res.Errors, len(warnings), len(damaged))
+	}
+	// Files in other packs are restored exactly.
+	restored := target + fx.src.root
+	must(t, filepath.WalkDir(fx.src.root, func(path string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		if damaged[path] || strings.HasSuffix(path, "/hard2") && damaged[fx.src.root+"/hard1"] {
+			return nil
+		}
+		compareEntry(t, path, path, restored+strings.TrimPrefix(path, fx.src.root))
+		return nil
+	}))
+}
+
+// TestRestoreOutOfOrder downloads packs in reverse, so blobs arrive before
+// their files' earlier blobs: with enough memory they wait and every pack
+// is fetched once; without, they are fetched again in a second round.
+func TestRestoreOutOfOrder(t *testing.T) {
+	fx := newFixture(t)
+	packs := dataPacks(t, openRepo(t, fx.store))
+	for _, tc := range []struct {
+		name    string
+		pending int64
+	}{{"waiting", maxPending}, {"refetched", 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			target := t.TempDir()
+			_, warnings, err := fx.restoreTo(t, Options{Target: target, Connections: 1}, func(rs *restorer) {
+				rs.writer.pendingLimit = tc.pending
+				rs.reorder = slices.Reverse[[]*packPlan]
+			})
+			if err != nil || len(warnings) > 0 {
+				t.Fatalf("restore: %v, warnings %q", err, warnings)
+			}
+			compareTrees(t, fx.src.root, target+fx.src.root)
+			checkSpecials(t, target+fx.src.root)
+			gets := fx.store.reset()
+			refetched := 0
+			for name := range packs {
+				if gets[name] > 1 {
+					refetched++
+				}
+			}
+			if tc.pending > 0 && refetched > 0 || tc.pending == 0 && refetched == 0 {
+				t.Errorf("%d packs fetched more than once", refetched)
+			}
+		})
+	}
+}
+
+func TestRestoreCancel(t *testing.T) {
+	fx := newFixture(t)
+	r := openRepo(t, fx.store)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := Restore(ctx, r, fx.snap, Options{Target: t.TempDir()})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled restore: %v", err)
+	}
+}
