@@ -115,32 +115,39 @@ func (a *app) runBackup(ctx context.Context, paths []string, o backupOptions) er
 		return err
 	}
 	defer done()
-	res, err := a.backup(ctx, r, paths, o)
+	res, sum, err := a.backup(ctx, r, paths, o)
 	if err != nil {
 		return err
+	}
+	if a.v.GetBool("json") {
+		if err := writeJSON(a.stdout, sum); err != nil {
+			return err
+		}
+	} else if !a.v.GetBool("quiet") {
+		sum.print(a.stdout)
 	}
 	return backupOutcome(res)
 }
 
-// backup runs one backup into r and prints its summary; run reuses it.
-func (a *app) backup(ctx context.Context, r *repo.Repository, paths []string, o backupOptions) (*archiver.Result, error) {
+// backup runs one backup into r with progress and warnings; run reuses it.
+func (a *app) backup(ctx context.Context, r *repo.Repository, paths []string, o backupOptions) (*archiver.Result, backupSummary, error) {
 	roots := make([]string, len(paths))
 	for i, p := range paths {
 		abs, err := filepath.Abs(p)
 		if err != nil {
-			return nil, fmt.Errorf("backup %s: %w", p, err)
+			return nil, backupSummary{}, fmt.Errorf("backup %s: %w", p, err)
 		}
 		roots[i] = abs
 	}
 	m, err := o.excludes.matcher(roots)
 	if err != nil {
-		return nil, err
+		return nil, backupSummary{}, err
 	}
 	opts := archiver.Options{Paths: roots, Host: o.host, Tags: o.tags, Force: o.force, Excluder: m, DryRun: o.dryRun}
 	if o.parent != "" {
 		e, err := snapshot.Find(ctx, r, o.parent, snapshot.Filter{})
 		if err != nil {
-			return nil, fmt.Errorf("--parent %s: %w", o.parent, err)
+			return nil, backupSummary{}, fmt.Errorf("--parent %s: %w", o.parent, err)
 		}
 		opts.Parent = &e.ID
 	}
@@ -154,16 +161,9 @@ func (a *app) backup(ctx context.Context, r *repo.Repository, paths []string, o 
 	res, err := archiver.Run(ctx, r, opts)
 	p.done()
 	if err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
+		return nil, backupSummary{}, fmt.Errorf("backup: %w", err)
 	}
-	sum := newBackupSummary(res, time.Since(start), o.dryRun)
-	if a.v.GetBool("json") {
-		return res, writeJSON(a.stdout, sum)
-	}
-	if !a.v.GetBool("quiet") {
-		sum.print(a.stdout)
-	}
-	return res, nil
+	return res, newBackupSummary(res, time.Since(start), o.dryRun), nil
 }
 
 // backupOutcome turns a finished backup into the command's error: exit 3

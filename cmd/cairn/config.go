@@ -11,9 +11,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/cairn-backup/cairn/pkg/check"
 	"github.com/cairn-backup/cairn/pkg/exclude"
 	"github.com/cairn-backup/cairn/pkg/storage/backends"
 )
@@ -96,7 +98,8 @@ func (k keepPolicy) empty() bool {
 }
 
 type jobCheck struct {
-	// ReadDataSubset is "N%" or "n/m": which part of the packs to read.
+	// ReadDataSubset is "N%" or "n/m": which part of the packs to read
+	// (check.ParseSubset); empty checks the structure only.
 	ReadDataSubset string `yaml:"read-data-subset"`
 }
 
@@ -198,7 +201,7 @@ func (j *jobConfig) validate(c *fileConfig) error {
 		return fmt.Errorf("keep: %w", err)
 	}
 	if j.Check != nil && j.Check.ReadDataSubset != "" {
-		if _, _, err := parseSubset(j.Check.ReadDataSubset); err != nil {
+		if _, err := check.ParseSubset(j.Check.ReadDataSubset); err != nil {
 			return fmt.Errorf("check: %w", err)
 		}
 	}
@@ -211,33 +214,31 @@ func (k keepPolicy) validate() error {
 			return fmt.Errorf("counts must not be negative (got %d)", v)
 		}
 	}
-	if k.Within != "" && !regexp.MustCompile(`^(\d+[ymwdh])+$`).MatchString(k.Within) {
-		return fmt.Errorf("within %q: want a duration like 30d, 6m or 1y2m (units y, m, w, d, h)", k.Within)
+	if k.Within != "" {
+		if _, err := parseWithin(k.Within); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// parseSubset parses a read-data-subset: "N%" (0 < N <= 100) or "n/m"
-// (1 <= n <= m), and returns it as the fraction n/m.
-func parseSubset(s string) (n, m int, err error) {
-	bad := fmt.Errorf("read-data-subset %q: want a percentage like 5%% or a part like 1/7", s)
-	if pct, ok := strings.CutSuffix(strings.TrimSpace(s), "%"); ok {
-		v, err := strconv.ParseFloat(strings.TrimSpace(pct), 64)
-		if err != nil || v <= 0 || v > 100 {
-			return 0, 0, bad
+// parseWithin parses a keep-within duration such as "30d", "6m" or
+// "1y2m": units y (365 days), m (30 days), w, d and h.
+func parseWithin(s string) (time.Duration, error) {
+	m := regexp.MustCompile(`^(?:\d+[ymwdh])+$`)
+	if !m.MatchString(s) {
+		return 0, fmt.Errorf("within %q: want a duration like 30d, 6m or 1y2m (units y, m, w, d, h)", s)
+	}
+	units := map[byte]time.Duration{'y': 365 * 24 * time.Hour, 'm': 30 * 24 * time.Hour, 'w': 7 * 24 * time.Hour, 'd': 24 * time.Hour, 'h': time.Hour}
+	var total time.Duration
+	for _, part := range regexp.MustCompile(`\d+[ymwdh]`).FindAllString(s, -1) {
+		n, err := strconv.Atoi(part[:len(part)-1])
+		if err != nil || n > 100000 {
+			return 0, fmt.Errorf("within %q: %s is too large", s, part)
 		}
-		return int(v * 100), 10000, nil
+		total += time.Duration(n) * units[part[len(part)-1]]
 	}
-	a, b, ok := strings.Cut(s, "/")
-	if !ok {
-		return 0, 0, bad
-	}
-	n, err1 := strconv.Atoi(strings.TrimSpace(a))
-	m, err2 := strconv.Atoi(strings.TrimSpace(b))
-	if err1 != nil || err2 != nil || n < 1 || m < 1 || n > m {
-		return 0, 0, bad
-	}
-	return n, m, nil
+	return total, nil
 }
 
 // expandHome replaces a leading "~" or "~/" with the home directory.

@@ -30,7 +30,13 @@ func openStore(ctx context.Context, s *settings) (storage.Store, func(), error) 
 // openRepository resolves the settings, reads the passphrase and unlocks
 // the repository. The returned function closes it.
 func (a *app) openRepository(ctx context.Context) (*repo.Repository, *settings, func(), error) {
-	s, err := a.resolve()
+	return a.openNamedRepository(ctx, "")
+}
+
+// openNamedRepository is openRepository for the config entry name, or for
+// --repo when name is "".
+func (a *app) openNamedRepository(ctx context.Context, name string) (*repo.Repository, *settings, func(), error) {
+	s, err := a.resolveFor(name)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -106,18 +106,34 @@ func (a *app) explicit(key string) bool {
 // environment, the repository entry --repo names, the config file's top
 // level, defaults.
 func (a *app) resolve() (*settings, error) {
+	return a.resolveFor("")
+}
+
+// resolveFor is resolve with the repository given by name (a config entry,
+// as for cairn run) instead of --repo, when name is not "".
+func (a *app) resolveFor(name string) (*settings, error) {
 	cfg, err := a.loadConfig()
 	if err != nil {
 		return nil, err
 	}
 	s := &settings{repoURL: strings.TrimSpace(a.v.GetString("repo"))}
-	if s.repoURL == "" {
-		return nil, errors.New("no repository given; use --repo, CAIRN_REPOSITORY or repo: in the config file")
-	}
-	if rc, ok := cfg.Repositories[s.repoURL]; ok && !strings.ContainsAny(s.repoURL, `/\:`) {
+	if name != "" {
+		rc, ok := cfg.Repositories[name]
+		if !ok {
+			return nil, fmt.Errorf("repository %q is not defined in the config file", name)
+		}
+		if err := a.useRepository(s, name, rc); err != nil {
+			return nil, err
+		}
+	} else if rc, ok := cfg.Repositories[s.repoURL]; ok && !strings.ContainsAny(s.repoURL, `/\:`) {
+		// --repo names a config entry. A directory of the same name can
+		// still be given as ./NAME.
 		if err := a.useRepository(s, s.repoURL, rc); err != nil {
 			return nil, err
 		}
+	}
+	if s.repoURL == "" {
+		return nil, errors.New("no repository given; use --repo, CAIRN_REPOSITORY or repo: in the config file")
 	}
 	s.connections = a.v.GetInt("connections")
 	if s.repository != nil && s.repository.Connections > 0 && !a.explicit("connections") {

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/cairn-backup/cairn/pkg/check"
+	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/cairn-backup/cairn/pkg/forget"
+	"github.com/cairn-backup/cairn/pkg/repo"
+	"github.com/cairn-backup/cairn/pkg/snapshot"
+)
+
+// jobStep runs one maintenance step of a job after its backup. It returns
+// a one-line description for people and a value for the JSON summary.
+type jobStep func(ctx context.Context, r *repo.Repository, spec *jobSpec) (detail string, data any, err error)
+
+// jobSteps lists the maintenance steps this build can run, by name. A
+// step missing here (prune, until its package lands) fails any job that
+// asks for it, with a message saying so: a job that silently skipped its
+// prune would fill the repository unnoticed.
+func (a *app) jobSteps() map[string]jobStep {
+	return map[string]jobStep{
+		"forget": a.forgetStep,
+		"check":  a.checkStep,
+		// "prune": wire the prune library here when it exists.
+	}
+}
+
+// forgetResult is the data of a forget step in the run summary.
+type forgetResult struct {
+	Kept    []string `json:"kept"`
+	Removed []string `json:"removed"`
+}
+
+// forgetStep applies the job's keep policy to the job's snapshots (its
+// host, its set of paths, and its tags) and removes the others. Tags are
+// part of it so that two jobs over the same paths (say daily and monthly)
+// do not forget each other's snapshots.
+func (a *app) forgetStep(ctx context.Context, r *repo.Repository, spec *jobSpec) (string, any, error) {
+	policy, err := spec.job.Keep.policy()
+	if err != nil {
+		return "", nil, err
+	}
+	all, err := snapshot.List(ctx, r)
+	if err != nil {
+		return "", nil, err
+	}
+	mine := snapshot.Filter{Hosts: []string{spec.host}, Paths: spec.paths, Tags: spec.job.Tags}
+	var group []snapshot.Entry
+	for _, e := range all {
+		if mine.Match(e.Snapshot) {
+			group = append(group, e)
+		}
+	}
+	decisions, err := forget.Apply(group, policy, time.Now())
+	if err != nil {
+		return "", nil, fmt.Errorf("forget: %w", err)
+	}
+	res := forgetResult{Kept: hexIDs(forget.Kept(decisions)), Removed: []string{}}
+	for _, id := range forget.Removed(decisions) {
+		if err := r.DeleteObject(ctx, repo.KindSnapshot, id); err != nil {
+			return "", res, fmt.Errorf("forget: %w", err)
+		}
+		res.Removed = append(res.Removed, id.String())
+	}
+	return fmt.Sprintf("kept %d, removed %d snapshot(s)", len(res.Kept), len(res.Removed)), res, nil
+}
+
+// policy converts the job's keep section.
+func (k keepPolicy) policy() (forget.Policy, error) {
+	p := forget.Policy{Last: k.Last, Hourly: k.Hourly, Daily: k.Daily, Weekly: k.Weekly,
+		Monthly: k.Monthly, Yearly: k.Yearly, Tags: k.Tags}
+	if k.Within != "" {
+		d, err := parseWithin(k.Within)
+		if err != nil {
+			return p, fmt.Errorf("keep: %w", err)
+		}
+		p.Within = d
+	}
+	if err := p.Validate(); err != nil {
+		return p, fmt.Errorf("keep: %w", err)
+	}
+	return p, nil
+}
+
+// checkResult is the data of a check step in the run summary.
+type checkResult struct {
+	Snapshots int      `json:"snapshots"`
+	Packs     int      `json:"packs"`
+	PacksRead int      `json:"packs_read"`
+	Errors    []string `json:"errors"`
+}
+
+// maxCheckErrorsShown bounds the check errors printed on stderr.
+const maxCheckErrorsShown = 20
+
+// checkStep checks the repository, reading the job's subset of the data.
+func (a *app) checkStep(ctx context.Context, r *repo.Repository, spec *jobSpec) (string, any, error) {
+	subset := spec.job.Check.ReadDataSubset
+	rep, err := check.Check(ctx, r, check.Options{ReadData: subset != "", Subset: subset, Connections: r.Connections()})
+	if err != nil {
+		return "", nil, fmt.Errorf("check: %w", err)
+	}
+	res := checkResult{Snapshots: rep.Snapshots, Packs: rep.Packs, PacksRead: rep.PacksRead, Errors: append([]string{}, rep.Errors...)}
+	if !rep.OK() {
+		for i, e := range rep.Errors {
+			if i == maxCheckErrorsShown {
+				fmt.Fprintf(a.stderr, "cairn: check: and %d more errors\n", len(rep.Errors)-i)
+				break
+			}
+			fmt.Fprintf(a.stderr, "cairn: check: %s\n", oneLine(e))
+		}
+		return "", res, fmt.Errorf("check found %d error(s) (listed above); run cairn check for the full report", len(rep.Errors))
+	}
+	return fmt.Sprintf("%d snapshots, %d packs, %d read; no errors", rep.Snapshots, rep.Packs, rep.PacksRead), res, nil
+}
+
+func hexIDs(ids []crypto.ID) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id.String()
+	}
+	return out
+}
