@@ -23,6 +23,7 @@ import (
 	"github.com/cairn-backup/cairn/pkg/repo"
 	"github.com/cairn-backup/cairn/pkg/snapshot"
 	"github.com/cairn-backup/cairn/pkg/storage"
+	"github.com/cairn-backup/cairn/pkg/storage/mem"
 )
 
 var _ Repo = (*repo.Repository)(nil)
@@ -267,3 +268,5 @@ func readFile(t testing.TB, path string) []byte {
 func isNotSupported(err error) bool {
 	return errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EPERM)
 }
+
+func newMemStore() storage.Store { return mem.New() }
