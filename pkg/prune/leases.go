@@ -1,0 +1,193 @@
+package prune
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/cairn-backup/cairn/pkg/repo"
+	"github.com/cairn-backup/cairn/pkg/storage"
+	"golang.org/x/sync/errgroup"
+)
+
+// leaseObject is one stored lease.
+type leaseObject struct {
+	id      crypto.ID
+	modTime time.Time // server time
+	done    bool
+}
+
+// leaseRun gathers the lease objects of one run (one backup or prune).
+type leaseRun struct {
+	record  repo.LeaseRecord // of the newest lease
+	newest  time.Time
+	done    bool
+	seen    map[crypto.ID]bool // markers any of its leases lists
+	objects []leaseObject
+}
+
+// leaseState is the lease directory as listed at one moment.
+type leaseState struct {
+	now  time.Time // server time of our own newest lease
+	ttl  time.Duration
+	runs map[string]*leaseRun
+	// unreadable are leases that failed to load; a young one blocks every
+	// marker, since we cannot tell what it has seen.
+	unreadable []leaseObject
+}
+
+// listObjects lists the objects of a kind with their server times.
+func listObjects(ctx context.Context, store storage.Store, kind string) ([]storage.ObjectInfo, error) {
+	prefix := strings.TrimSuffix(repo.ObjectName(kind, crypto.ID{}), crypto.ID{}.String())
+	var out []storage.ObjectInfo
+	err := store.List(ctx, prefix, func(oi storage.ObjectInfo) error {
+		if _, err := crypto.ParseID(strings.TrimPrefix(oi.Name, prefix)); err == nil {
+			out = append(out, oi)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", prefix, err)
+	}
+	return out, nil
+}
+
+func objectID(oi storage.ObjectInfo) crypto.ID {
+	id, _ := crypto.ParseID(oi.Name[strings.LastIndexByte(oi.Name, '/')+1:])
+	return id
+}
+
+// leases lists and loads every lease. It fails if our own run's lease is
+// not listed, since then the server's "now" is unknown.
+func (p *pruner) leases(ctx context.Context) (*leaseState, error) {
+	infos, err := listObjects(ctx, p.r.Store(), repo.KindLease)
+	if err != nil {
+		return nil, err
+	}
+	st := &leaseState{ttl: p.opts.LeaseTTL, runs: make(map[string]*leaseRun)}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(p.opts.Connections)
+	for _, oi := range infos {
+		g.Go(func() error {
+			id := objectID(oi)
+			rec, err := p.r.LoadLease(gctx, id)
+			if errors.Is(err, storage.ErrNotFound) {
+				return nil // replaced by a newer lease of its run
+			}
+			if gctx.Err() != nil {
+				return gctx.Err()
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			obj := leaseObject{id: id, modTime: oi.ModTime, done: err == nil && rec.Done}
+			if err != nil {
+				st.unreadable = append(st.unreadable, obj)
+				return nil
+			}
+			st.add(rec, obj)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if p.run == "" {
+		return st, nil
+	}
+	own := st.runs[p.run]
+	if own == nil {
+		return nil, fmt.Errorf("prune: its own lease is missing from leases/ (does the storage list new objects at once?)")
+	}
+	st.now = own.newest
+	return st, nil
+}
+
+func (st *leaseState) add(rec repo.LeaseRecord, obj leaseObject) {
+	r := st.runs[rec.Run]
+	if r == nil {
+		r = &leaseRun{seen: make(map[crypto.ID]bool)}
+		st.runs[rec.Run] = r
+	}
+	r.objects = append(r.objects, obj)
+	if obj.modTime.After(r.newest) || r.newest.IsZero() {
+		r.newest, r.record = obj.modTime, rec
+	}
+	r.done = r.done || rec.Done
+	for _, s := range rec.SeenDeletions {
+		if id, err := crypto.ParseID(s); err == nil {
+			r.seen[id] = true
+		}
+	}
+}
+
+// live reports whether a run may still add data.
+func (st *leaseState) live(r *leaseRun) bool {
+	return !r.done && st.now.Sub(r.newest) < st.ttl
+}
+
+// blockers describes the live runs (other than self) that do not list
+// marker: they may use the marker's packs, so it must wait for them.
+func (st *leaseState) blockers(marker crypto.ID, self string) []string {
+	var out []string
+	for run, r := range st.runs {
+		if run == self || !st.live(r) || r.seen[marker] {
+			continue
+		}
+		rec := r.record
+		out = append(out, fmt.Sprintf("%s run %.8s on %s (pid %d, lease renewed %v ago)",
+			rec.Operation, run, rec.Host, rec.PID, st.now.Sub(r.newest).Round(time.Second)))
+	}
+	for _, u := range st.unreadable {
+		if st.now.Sub(u.modTime) < st.ttl {
+			out = append(out, fmt.Sprintf("unreadable lease %s", u.id.Short()))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// removeOldLeases deletes the lease objects of runs that are done or
+// expired, so leases/ does not grow with every backup. A run's older,
+// not-done leases go before its done one, so a crash in between never makes
+// a finished run look live again.
+func (p *pruner) removeOldLeases(ctx context.Context) error {
+	st, err := p.leases(ctx)
+	if err != nil {
+		return err
+	}
+	var doomed []leaseObject
+	for run, r := range st.runs {
+		if run == p.run || st.live(r) {
+			continue
+		}
+		objs := slices.Clone(r.objects)
+		slices.SortStableFunc(objs, func(a, b leaseObject) int {
+			switch {
+			case a.done == b.done:
+				return 0
+			case a.done:
+				return 1
+			}
+			return -1
+		})
+		doomed = append(doomed, objs...)
+	}
+	for _, u := range st.unreadable {
+		if st.now.Sub(u.modTime) >= st.ttl {
+			doomed = append(doomed, u)
+		}
+	}
+	for _, obj := range doomed {
+		if err := p.r.DeleteObject(ctx, repo.KindLease, obj.id); err != nil {
+			return deleteErr(repo.ObjectName(repo.KindLease, obj.id), err)
+		}
+		p.stats.LeasesRemoved++
+	}
+	return nil
+}

@@ -1,0 +1,225 @@
+package prune
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/cairn-backup/cairn/pkg/index"
+	"github.com/cairn-backup/cairn/pkg/pack"
+	"github.com/cairn-backup/cairn/pkg/repo"
+	"github.com/cairn-backup/cairn/pkg/snapshot"
+)
+
+// blobKey is a blob of one type.
+type blobKey struct {
+	id crypto.ID
+	t  pack.BlobType
+}
+
+// plan is phase 1's decision.
+type plan struct {
+	snaps  []snapshot.Entry
+	unused []crypto.ID // packs holding nothing referenced
+	repack []crypto.ID // mostly unused packs, least used first
+	// keep lists, for each pack to repack, the entries to copy out.
+	keep map[crypto.ID][]index.Entry
+	view *view
+}
+
+// makePlan reads the current state and decides what to condemn. Packs that
+// markers already condemn are left to those markers.
+func (p *pruner) makePlan(ctx context.Context) (*plan, error) {
+	if err := p.r.LoadIndex(ctx); err != nil {
+		return nil, fmt.Errorf("prune: %w", err)
+	}
+	snaps, refs, err := p.referenced(ctx)
+	if err != nil {
+		return nil, err
+	}
+	markers, err := p.loadMarkers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sizes, err := p.listPacks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v := &view{sizes: sizes, condemned: condemnedBy(markers)}
+	entries, err := p.packEntries(v.usable)
+	if err != nil {
+		return nil, err
+	}
+
+	// One copy of each referenced blob is kept: the one in the pack with
+	// the most referenced bytes, so duplicates drain out of sparse packs.
+	score := make(map[crypto.ID]int64)
+	for pk, es := range entries {
+		for _, e := range es {
+			if refs.has(e.ID, e.Type) {
+				score[pk] += int64(e.Length)
+			}
+		}
+	}
+	keeper := make(map[blobKey]index.Entry)
+	for _, es := range entries {
+		for _, e := range es {
+			if !refs.has(e.ID, e.Type) {
+				continue
+			}
+			k := blobKey{e.ID, e.Type}
+			if cur, ok := keeper[k]; !ok || betterKeeper(e, cur, score) {
+				keeper[k] = e
+			}
+		}
+	}
+	if err := p.checkAllFound(refs, keeper, v); err != nil {
+		return nil, err
+	}
+
+	used := make(map[crypto.ID]int64)
+	keep := make(map[crypto.ID][]index.Entry)
+	for _, e := range keeper {
+		used[e.Pack] += int64(e.Length)
+		keep[e.Pack] = append(keep[e.Pack], e)
+	}
+	pl := &plan{snaps: snaps, keep: make(map[crypto.ID][]index.Entry), view: v}
+	type candidate struct {
+		pk    crypto.ID
+		ratio float64
+	}
+	var candidates []candidate
+	for pk, size := range sizes {
+		if !v.usable(pk) {
+			continue
+		}
+		switch u := used[pk]; {
+		case u == 0:
+			pl.unused = append(pl.unused, pk)
+		case p.opts.RepackThreshold > 0 && float64(u) < p.opts.RepackThreshold*float64(size):
+			candidates = append(candidates, candidate{pk, float64(u) / float64(size)})
+		}
+	}
+	slices.SortFunc(pl.unused, compareIDs)
+	slices.SortFunc(candidates, func(a, b candidate) int {
+		if c := cmp.Compare(a.ratio, b.ratio); c != 0 {
+			return c
+		}
+		return compareIDs(a.pk, b.pk)
+	})
+	var budget int64
+	for _, c := range candidates {
+		if p.opts.MaxRepackBytes > 0 && budget+used[c.pk] > p.opts.MaxRepackBytes {
+			continue
+		}
+		budget += used[c.pk]
+		pl.repack = append(pl.repack, c.pk)
+		es := keep[c.pk]
+		slices.SortFunc(es, func(a, b index.Entry) int { return cmp.Compare(a.Offset, b.Offset) })
+		pl.keep[c.pk] = es
+	}
+	return pl, nil
+}
+
+// betterKeeper reports whether e is a better copy to keep than cur: in a
+// pack with more referenced bytes, then the lower pack ID and offset, so
+// the choice is deterministic.
+func betterKeeper(e, cur index.Entry, score map[crypto.ID]int64) bool {
+	if c := cmp.Compare(score[e.Pack], score[cur.Pack]); c != 0 {
+		return c > 0
+	}
+	if c := compareIDs(e.Pack, cur.Pack); c != 0 {
+		return c < 0
+	}
+	return e.Offset < cur.Offset
+}
+
+// checkAllFound refuses to go on when a referenced blob is in no pack that
+// exists: the repository is damaged, and deleting anything could make it
+// worse. Blobs found only in condemned packs are fine: a sweep rescues them.
+func (p *pruner) checkAllFound(refs refSet, keeper map[blobKey]index.Entry, v *view) error {
+	var missing []blobKey
+	refs.each(func(id crypto.ID, t pack.BlobType) {
+		if _, ok := keeper[blobKey{id, t}]; ok {
+			return
+		}
+		for _, e := range p.r.Index().LookupAll(id) {
+			if _, exists := v.sizes[e.Pack]; exists && e.Type == t {
+				return
+			}
+		}
+		missing = append(missing, blobKey{id, t})
+	})
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("prune: %d blobs that snapshots need are in no existing pack (for example %s blob %s); the repository is damaged, nothing was deleted: run cairn check",
+		len(missing), missing[0].t, missing[0].id)
+}
+
+// mark runs phase 1: it repacks mostly unused packs and writes a marker
+// condemning them and the unused ones. It reports whether it wrote one.
+func (p *pruner) mark(ctx context.Context) (bool, error) {
+	pl, err := p.makePlan(ctx)
+	if err != nil {
+		return false, err
+	}
+	condemn := append(slices.Clone(pl.unused), pl.repack...)
+	if len(condemn) == 0 {
+		return false, nil
+	}
+	if err := p.repack(ctx, pl, condemn); err != nil {
+		return false, err
+	}
+	seen := make([]crypto.ID, len(pl.snaps))
+	for i, e := range pl.snaps {
+		seen[i] = e.ID
+	}
+	st, err := p.leases(ctx)
+	if err != nil {
+		return false, err
+	}
+	slices.SortFunc(condemn, compareIDs)
+	id, err := p.r.SaveDeletion(ctx, repo.Deletion{Created: st.now, Packs: condemn, SnapshotsSeen: seen})
+	if err != nil {
+		return false, fmt.Errorf("prune: write deletion marker: %w", err)
+	}
+	p.stats.Markers++
+	p.countCondemned(pl)
+	p.logf("deletion marker %s condemns %d packs (%d repacked)", id.Short(), len(condemn), len(pl.repack))
+	return true, nil
+}
+
+func (p *pruner) countCondemned(pl *plan) {
+	for _, pk := range append(slices.Clone(pl.unused), pl.repack...) {
+		p.stats.PacksCondemned++
+		p.stats.BytesCondemned += pl.view.sizes[pk]
+	}
+	p.stats.PacksRepacked = len(pl.repack)
+	for _, pk := range pl.repack {
+		for _, e := range pl.keep[pk] {
+			p.stats.BlobsRepacked++
+			p.stats.BytesRepacked += int64(e.Length)
+		}
+	}
+}
+
+// dryRun reports what phase 1 would do and how many markers exist.
+func (p *pruner) dryRun(ctx context.Context) error {
+	pl, err := p.makePlan(ctx)
+	if err != nil {
+		return err
+	}
+	markers, err := p.loadMarkers(ctx)
+	if err != nil {
+		return err
+	}
+	p.stats.MarkersPending = len(markers)
+	p.countCondemned(pl)
+	return nil
+}
+
+func compareIDs(a, b crypto.ID) int { return bytes.Compare(a[:], b[:]) }

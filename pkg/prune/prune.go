@@ -1,0 +1,194 @@
+package prune
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/cairn-backup/cairn/pkg/index"
+	"github.com/cairn-backup/cairn/pkg/pack"
+	"github.com/cairn-backup/cairn/pkg/repo"
+	"github.com/cairn-backup/cairn/pkg/storage"
+)
+
+// Repo is what Prune needs of a repository; *repo.Repository satisfies it.
+type Repo interface {
+	LoadIndex(ctx context.Context) error
+	Index() *index.Set
+	ListObjects(ctx context.Context, kind string) ([]crypto.ID, error)
+	LoadObject(ctx context.Context, kind string, id crypto.ID) ([]byte, error)
+	SaveObject(ctx context.Context, kind string, body []byte) (crypto.ID, error)
+	DeleteObject(ctx context.Context, kind string, id crypto.ID) error
+	ListPacks(ctx context.Context, fn func(id crypto.ID, size int64) error) error
+	ReadPackHeader(ctx context.Context, id crypto.ID) ([]pack.Entry, int64, error)
+	LoadBlob(ctx context.Context, t pack.BlobType, id crypto.ID) ([]byte, error)
+	OpenBlob(t pack.BlobType, id crypto.ID, sealed []byte) ([]byte, error)
+	NewSaver(ctx context.Context, opts repo.SaverOptions) *repo.Saver
+	StartLease(ctx context.Context, operation string) (*repo.Lease, error)
+	LoadLease(ctx context.Context, id crypto.ID) (repo.LeaseRecord, error)
+	LoadDeletion(ctx context.Context, id crypto.ID) (repo.Deletion, error)
+	SaveDeletion(ctx context.Context, d repo.Deletion) (crypto.ID, error)
+	Store() storage.Store
+}
+
+var _ Repo = (*repo.Repository)(nil)
+
+// Defaults for Options' zero values.
+const (
+	DefaultRepackThreshold = 0.5
+	DefaultLeaseTTL        = repo.LeaseLifetime
+)
+
+// Options configure Prune.
+type Options struct {
+	// RepackThreshold: packs with less than this fraction of their bytes
+	// in use are repacked. Zero means DefaultRepackThreshold; a negative
+	// value turns repacking off (only wholly unused packs are removed).
+	RepackThreshold float64
+	// MaxRepackBytes bounds the live bytes copied by repacking in one run
+	// (the least used packs go first); 0 means no limit.
+	MaxRepackBytes int64
+	// DryRun computes what phase 1 would condemn and repack, and how many
+	// markers wait, without writing or deleting anything.
+	DryRun bool
+	// Grace keeps a marker for at least this long (by server time) before
+	// sweeping it, on top of the lease rules. Zero relies on leases alone.
+	Grace time.Duration
+	// LeaseTTL is the age after which a run's lease no longer counts as
+	// live; zero means DefaultLeaseTTL (the format's 30 minutes).
+	LeaseTTL time.Duration
+	// Connections bounds concurrent storage requests; default 8.
+	Connections int
+	// Log, if set, receives one line per notable event (a marker waiting
+	// for a backup, a pack rescued).
+	Log func(msg string)
+}
+
+// Stats count what a Prune did (or, with DryRun, would do).
+type Stats struct {
+	Snapshots int // snapshots the last phase saw
+
+	PacksCondemned int   // packs named by the marker written (phase 1)
+	BytesCondemned int64 // their size
+	PacksRepacked  int   // packs whose live blobs were copied before condemning
+	BlobsRepacked  int
+	BytesRepacked  int64 // live bytes copied
+
+	PacksDeleted  int   // packs deleted by sweeps
+	BytesFreed    int64 // their size
+	PacksRescued  int   // condemned packs kept because a later snapshot needs them
+	IndexesMerged int   // index objects replaced by a merged one
+
+	Markers        int // deletion markers written
+	MarkersSwept   int // markers completed and removed
+	MarkersPending int // markers left for a later prune (live backups or Grace)
+	LeasesRemoved  int // lease objects of finished or expired runs removed
+}
+
+// ErrNeedsDelete means the storage refused a delete: prune was run with
+// append-only credentials.
+var ErrNeedsDelete = errors.New("prune needs credentials that may delete (these look append-only); run it where the repository's full credentials are configured")
+
+// deleteErr turns a permission error into a clear message.
+func deleteErr(what string, err error) error {
+	if errors.Is(err, storage.ErrPermission) {
+		return fmt.Errorf("delete %s: %w: %w", what, ErrNeedsDelete, err)
+	}
+	return fmt.Errorf("delete %s: %w", what, err)
+}
+
+// pruner holds the state of one Prune run.
+type pruner struct {
+	r     Repo
+	opts  Options
+	stats Stats
+	run   string // our lease's run ID, "" in a dry run
+
+	// refs caches the referenced blobs for a set of snapshots, which
+	// never change content under the same IDs.
+	refsFor []crypto.ID
+	refs    refSet
+}
+
+// Prune runs the two phases of the package documentation: it sweeps the
+// markers that no live backup blocks, marks what the current snapshots do
+// not need (repacking mostly unused packs), and sweeps again. The repository
+// stays consistent if Prune is interrupted at any point; the next run
+// completes the work.
+func Prune(ctx context.Context, r Repo, opts Options) (stats *Stats, err error) {
+	if opts.RepackThreshold == 0 {
+		opts.RepackThreshold = DefaultRepackThreshold
+	}
+	if opts.LeaseTTL <= 0 {
+		opts.LeaseTTL = DefaultLeaseTTL
+	}
+	if opts.Connections <= 0 {
+		opts.Connections = repo.DefaultConnections
+	}
+	p := &pruner{r: r, opts: opts}
+	if opts.DryRun {
+		err := p.dryRun(ctx)
+		return &p.stats, err
+	}
+
+	lease, err := r.StartLease(ctx, "prune")
+	if err != nil {
+		return nil, fmt.Errorf("prune: %w", err)
+	}
+	p.run = lease.Run()
+	defer func() {
+		// Ending the lease lets other prunes sweep without waiting for it
+		// to expire; do it even when ctx was cancelled.
+		endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if doneErr := lease.Done(endCtx); doneErr != nil && err == nil {
+			err = fmt.Errorf("prune finished but could not end its lease: %w", doneErr)
+		}
+	}()
+
+	if err := p.sweep(ctx); err != nil {
+		return &p.stats, err
+	}
+	marked, err := p.mark(ctx)
+	if err != nil {
+		return &p.stats, err
+	}
+	if marked {
+		if err := p.sweep(ctx); err != nil {
+			return &p.stats, err
+		}
+	}
+	if err := p.removeOldLeases(ctx); err != nil {
+		return &p.stats, err
+	}
+	return &p.stats, nil
+}
+
+func (p *pruner) logf(format string, args ...any) {
+	if p.opts.Log != nil {
+		p.opts.Log(fmt.Sprintf(format, args...))
+	}
+}
+
+// SnapshotDeleter deletes repository objects; *repo.Repository satisfies
+// it.
+type SnapshotDeleter interface {
+	DeleteObject(ctx context.Context, kind string, id crypto.ID) error
+}
+
+// Forget deletes the snapshot objects ids. Their data stays until a prune
+// finds it unreferenced. Deleting a snapshot that is already gone is not an
+// error. Combine it with forget.Apply to apply a retention policy.
+func Forget(ctx context.Context, r SnapshotDeleter, ids []crypto.ID) error {
+	for _, id := range ids {
+		if err := r.DeleteObject(ctx, repo.KindSnapshot, id); err != nil {
+			if errors.Is(err, storage.ErrPermission) {
+				return fmt.Errorf("forget snapshot %s: forgetting needs credentials that may delete (these look append-only): %w", id.Short(), err)
+			}
+			return fmt.Errorf("forget snapshot %s: %w", id.Short(), err)
+		}
+	}
+	return nil
+}

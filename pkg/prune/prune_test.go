@@ -1,0 +1,315 @@
+package prune
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cairn-backup/cairn/pkg/check"
+	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/cairn-backup/cairn/pkg/repo"
+	"github.com/cairn-backup/cairn/pkg/storage"
+	"github.com/cairn-backup/cairn/pkg/storage/fault"
+)
+
+func mustPrune(t *testing.T, r Repo, opts Options) *Stats {
+	t.Helper()
+	opts.Log = func(msg string) { t.Log(msg) }
+	stats, err := Prune(context.Background(), r, opts)
+	if err != nil {
+		t.Fatalf("prune: %v", err)
+	}
+	return stats
+}
+
+// forget forgets snapshots and stops expecting them.
+func (f *fixture) forget(ids ...crypto.ID) {
+	f.t.Helper()
+	if err := Forget(f.ctx, f.repo, ids); err != nil {
+		f.t.Fatal(err)
+	}
+	for _, id := range ids {
+		delete(f.files, id)
+	}
+}
+
+// checkOK runs a full check (with read-data) with a fresh client.
+func (f *fixture) checkOK() {
+	f.t.Helper()
+	rep, err := check.Check(f.ctx, f.open(), check.Options{ReadData: true})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if !rep.OK() {
+		f.t.Fatalf("check fails:\n%s", strings.Join(rep.Errors, "\n"))
+	}
+}
+
+// verifyAll restores every snapshot the repository lists with a fresh
+// client and checks that the list is exactly the expected one.
+func (f *fixture) verifyAll() {
+	f.t.Helper()
+	r := f.open()
+	if err := r.LoadIndex(f.ctx); err != nil {
+		f.t.Fatal(err)
+	}
+	ids, err := r.ListObjects(f.ctx, repo.KindSnapshot)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if len(ids) != len(f.files) {
+		f.t.Fatalf("%d snapshots, want %d", len(ids), len(f.files))
+	}
+	for _, id := range ids {
+		f.verify(r, id)
+	}
+}
+
+// storedBlobs returns the IDs of the blobs physically in the packs, read
+// from the pack headers.
+func (f *fixture) storedBlobs() map[crypto.ID]bool {
+	f.t.Helper()
+	r := f.open()
+	out := make(map[crypto.ID]bool)
+	err := r.ListPacks(f.ctx, func(id crypto.ID, _ int64) error {
+		entries, _, err := r.ReadPackHeader(f.ctx, id)
+		for _, e := range entries {
+			out[e.ID] = true
+		}
+		return err
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return out
+}
+
+// chunkIDs returns the blob IDs of content.
+func (f *fixture) chunkIDs(data []byte) []crypto.ID {
+	var out []crypto.ID
+	for off := 0; off < len(data); off += chunkSize {
+		out = append(out, f.repo.Keys().BlobID(data[off:min(off+chunkSize, len(data))]))
+	}
+	return out
+}
+
+func (f *fixture) assertGone(data []byte) {
+	f.t.Helper()
+	stored := f.storedBlobs()
+	for _, id := range f.chunkIDs(data) {
+		if stored[id] {
+			f.t.Errorf("blob %s of forgotten data is still stored", id.Short())
+		}
+	}
+}
+
+func (f *fixture) markers() []crypto.ID {
+	f.t.Helper()
+	ids, err := f.open().ListObjects(f.ctx, repo.KindDeletion)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return ids
+}
+
+func TestPruneFreesForgottenData(t *testing.T) {
+	f := newFixture(t)
+	unique := content(1, 9000)
+	s1 := f.backup(f.repo, t0, map[string][]byte{"/old/only": unique, "/shared": content(2, 4500)})
+	f.backup(f.repo, t0.Add(time.Hour), map[string][]byte{"/shared": content(2, 4500), "/new": content(3, 3000)})
+	f.forget(s1)
+
+	stats := mustPrune(t, f.open(), Options{})
+	if stats.PacksDeleted == 0 || stats.BytesFreed == 0 || stats.Markers != 1 || stats.MarkersSwept != 1 || stats.MarkersPending != 0 {
+		t.Errorf("stats %+v", stats)
+	}
+	f.assertGone(unique)
+	f.verifyAll()
+	f.checkOK()
+	if m := f.markers(); len(m) != 0 {
+		t.Errorf("markers left: %v", m)
+	}
+	if again := mustPrune(t, f.open(), Options{}); again.PacksCondemned != 0 || again.PacksDeleted != 0 {
+		t.Errorf("a second prune still finds work: %+v", again)
+	}
+}
+
+func TestPruneRepacksMostlyUnusedPacks(t *testing.T) {
+	f := newFixture(t)
+	// Files are written in name order, so the packs mix /a's and /b's
+	// chunks; forgetting the snapshot with /a leaves them mostly unused.
+	s1 := f.backup(f.repo, t0, map[string][]byte{"/a": content(1, 4400), "/b": content(2, 9000)})
+	f.backup(f.repo, t0.Add(time.Hour), map[string][]byte{"/b": content(2, 9000)})
+	f.forget(s1)
+
+	stats := mustPrune(t, f.open(), Options{RepackThreshold: 0.9})
+	if stats.PacksRepacked == 0 || stats.BlobsRepacked == 0 {
+		t.Errorf("nothing repacked: %+v", stats)
+	}
+	f.assertGone(content(1, 4400))
+	f.verifyAll()
+	f.checkOK()
+
+	// With repacking off, packs that still hold live blobs stay.
+	g := newFixture(t)
+	s1 = g.backup(g.repo, t0, map[string][]byte{"/a": content(1, 4400), "/b": content(2, 9000)})
+	g.backup(g.repo, t0.Add(time.Hour), map[string][]byte{"/b": content(2, 9000)})
+	g.forget(s1)
+	stats = mustPrune(t, g.open(), Options{RepackThreshold: -1})
+	if stats.PacksRepacked != 0 {
+		t.Errorf("repacked with repacking off: %+v", stats)
+	}
+	g.verifyAll()
+	g.checkOK()
+}
+
+func TestMaxRepackBytes(t *testing.T) {
+	f := newFixture(t)
+	s1 := f.backup(f.repo, t0, map[string][]byte{"/a": content(1, 4400), "/b": content(2, 9000), "/c": content(3, 4400), "/d": content(4, 9000)})
+	f.backup(f.repo, t0.Add(time.Hour), map[string][]byte{"/b": content(2, 9000), "/d": content(4, 9000)})
+	f.forget(s1)
+	stats := mustPrune(t, f.open(), Options{RepackThreshold: 0.9, MaxRepackBytes: 1600})
+	if stats.PacksRepacked != 1 || stats.BytesRepacked > 1600 {
+		t.Errorf("repack limit not applied: %+v", stats)
+	}
+	f.verifyAll()
+	f.checkOK()
+}
+
+func TestDryRunChangesNothing(t *testing.T) {
+	f := newFixture(t)
+	s1 := f.backup(f.repo, t0, map[string][]byte{"/a": content(1, 6000)})
+	f.backup(f.repo, t0.Add(time.Hour), map[string][]byte{"/b": content(2, 3000)})
+	f.forget(s1)
+	before := objectNames(t, f.store)
+	stats := mustPrune(t, f.open(), Options{DryRun: true})
+	if stats.PacksCondemned == 0 || stats.BytesCondemned == 0 || stats.PacksDeleted != 0 {
+		t.Errorf("dry run stats %+v", stats)
+	}
+	if after := objectNames(t, f.store); !slices.Equal(before, after) {
+		t.Errorf("dry run changed the repository:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+func TestGraceDefersDeletion(t *testing.T) {
+	f := newFixture(t)
+	s1 := f.backup(f.repo, t0, map[string][]byte{"/a": content(1, 6000)})
+	f.backup(f.repo, t0.Add(time.Hour), map[string][]byte{"/b": content(2, 3000)})
+	f.forget(s1)
+	stats := mustPrune(t, f.open(), Options{Grace: time.Hour})
+	if stats.Markers != 1 || stats.PacksDeleted != 0 || stats.MarkersPending != 1 {
+		t.Errorf("grace not respected: %+v", stats)
+	}
+	f.verifyAll()
+	f.checkOK()
+	stats = mustPrune(t, f.open(), Options{})
+	if stats.PacksDeleted == 0 || stats.MarkersSwept != 1 || stats.Markers != 0 {
+		t.Errorf("marker not swept after grace: %+v", stats)
+	}
+	f.assertGone(content(1, 6000))
+	f.verifyAll()
+}
+
+func TestAppendOnlyCredentials(t *testing.T) {
+	f := newFixture(t)
+	s1 := f.backup(f.repo, t0, map[string][]byte{"/a": content(1, 6000)})
+	f.backup(f.repo, t0.Add(time.Hour), map[string][]byte{"/b": content(2, 3000)})
+	f.forget(s1)
+
+	fs := fault.New(f.store)
+	fs.FailPrefix(fault.OpDelete, "", storage.ErrPermission)
+	g := f.on(fs)
+	_, err := Prune(f.ctx, g.open(), Options{})
+	if !errors.Is(err, ErrNeedsDelete) || !errors.Is(err, storage.ErrPermission) || !strings.Contains(err.Error(), "prune needs credentials that may delete") {
+		t.Fatalf("prune with append-only credentials: %v", err)
+	}
+	if err := Forget(f.ctx, g.open(), []crypto.ID{s1}); err == nil || !errors.Is(err, storage.ErrPermission) {
+		t.Errorf("forget with append-only credentials: %v", err)
+	}
+	// The marker it wrote is finished by a prune with full credentials.
+	mustPrune(t, f.open(), Options{})
+	f.assertGone(content(1, 6000))
+	f.verifyAll()
+	f.checkOK()
+}
+
+func TestForget(t *testing.T) {
+	f := newFixture(t)
+	s1 := f.backup(f.repo, t0, map[string][]byte{"/a": content(1, 100)})
+	s2 := f.backup(f.repo, t0.Add(time.Hour), map[string][]byte{"/a": content(1, 100)})
+	f.forget(s1, s1) // twice: a missing snapshot is not an error
+	ids, err := f.repo.ListObjects(f.ctx, repo.KindSnapshot)
+	if err != nil || !slices.Equal(ids, []crypto.ID{s2}) {
+		t.Fatalf("snapshots after forget: %v, %v", ids, err)
+	}
+}
+
+func TestOrphanPacksAreRemoved(t *testing.T) {
+	f := newFixture(t)
+	f.backup(f.repo, t0, map[string][]byte{"/a": content(1, 3000)})
+	// A backup that crashed after uploading packs, before its index.
+	indexes, _ := f.repo.ListObjects(f.ctx, repo.KindIndex)
+	crashed := f.open()
+	f.storeFiles(crashed, map[string][]byte{"/lost": content(7, 6000)})
+	after, _ := f.repo.ListObjects(f.ctx, repo.KindIndex)
+	for _, id := range after {
+		if !slices.Contains(indexes, id) {
+			if err := f.repo.DeleteObject(f.ctx, repo.KindIndex, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	stats := mustPrune(t, f.open(), Options{})
+	if stats.PacksDeleted == 0 {
+		t.Errorf("orphan packs not removed: %+v", stats)
+	}
+	f.assertGone(content(7, 6000))
+	f.verifyAll()
+	f.checkOK()
+}
+
+func TestDamagedRepositoryStopsPrune(t *testing.T) {
+	f := newFixture(t)
+	s1 := f.backup(f.repo, t0, map[string][]byte{"/a": content(1, 3000)})
+	s2 := f.backup(f.repo, t0.Add(time.Hour), map[string][]byte{"/b": content(2, 3000)})
+	f.forget(s1)
+	victim := f.packsOf(f.repo, s2, "/b")[0]
+	if err := f.store.Delete(f.ctx, repo.PackName(victim)); err != nil {
+		t.Fatal(err)
+	}
+	before := len(objectNames(t, f.store))
+	_, err := Prune(f.ctx, f.open(), Options{})
+	if err == nil || !strings.Contains(err.Error(), "cairn check") {
+		t.Fatalf("prune on a damaged repository: %v", err)
+	}
+	// Nothing deleted; only our lease (a done one) may have been added.
+	if after := len(objectNames(t, f.store)); after > before+1 {
+		t.Errorf("prune wrote %d objects on a damaged repository", after-before)
+	}
+}
+
+func TestLeasesOfFinishedRunsAreRemoved(t *testing.T) {
+	f := newFixture(t)
+	for i := range 3 {
+		r := f.open()
+		l, err := r.StartLease(f.ctx, "backup")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.backup(r, t0.Add(time.Duration(i)*time.Hour), map[string][]byte{"/a": content(uint64(i), 100)})
+		if err := l.Done(f.ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stats := mustPrune(t, f.open(), Options{})
+	if stats.LeasesRemoved != 3 {
+		t.Errorf("removed %d leases, want 3", stats.LeasesRemoved)
+	}
+	leases, _ := f.repo.ListObjects(f.ctx, repo.KindLease)
+	if len(leases) != 1 { // the prune's own done lease
+		t.Errorf("%d leases left", len(leases))
+	}
+}
