@@ -132,7 +132,7 @@ func (w *worker) readSmall(ctx context.Context, j *fileJob, f sourceFile) error 
 	a := w.a
 	n := j.node()
 	buf := make([]byte, n.Size+1) // one more, to see growth without a second read
-	got, err := readFull(f, buf)
+	got, err := readSmallFile(f, buf)
 	if err != nil {
 		a.stats.bytesRead.Add(uint64(got))
 		f.Close()
@@ -182,8 +182,9 @@ func (w *worker) readChunked(ctx context.Context, j *fileJob, f sourceFile, r io
 			fs.res.failed = w.counter.err
 			break
 		}
-		data := make([]byte, len(chunk)) // the pool and the Saver may keep it
-		copy(data, chunk)
+		// A copy: the pool and the Saver may keep it. Clone does not
+		// zero the memory first, as make would.
+		data := bytes.Clone(chunk)
 		fs.mu.Lock()
 		idx := len(fs.content)
 		fs.content = append(fs.content, crypto.ID{})
@@ -305,13 +306,24 @@ func (a *archiver) applyFile(j *fileJob, content []crypto.ID, res fileResult) {
 	a.stats.bytesDone.Add(res.size)
 }
 
-// readFull reads until buf is full or the file ends.
-func readFull(r io.Reader, buf []byte) (int, error) {
-	n, err := io.ReadFull(r, buf)
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		err = nil
+// readSmallFile reads a file expected to hold len(buf)-1 bytes into buf.
+// It stops when buf is full (the file grew), at end of file, or as soon as
+// it has the expected size: a read that returns fewer bytes than asked
+// for reached the end then, and checkAfter's fstat catches anything written
+// later, so the read that would return end of file is not needed.
+func readSmallFile(r io.Reader, buf []byte) (int, error) {
+	got := 0
+	for got < len(buf) && (got != len(buf)-1 || got == 0) {
+		m, err := r.Read(buf[got:])
+		got += m
+		if err == io.EOF {
+			return got, nil
+		}
+		if err != nil {
+			return got, err
+		}
 	}
-	return n, err
+	return got, nil
 }
 
 // countingReader counts what a file read returned and remembers its error,

@@ -160,3 +160,10 @@ func storeContains(tb testing.TB, store *mem.Store, marker []byte) string {
 	}
 	return ""
 }
+
+func must(tb testing.TB, err error) {
+	tb.Helper()
+	if err != nil {
+		tb.Fatal(err)
+	}
+}

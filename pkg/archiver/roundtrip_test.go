@@ -1,3 +1,5 @@
+//go:build linux
+
 package archiver
 
 import (
@@ -71,13 +73,6 @@ func makeTree(t *testing.T, dir string) (xattrs bool) {
 		_ = unix.Mknod(filepath.Join(dir, "null"), unix.S_IFCHR|0o644, int(unix.Mkdev(1, 3)))
 	}
 	return xattrs
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestRoundTrip backs up a tree with every entry type and checks every
