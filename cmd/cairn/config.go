@@ -187,7 +187,12 @@ func (j *jobConfig) validate(c *fileConfig) error {
 		return fmt.Errorf("repository %q is not defined under repositories", j.Repository)
 	}
 	if len(j.Paths) == 0 {
-		return errors.New("paths is empty: list what to back up")
+		return errors.New("paths is empty: list what to back up (a bare ~ is YAML for nothing: write \"~\")")
+	}
+	for _, p := range j.Paths {
+		if strings.TrimSpace(p) == "" {
+			return errors.New("paths has an empty entry (a bare ~ is YAML for nothing: write \"~\")")
+		}
 	}
 	if _, err := exclude.New(exclude.Options{Patterns: j.Exclude}); err != nil {
 		return err

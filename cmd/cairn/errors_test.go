@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/cairn-backup/cairn/pkg/repo"
+	"github.com/cairn-backup/cairn/pkg/storage"
+)
+
+func TestExitCode(t *testing.T) {
+	wrap := func(err error) error { return fmt.Errorf("open repository /x: %w", err) }
+	tests := []struct {
+		name        string
+		err         error
+		interrupted bool
+		want        int
+	}{
+		{"success", nil, false, 0},
+		{"success after a late signal", nil, true, 0},
+		{"plain error", errors.New("boom"), false, 1},
+		{"partial backup", &partialError{snapshot: "abcd1234", skipped: 2}, false, 3},
+		{"wrapped partial backup", fmt.Errorf("job x: %w", &partialError{skipped: 1}), false, 3},
+		{"no repository", wrap(repo.ErrNoRepository), false, 10},
+		{"no storage location", wrap(storage.ErrNoRepository), false, 10},
+		{"locked", wrap(errLocked), false, 11},
+		{"wrong passphrase", wrap(crypto.ErrWrongPassphrase), false, 12},
+		{"interrupted", wrap(context.Canceled), true, 130},
+		{"any error after a signal", errors.New("read failed"), true, 130},
+		{"cancelled without a signal", wrap(context.Canceled), false, 1},
+		{"last key", repo.ErrLastKey, false, 1},
+		{"verify differences", &differencesError{differences: 1}, false, 1},
+	}
+	for _, tc := range tests {
+		if got := exitCode(tc.err, tc.interrupted); got != tc.want {
+			t.Errorf("%s: exitCode = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestErrorLine(t *testing.T) {
+	tests := []struct {
+		err  error
+		want []string
+	}{
+		{fmt.Errorf("open repository /r: %w", crypto.ErrWrongPassphrase), []string{"cairn: open repository /r: wrong passphrase; check the passphrase"}},
+		{fmt.Errorf("key remove ab12: %w", repo.ErrLastKey), []string{"refusing to remove the last key", "; add another key first"}},
+		{fmt.Errorf("open repository /r: %w", repo.ErrNoRepository), []string{"cairn init"}},
+		{errors.New("read /a/b\nc: denied"), []string{`/a/b\nc`}},
+		{errors.New(`unknown command "x" for "cairn"`), []string{"cairn --help"}},
+		{fmt.Errorf("backup: %w", storage.ErrPermission), []string{"check the credentials"}},
+	}
+	for _, tc := range tests {
+		got := errorLine(tc.err, false)
+		if strings.Contains(got, "\n") || !strings.HasPrefix(got, "cairn: ") {
+			t.Errorf("errorLine(%q) = %q: not one line starting with cairn:", tc.err, got)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("errorLine(%q) = %q, want it to contain %q", tc.err, got, w)
+			}
+		}
+	}
+	if got := errorLine(context.Canceled, true); !strings.Contains(got, "interrupted") {
+		t.Errorf("interrupted: %q", got)
+	}
+}
+
+// panicWriter panics on every write, standing in for a bug deep inside a
+// command.
+type panicWriter struct{}
+
+func (panicWriter) Write([]byte) (int, error) { panic("test panic") }
+
+// TestPanicIsOneLine: a panic inside a command becomes one line asking for
+// a bug report, and exit status 1, never a stack trace.
+func TestPanicIsOneLine(t *testing.T) {
+	isolate(t)
+	var errb strings.Builder
+	code := execute(t.Context(), []string{"completion", "bash"}, strings.NewReader(""), panicWriter{}, &errb)
+	if code != exitError {
+		t.Errorf("exit %d, want %d", code, exitError)
+	}
+	got := errb.String()
+	if strings.Count(got, "\n") != 1 || !strings.Contains(got, "internal error: test panic") || !strings.Contains(got, "bug") {
+		t.Errorf("stderr %q, want one line reporting the bug", got)
+	}
+}
