@@ -8,6 +8,7 @@ import (
 	"github.com/cairn-backup/cairn/pkg/check"
 	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/forget"
+	"github.com/cairn-backup/cairn/pkg/prune"
 	"github.com/cairn-backup/cairn/pkg/repo"
 	"github.com/cairn-backup/cairn/pkg/snapshot"
 )
@@ -17,14 +18,14 @@ import (
 type jobStep func(ctx context.Context, r *repo.Repository, spec *jobSpec) (detail string, data any, err error)
 
 // jobSteps lists the maintenance steps this build can run, by name. A
-// step missing here (prune, until its package lands) fails any job that
-// asks for it, with a message saying so: a job that silently skipped its
-// prune would fill the repository unnoticed.
+// step missing here fails any job that asks for it, with a message saying
+// so: a job that silently skipped its prune would fill the repository
+// unnoticed.
 func (a *app) jobSteps() map[string]jobStep {
 	return map[string]jobStep{
 		"forget": a.forgetStep,
+		"prune":  a.pruneStep,
 		"check":  a.checkStep,
-		// "prune": wire the prune library here when it exists.
 	}
 }
 
@@ -58,12 +59,10 @@ func (a *app) forgetStep(ctx context.Context, r *repo.Repository, spec *jobSpec)
 	if err != nil {
 		return "", nil, fmt.Errorf("forget: %w", err)
 	}
-	res := forgetResult{Kept: hexIDs(forget.Kept(decisions)), Removed: []string{}}
-	for _, id := range forget.Removed(decisions) {
-		if err := r.DeleteObject(ctx, repo.KindSnapshot, id); err != nil {
-			return "", res, fmt.Errorf("forget: %w", err)
-		}
-		res.Removed = append(res.Removed, id.String())
+	removed := forget.Removed(decisions)
+	res := forgetResult{Kept: hexIDs(forget.Kept(decisions)), Removed: hexIDs(removed)}
+	if err := prune.Forget(ctx, r, removed); err != nil {
+		return "", res, err
 	}
 	return fmt.Sprintf("kept %d, removed %d snapshot(s)", len(res.Kept), len(res.Removed)), res, nil
 }
@@ -83,6 +82,27 @@ func (k keepPolicy) policy() (forget.Policy, error) {
 		return p, fmt.Errorf("keep: %w", err)
 	}
 	return p, nil
+}
+
+// pruneStep removes the data no snapshot needs any more (two-phase, safe
+// with concurrent backups; see pkg/prune).
+func (a *app) pruneStep(ctx context.Context, r *repo.Repository, _ *jobSpec) (string, any, error) {
+	stats, err := prune.Prune(ctx, r, prune.Options{
+		Connections: r.Connections(),
+		Log: func(msg string) {
+			if a.v.GetBool("verbose") {
+				fmt.Fprintf(a.stderr, "cairn: prune: %s\n", oneLine(msg))
+			}
+		},
+	})
+	if err != nil {
+		return "", stats, err
+	}
+	detail := fmt.Sprintf("%d pack(s) deleted, %s freed, %d repacked", stats.PacksDeleted, formatBytes(uint64(stats.BytesFreed)), stats.PacksRepacked)
+	if stats.MarkersPending > 0 {
+		detail += fmt.Sprintf("; %d deletion(s) wait for running backups", stats.MarkersPending)
+	}
+	return detail, stats, nil
 }
 
 // checkResult is the data of a check step in the run summary.
