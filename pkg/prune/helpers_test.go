@@ -219,7 +219,7 @@ var t0 = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 func (f *fixture) on(store storage.Store) *fixture {
 	g := *f
 	g.store = store
-	g.repo = nil
+	g.repo = g.open()
 	return &g
 }
 

@@ -57,8 +57,10 @@ func (p *pruner) makePlan(ctx context.Context) (*plan, error) {
 	// One copy of each referenced blob is kept: the one in the pack with
 	// the most referenced bytes, so duplicates drain out of sparse packs.
 	score := make(map[crypto.ID]int64)
+	stored := make(map[crypto.ID]int64) // blob bytes, without the header
 	for pk, es := range entries {
 		for _, e := range es {
+			stored[pk] += int64(e.Length)
 			if refs.has(e.ID, e.Type) {
 				score[pk] += int64(e.Length)
 			}
@@ -92,15 +94,18 @@ func (p *pruner) makePlan(ctx context.Context) (*plan, error) {
 		ratio float64
 	}
 	var candidates []candidate
-	for pk, size := range sizes {
+	for pk := range sizes {
 		if !v.usable(pk) {
 			continue
 		}
+		// The share of the pack's blob bytes in use: headers do not
+		// count, or small packs of small tree blobs would be repacked
+		// into equally small packs forever.
 		switch u := used[pk]; {
 		case u == 0:
 			pl.unused = append(pl.unused, pk)
-		case p.opts.RepackThreshold > 0 && float64(u) < p.opts.RepackThreshold*float64(size):
-			candidates = append(candidates, candidate{pk, float64(u) / float64(size)})
+		case p.opts.RepackThreshold > 0 && float64(u) < p.opts.RepackThreshold*float64(stored[pk]):
+			candidates = append(candidates, candidate{pk, float64(u) / float64(stored[pk])})
 		}
 	}
 	slices.SortFunc(pl.unused, compareIDs)

@@ -139,23 +139,24 @@ func TestPruneFreesForgottenData(t *testing.T) {
 
 func TestPruneRepacksMostlyUnusedPacks(t *testing.T) {
 	f := newFixture(t)
-	// Files are written in name order, so the packs mix /a's and /b's
-	// chunks; forgetting the snapshot with /a leaves them mostly unused.
-	s1 := f.backup(f.repo, t0, map[string][]byte{"/a": content(1, 4400), "/b": content(2, 9000)})
+	// Files are written in name order, so the packs are [a1 a2 a3]
+	// [a4 b1 b2 b3] [b4 b5 b6] (a4 is short): once the snapshot with /a is
+	// forgotten, the second pack is partly used.
+	s1 := f.backup(f.repo, t0, map[string][]byte{"/a": content(1, 5000), "/b": content(2, 9000)})
 	f.backup(f.repo, t0.Add(time.Hour), map[string][]byte{"/b": content(2, 9000)})
 	f.forget(s1)
 
-	stats := mustPrune(t, f.open(), Options{RepackThreshold: 0.9})
+	stats := mustPrune(t, f.open(), Options{RepackThreshold: 0.95})
 	if stats.PacksRepacked == 0 || stats.BlobsRepacked == 0 {
 		t.Errorf("nothing repacked: %+v", stats)
 	}
-	f.assertGone(content(1, 4400))
+	f.assertGone(content(1, 5000))
 	f.verifyAll()
 	f.checkOK()
 
 	// With repacking off, packs that still hold live blobs stay.
 	g := newFixture(t)
-	s1 = g.backup(g.repo, t0, map[string][]byte{"/a": content(1, 4400), "/b": content(2, 9000)})
+	s1 = g.backup(g.repo, t0, map[string][]byte{"/a": content(1, 5000), "/b": content(2, 9000)})
 	g.backup(g.repo, t0.Add(time.Hour), map[string][]byte{"/b": content(2, 9000)})
 	g.forget(s1)
 	stats = mustPrune(t, g.open(), Options{RepackThreshold: -1})
@@ -168,11 +169,15 @@ func TestPruneRepacksMostlyUnusedPacks(t *testing.T) {
 
 func TestMaxRepackBytes(t *testing.T) {
 	f := newFixture(t)
-	s1 := f.backup(f.repo, t0, map[string][]byte{"/a": content(1, 4400), "/b": content(2, 9000), "/c": content(3, 4400), "/d": content(4, 9000)})
+	// Packs: [a1 a2 a3] [a4 b1 b2 b3] [b4 b5 b6] [c1 c2 c3] [c4 d1 d2 d3] …
+	// (a4 and c4 are short). Once the snapshot with /a and /c is
+	// forgotten, two packs hold 3 live chunks of 4; the budget allows
+	// copying only one pack's worth.
+	s1 := f.backup(f.repo, t0, map[string][]byte{"/a": content(1, 5000), "/b": content(2, 9000), "/c": content(3, 5000), "/d": content(4, 9000)})
 	f.backup(f.repo, t0.Add(time.Hour), map[string][]byte{"/b": content(2, 9000), "/d": content(4, 9000)})
 	f.forget(s1)
-	stats := mustPrune(t, f.open(), Options{RepackThreshold: 0.9, MaxRepackBytes: 1600})
-	if stats.PacksRepacked != 1 || stats.BytesRepacked > 1600 {
+	stats := mustPrune(t, f.open(), Options{RepackThreshold: 0.95, MaxRepackBytes: 5000})
+	if stats.PacksRepacked != 1 || stats.BytesRepacked > 5000 {
 		t.Errorf("repack limit not applied: %+v", stats)
 	}
 	f.verifyAll()

@@ -1,0 +1,122 @@
+package prune
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cairn-backup/cairn/pkg/check"
+	"github.com/cairn-backup/cairn/pkg/repo"
+	"github.com/cairn-backup/cairn/pkg/storage/fault"
+)
+
+// TestCrashAtEveryStep interrupts prune at every write and every delete it
+// makes, in turn: the call fails either before reaching the store or after
+// taking effect (a lost response). After each interruption the repository
+// must be consistent (every snapshot restores, check passes), and one more
+// prune must finish the work: no marker left, the forgotten data gone.
+func TestCrashAtEveryStep(t *testing.T) {
+	seeds := []uint64{1, 2, 3}
+	if testing.Short() {
+		seeds = seeds[:1]
+	}
+	modes := []struct {
+		op    fault.Op
+		after bool
+	}{
+		{fault.OpPut, false}, {fault.OpPut, true},
+		{fault.OpDelete, false}, {fault.OpDelete, true},
+	}
+	opts := Options{RepackThreshold: 0.9}
+	for _, seed := range seeds {
+		base := newFixture(t)
+		// The seed varies contents and sizes, so pack boundaries differ.
+		size := func(n int) int { return n + int(seed)*700 }
+		forgotten := content(seed*100+1, size(4300))
+		b, c := content(seed*100+2, size(8000)), content(seed*100+3, size(2300))
+		s1 := base.backup(base.repo, t0, map[string][]byte{"/a": forgotten, "/b": b, "/c": c})
+		base.backup(base.repo, t0.Add(time.Hour), map[string][]byte{"/b": b, "/d": content(seed*100+4, size(4000))})
+		base.backup(base.repo, t0.Add(2*time.Hour), map[string][]byte{"/c": c, "/e": content(seed*100+5, size(1000))})
+		base.forget(s1)
+
+		for _, m := range modes {
+			steps := 0
+			for n := 1; ; n++ {
+				name := fmt.Sprintf("seed %d: %s %d (after %v)", seed, m.op, n, m.after)
+				fs := fault.New(cloneStore(t, base.store))
+				f := base.on(fs)
+				f.t = t
+				r := f.open()
+				fs.Add(fault.Rule{Op: m.op, Nth: n, AfterInner: m.after})
+				_, err := Prune(f.ctx, r, opts)
+				if fs.Calls(m.op) < n {
+					// The prune made fewer calls: every step was covered.
+					if err != nil {
+						t.Fatalf("%s: prune without a fault: %v", name, err)
+					}
+					break
+				}
+				steps++
+				fs.Clear()
+
+				// Consistent right after the interruption.
+				f.verifyAll()
+				rep, cerr := check.Check(f.ctx, f.open(), check.Options{})
+				if cerr != nil || !rep.OK() {
+					t.Fatalf("%s (prune error: %v): check after the crash: %v\n%s", name, err, cerr, strings.Join(rep.Errors, "\n"))
+				}
+
+				// The next prune completes the work. A crash that left the
+				// crashed run's lease unfinished (its start or its end
+				// failed) makes the marker wait until that lease expires.
+				stats := mustPrune(t, f.open(), opts)
+				if stats.MarkersPending > 0 {
+					if !f.unfinishedLease() {
+						t.Fatalf("%s: rerun left %d markers waiting without a live lease", name, stats.MarkersPending)
+					}
+					expired := opts
+					expired.LeaseTTL = time.Nanosecond
+					stats = mustPrune(t, f.open(), expired)
+				}
+				if ms := f.markers(); len(ms) != 0 {
+					t.Fatalf("%s: %d markers left after the rerun (%+v)", name, len(ms), stats)
+				}
+				f.assertGone(forgotten)
+				f.verifyAll()
+				f.checkOK()
+				if again := mustPrune(t, f.open(), opts); again.PacksCondemned != 0 {
+					t.Fatalf("%s: a third prune still condemns %d packs", name, again.PacksCondemned)
+				}
+			}
+			if steps < 3 {
+				t.Errorf("seed %d: only %d %s steps interrupted", seed, steps, m.op)
+			}
+			t.Logf("seed %d: %s interrupted at %d steps (after inner: %v)", seed, m.op, steps, m.after)
+		}
+	}
+}
+
+// unfinishedLease reports whether a lease without "done" exists.
+func (f *fixture) unfinishedLease() bool {
+	f.t.Helper()
+	r := f.open()
+	ids, err := r.ListObjects(f.ctx, repo.KindLease)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	done := make(map[string]bool)
+	for _, id := range ids {
+		rec, err := r.LoadLease(f.ctx, id)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		done[rec.Run] = done[rec.Run] || rec.Done
+	}
+	for _, d := range done {
+		if !d {
+			return true
+		}
+	}
+	return false
+}
