@@ -1,0 +1,314 @@
+package index
+
+import (
+	"bytes"
+	"slices"
+	"sync"
+
+	"github.com/cairn-backup/cairn/pkg/crypto"
+)
+
+// Set is a repository's loaded index: one View per index object plus the
+// entries this process added during a run. Lookups search every view that
+// no other loaded view supersedes (merging keeps that number small) and the
+// added entries. Set is safe for concurrent use.
+type Set struct {
+	mu        sync.RWMutex
+	views     []namedView // every loaded view, in load order
+	active    []*View     // views no other loaded view supersedes, by name
+	names     []crypto.ID // names of active, sorted; names[i] is active[i]
+	dropped   []crypto.ID // names of loaded views that are superseded, sorted
+	condemned map[crypto.ID]struct{}
+	added     *added
+}
+
+type namedView struct {
+	name       crypto.ID
+	view       *View
+	supersedes []crypto.ID
+}
+
+// NewSet returns an empty set.
+func NewSet() *Set {
+	return &Set{condemned: make(map[crypto.ID]struct{}), added: newAdded()}
+}
+
+// AddView adds the index object called name (its object ID). Loading a name
+// twice replaces the earlier view. Views named in another loaded view's
+// supersedes list are ignored by lookups, Each and Len.
+func (s *Set) AddView(name crypto.ID, v *View) {
+	nv := namedView{name: name, view: v, supersedes: v.Supersedes()}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	replaced := false
+	for i := range s.views {
+		if s.views[i].name == name {
+			s.views[i], replaced = nv, true
+		}
+	}
+	if !replaced {
+		s.views = append(s.views, nv)
+	}
+	s.resolve()
+}
+
+// resolve recomputes which views are active. A view's own name in its
+// supersedes list does not count (content addressing makes that impossible
+// anyway). The caller holds the write lock.
+func (s *Set) resolve() {
+	superseded := make(map[crypto.ID]bool) // one per index object, not per blob
+	for _, nv := range s.views {
+		for _, id := range nv.supersedes {
+			if id != nv.name {
+				superseded[id] = true
+			}
+		}
+	}
+	views := slices.Clone(s.views)
+	slices.SortFunc(views, func(a, b namedView) int { return bytes.Compare(a.name[:], b.name[:]) })
+	s.active, s.names, s.dropped = nil, nil, nil
+	for _, nv := range views {
+		if superseded[nv.name] {
+			s.dropped = append(s.dropped, nv.name)
+			continue
+		}
+		s.active = append(s.active, nv.view)
+		s.names = append(s.names, nv.name)
+	}
+}
+
+// Add records a blob this process stored.
+func (s *Set) Add(e Entry) {
+	s.mu.Lock()
+	s.added.add(&e)
+	s.mu.Unlock()
+}
+
+// Condemn marks packs named by deletion markers: Has ignores entries in
+// them, Lookup uses them only when no other copy exists.
+func (s *Set) Condemn(packs []crypto.ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range packs {
+		s.condemned[p] = struct{}{}
+	}
+}
+
+// IsCondemned reports whether a deletion marker condemns pack.
+func (s *Set) IsCondemned(pack crypto.ID) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, ok := s.condemned[pack]
+	return ok
+}
+
+// Lookup returns a location of blob id, preferring packs that are not
+// condemned; a condemned copy is returned only if it is the only one (it is
+// still readable until prune deletes the pack).
+func (s *Set) Lookup(id crypto.ID) (Entry, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var found Entry
+	ok, good := false, false
+	s.each(&id, func(e Entry, condemned bool) bool {
+		if !ok || !condemned {
+			found, ok, good = e, true, !condemned
+		}
+		return !good
+	})
+	return found, ok
+}
+
+// Has reports whether blob id is stored in a pack that is not condemned,
+// which is what deduplication needs.
+func (s *Set) Has(id crypto.ID) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	has := false
+	s.eachLocation(&id, func(condemned bool) bool {
+		if !condemned {
+			has = true
+			return false
+		}
+		return true
+	})
+	return has
+}
+
+// LookupAll returns every known location of blob id, without exact
+// duplicates (same pack and offset), those in packs that are not condemned
+// first.
+func (s *Set) LookupAll(id crypto.ID) []Entry {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var good, bad []Entry
+	s.each(&id, func(e Entry, condemned bool) bool {
+		if slices.ContainsFunc(good, e.sameLocation) || slices.ContainsFunc(bad, e.sameLocation) {
+			return true
+		}
+		if condemned {
+			bad = append(bad, e)
+		} else {
+			good = append(good, e)
+		}
+		return true
+	})
+	return append(good, bad...)
+}
+
+func (e Entry) sameLocation(o Entry) bool {
+	return e.ID == o.ID && e.Pack == o.Pack && e.Offset == o.Offset
+}
+
+// each decodes every entry with ID id until fn returns false. condemned
+// is also true for an entry whose pack position is outside its table. The
+// caller holds the read lock.
+func (s *Set) each(id *crypto.ID, fn func(e Entry, condemned bool) bool) {
+	for _, v := range s.active {
+		stopped := false
+		v.eachMatch(id, func(r record) bool {
+			e := Entry{ID: r.id, Type: r.typ, Offset: r.offset, Length: r.length}
+			var ok bool
+			e.Pack, ok = v.packID(r.pack)
+			stopped = !fn(e, !ok || s.isCondemned(&e.Pack))
+			return !stopped
+		})
+		if stopped {
+			return
+		}
+	}
+	s.added.each(id, func(r *record) bool {
+		p := s.added.packs.ids[r.pack]
+		e := Entry{ID: r.id, Type: r.typ, Pack: p, Offset: r.offset, Length: r.length}
+		return fn(e, s.isCondemned(&p))
+	})
+}
+
+// eachLocation is each for Has: fn learns only whether the pack is
+// condemned, and pack IDs are read only when some pack is.
+func (s *Set) eachLocation(id *crypto.ID, fn func(condemned bool) bool) {
+	for _, v := range s.active {
+		stopped := false
+		v.eachMatch(id, func(r record) bool {
+			condemned := uint64(r.pack) >= uint64(v.npacks)
+			if !condemned && len(s.condemned) > 0 {
+				packID, ok := v.packID(r.pack)
+				condemned = !ok || s.isCondemned(&packID)
+			}
+			stopped = !fn(condemned)
+			return !stopped
+		})
+		if stopped {
+			return
+		}
+	}
+	s.added.each(id, func(r *record) bool {
+		return fn(s.isCondemned(&s.added.packs.ids[r.pack]))
+	})
+}
+
+// isCondemned reports whether a deletion marker condemns pack. The caller
+// holds the lock.
+func (s *Set) isCondemned(pack *crypto.ID) bool {
+	if len(s.condemned) == 0 {
+		return false
+	}
+	_, ok := s.condemned[*pack]
+	return ok
+}
+
+// Each calls fn for every entry of every active view and every added entry,
+// stopping at the first error, which it returns. An ID may be reported more
+// than once. It works on a snapshot: fn may call other Set methods, and
+// entries added meanwhile may or may not be reported.
+func (s *Set) Each(fn func(Entry) error) error {
+	s.mu.RLock()
+	views := slices.Clone(s.active)
+	snap := s.added.snapshot()
+	s.mu.RUnlock()
+	for _, v := range views {
+		sc := v.scan(0)
+		for r := sc.next(); r != nil; r = sc.next() {
+			if err := fn(v.entry(r)); err != nil {
+				return err
+			}
+		}
+		if err := v.Err(); err != nil {
+			return err
+		}
+	}
+	for _, run := range snap.runs {
+		for i := range run {
+			if err := fn(snap.entry(&run[i])); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Added returns the entries added with Add, sorted by ID, for writing this
+// run's index.
+func (s *Set) Added() []Entry {
+	s.mu.RLock()
+	snap := s.added.snapshot()
+	n := s.added.n
+	s.mu.RUnlock()
+	out := make([]Entry, 0, n)
+	for _, run := range snap.runs {
+		for i := range run {
+			out = append(out, snap.entry(&run[i]))
+		}
+	}
+	slices.SortFunc(out, func(a, b Entry) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	return out
+}
+
+// Names returns the names of the loaded index objects in use (not
+// superseded), sorted.
+func (s *Set) Names() []crypto.ID {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.Clone(s.names)
+}
+
+// Superseded returns the names of loaded index objects that another loaded
+// one supersedes, sorted: prune and index upkeep may delete them.
+func (s *Set) Superseded() []crypto.ID {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.Clone(s.dropped)
+}
+
+// Views returns the views in use (not superseded) in the order of Names,
+// for merging.
+func (s *Set) Views() []*View {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.Clone(s.active)
+}
+
+// Err returns the first read error of any view in use (see View.Err):
+// after a failed Lookup, it tells a missing blob from an unreadable cache.
+func (s *Set) Err() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, v := range s.active {
+		if err := v.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Len is the number of entries in active views plus added entries,
+// counting duplicates.
+func (s *Set) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := s.added.n
+	for _, v := range s.active {
+		n += v.nentries
+	}
+	return n
+}
