@@ -2,13 +2,11 @@ package archiver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/user"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
@@ -77,8 +75,8 @@ type Options struct {
 
 // Progress is a backup's state so far.
 type Progress struct {
-	// Files and Dirs count entries finished; FilesUnchanged those files
-	// taken from the parent snapshot without reading.
+	// Files counts regular files finished, Dirs directories; of the
+	// files, FilesUnchanged were taken from the parent snapshot unread.
 	Files, FilesUnchanged, Dirs uint64
 	// Bytes is the size of the files finished; BytesRead what was read
 	// from them; BytesNew the plaintext not yet in the repository.
@@ -118,12 +116,10 @@ func Run(ctx context.Context, r Repo, opts Options) (*Result, error) {
 
 	if !opts.DryRun {
 		lease, err := r.StartLease(ctx, "backup")
-		switch {
-		case err != nil && !leaseUnimplemented(err):
+		if err != nil {
 			return nil, fmt.Errorf("write lease: %w", err)
-		case lease != nil:
-			defer endLease(ctx, lease, opts.Warn)
 		}
+		defer endLease(ctx, lease, opts.Warn)
 	}
 	if err := r.LoadIndex(ctx); err != nil {
 		return nil, fmt.Errorf("load index: %w", err)
@@ -231,16 +227,9 @@ const leaseTimeout = 30 * time.Second
 func endLease(ctx context.Context, lease *repo.Lease, warn func(string, error)) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaseTimeout)
 	defer cancel()
-	if err := lease.Done(ctx); err != nil && !leaseUnimplemented(err) && warn != nil {
+	if err := lease.Done(ctx); err != nil && warn != nil {
 		warn("", fmt.Errorf("end lease (a concurrent prune waits until it expires): %w", err))
 	}
-}
-
-// leaseUnimplemented recognises the placeholder error of a repository
-// package whose leases are not written yet.
-// TODO: drop once pkg/repo leases have landed everywhere.
-func leaseUnimplemented(err error) bool {
-	return errors.Is(err, errors.ErrUnsupported) || strings.Contains(err.Error(), "todo")
 }
 
 // defaultWorkers is the number of scanning and reading goroutines: one per

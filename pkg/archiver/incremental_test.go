@@ -144,3 +144,32 @@ func TestDryRun(t *testing.T) {
 		t.Error("dry run stored a tree")
 	}
 }
+
+// TestLease checks that a backup ends with a done lease and a dry run
+// writes none.
+func TestLease(t *testing.T) {
+	r, _ := newTestRepo(t)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "f"), []byte("f"))
+	backup(t, r, Options{Paths: []string{dir}, DryRun: true})
+	ids, err := r.ListObjects(t.Context(), "lease")
+	must(t, err)
+	if len(ids) != 0 {
+		t.Fatalf("dry run wrote %d leases", len(ids))
+	}
+	backup(t, r, Options{Paths: []string{dir}})
+	ids, err = r.ListObjects(t.Context(), "lease")
+	must(t, err)
+	done := false
+	for _, id := range ids {
+		rec, err := r.LoadLease(t.Context(), id)
+		must(t, err)
+		if rec.Operation != "backup" {
+			t.Errorf("lease operation %q", rec.Operation)
+		}
+		done = done || rec.Done
+	}
+	if !done {
+		t.Errorf("no done lease among %d", len(ids))
+	}
+}
