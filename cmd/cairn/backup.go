@@ -183,7 +183,7 @@ func backupOutcome(res *archiver.Result) error {
 // archiver does not scan ahead, so the total is unknown.
 func backupLine(s archiver.Progress) string {
 	line := fmt.Sprintf("[%s] %d files, %d dirs, %s, %s new, %s",
-		formatDuration(s.Elapsed.Round(time.Second)), s.Files, s.Dirs, formatBytes(s.Bytes),
+		formatElapsed(s.Elapsed), s.Files, s.Dirs, formatBytes(s.Bytes),
 		formatBytes(s.BytesNew), rate(s.BytesRead, s.Elapsed))
 	if s.Skipped > 0 {
 		line += fmt.Sprintf(", %d skipped", s.Skipped)

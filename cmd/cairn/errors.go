@@ -79,7 +79,7 @@ func exitCode(err error, interrupted bool) int {
 // stays one line.
 func errorLine(err error, interrupted bool) string {
 	if interrupted {
-		return "cairn: interrupted; nothing half-written is left behind: run the command again to finish"
+		return "cairn: interrupted; run the command again to finish (an interrupted backup saves no snapshot, and the next one reuses the data already uploaded)"
 	}
 	msg := err.Error()
 	if strings.HasPrefix(msg, "unknown command") {

@@ -48,6 +48,16 @@ func formatDuration(d time.Duration) string {
 	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 }
 
+// formatElapsed renders a running time as a clock: "0:07", "12:34",
+// "1:02:03".
+func formatElapsed(d time.Duration) string {
+	sec := int(d.Round(time.Second).Seconds())
+	if sec >= 3600 {
+		return fmt.Sprintf("%d:%02d:%02d", sec/3600, sec/60%60, sec%60)
+	}
+	return fmt.Sprintf("%d:%02d", sec/60, sec%60)
+}
+
 // printable makes a name from the file system safe to print on one line:
 // control characters are escaped, other bytes are left alone.
 func printable(s string) string {

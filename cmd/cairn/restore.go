@@ -98,7 +98,7 @@ func (a *app) runRestore(ctx context.Context, ref string, o restoreOptions) erro
 
 // restoreLine is the terminal status line of a restore or verify.
 func restoreLine(verb string, s restorer.Progress) string {
-	line := fmt.Sprintf("[%s] %s %d/%d files, %s/%s, %s", formatDuration(s.Elapsed.Round(time.Second)), verb,
+	line := fmt.Sprintf("[%s] %s %d/%d files, %s/%s, %s", formatElapsed(s.Elapsed), verb,
 		s.Files, s.TotalFiles, formatBytes(s.Bytes), formatBytes(s.TotalBytes), rate(s.Bytes, s.Elapsed))
 	if e := eta(s.Bytes, s.TotalBytes, s.Elapsed); e != "" {
 		line += ", " + e

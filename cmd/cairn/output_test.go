@@ -1,0 +1,70 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/cairn-backup/cairn/pkg/snapshot"
+)
+
+func TestFormatting(t *testing.T) {
+	bytes := []struct {
+		in   uint64
+		want string
+	}{{0, "0 B"}, {1023, "1023 B"}, {1024, "1.0 KiB"}, {3 << 19, "1.5 MiB"}, {5 << 30, "5.0 GiB"}}
+	for _, tc := range bytes {
+		if got := formatBytes(tc.in); got != tc.want {
+			t.Errorf("formatBytes(%d) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	elapsed := []struct {
+		in   time.Duration
+		want string
+	}{{0, "0:00"}, {7 * time.Second, "0:07"}, {754 * time.Second, "12:34"}, {3723 * time.Second, "1:02:03"}}
+	for _, tc := range elapsed {
+		if got := formatElapsed(tc.in); got != tc.want {
+			t.Errorf("formatElapsed(%v) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	durations := []struct {
+		in   time.Duration
+		want string
+	}{{15 * time.Millisecond, "15ms"}, {1500 * time.Millisecond, "1.5s"}, {184 * time.Second, "3m04s"}, {125 * time.Minute, "2h05m"}}
+	for _, tc := range durations {
+		if got := formatDuration(tc.in); got != tc.want {
+			t.Errorf("formatDuration(%v) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	names := []struct{ in, want string }{{"plain name", "plain name"}, {"odd\nname", `odd\nname`}, {"tab\there", `tab\there`}, {"bell\a", `bell\x07`}, {"café", "café"}}
+	for _, tc := range names {
+		if got := printable(tc.in); got != tc.want {
+			t.Errorf("printable(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	if got := eta(50, 100, 10*time.Second); got != "ETA 10.0s" {
+		t.Errorf("eta = %q", got)
+	}
+	if got := eta(0, 100, 10*time.Second); got != "" {
+		t.Errorf("eta without progress = %q", got)
+	}
+}
+
+func TestFileMode(t *testing.T) {
+	tests := []struct {
+		node snapshot.Node
+		want string
+	}{
+		{snapshot.Node{Type: snapshot.NodeFile, Mode: 0o640}, "-rw-r-----"},
+		{snapshot.Node{Type: snapshot.NodeDir, Mode: 0o2750}, "dgrwxr-x---"},
+		{snapshot.Node{Type: snapshot.NodeSymlink, Mode: 0o777}, "Lrwxrwxrwx"},
+		{snapshot.Node{Type: snapshot.NodeFile, Mode: 0o4755}, "urwxr-xr-x"},
+		{snapshot.Node{Type: snapshot.NodeDir, Mode: 0o1777}, "dtrwxrwxrwx"},
+		{snapshot.Node{Type: snapshot.NodeCharDev, Mode: 0o666}, "Dcrw-rw-rw-"},
+		{snapshot.Node{Type: snapshot.NodeFifo, Mode: 0o644}, "prw-r--r--"},
+	}
+	for _, tc := range tests {
+		if got := fileMode(&tc.node).String(); got != tc.want {
+			t.Errorf("fileMode(%v %o) = %q, want %q", tc.node.Type, tc.node.Mode, got, tc.want)
+		}
+	}
+}
