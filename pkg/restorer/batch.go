@@ -2,7 +2,6 @@ package restorer
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -84,10 +83,14 @@ type fileState struct {
 	// known; nil values are all-zero blobs, which need no write.
 	pending  map[int32][]byte
 	done     int // blobs written (or skipped because zero)
-	handle   *os.File
+	handle   int // open file descriptor, -1 when closed
 	created  bool
 	failed   bool
 	finished bool
+}
+
+func newFileState(path, live string, node *snapshot.Node) *fileState {
+	return &fileState{path: path, live: live, node: node, handle: -1}
 }
 
 // offset returns the start of blob i, if known.

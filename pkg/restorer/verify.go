@@ -171,7 +171,7 @@ func (v *verifier) visit(ctx context.Context, snapPath []byte, live string, n *s
 	v.progress.totalFiles.Add(1)
 	v.progress.totalBytes.Add(n.Size)
 	node := *n
-	f := &fileState{path: string(snapPath), live: live, node: &node}
+	f := newFileState(string(snapPath), live, &node)
 	if len(n.Content) == 0 {
 		v.fileDone(f)
 		return nil

@@ -321,7 +321,7 @@ func (rs *restorer) planFile(ctx context.Context, dst string, n *snapshot.Node) 
 	rs.progress.totalFiles.Add(1)
 	rs.progress.totalBytes.Add(n.Size)
 	node := *n
-	f := &fileState{path: dst, node: &node}
+	f := newFileState(dst, "", &node)
 	if len(n.Content) == 0 {
 		rs.restoreEmpty(f)
 		return nil
@@ -340,7 +340,7 @@ func (rs *restorer) planFile(ctx context.Context, dst string, n *snapshot.Node) 
 // snapshot says so) nothing but a hole.
 func (rs *restorer) restoreEmpty(f *fileState) {
 	f.mu.Lock()
-	_, err := rs.writer.handle(f)
+	_, err := rs.writer.handle(f, true)
 	if err == nil {
 		err = rs.writer.closeHandle(f)
 	}

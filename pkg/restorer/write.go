@@ -3,7 +3,8 @@ package restorer
 import (
 	"bytes"
 	"fmt"
-	"os"
+	"io"
+	"io/fs"
 	"sync"
 	"sync/atomic"
 
@@ -129,9 +130,10 @@ func (w *writer) place(f *fileState, data []byte, zero bool, off, size int64) {
 		return
 	}
 	if !zero {
-		h, err := w.handle(f)
+		// A single-blob file's only write sets its size.
+		fd, err := w.handle(f, len(f.blobs) > 1)
 		if err == nil {
-			_, err = h.WriteAt(data, off)
+			err = pwriteFull(fd, data, off)
 		}
 		if err != nil {
 			w.failFile(f, err)
@@ -142,41 +144,75 @@ func (w *writer) place(f *fileState, data []byte, zero bool, off, size int64) {
 	w.rs.progress.bytes.Add(uint64(size))
 }
 
-// handle returns f's open handle, opening it if needed. The first open
-// creates the file (replacing nothing: existing paths were dealt with while
-// planning) and sets its size, so that unwritten zero blobs are holes.
-func (w *writer) handle(f *fileState) (*os.File, error) {
-	if f.handle != nil {
+// handle returns f's open file descriptor, opening it if needed. The first
+// open creates the file (replacing nothing: existing paths were dealt with
+// while planning) and, if truncate is set, sets its size, so that unwritten
+// zero blobs are holes. Raw descriptors save the runtime's poller
+// registration attempt on every open, which matters with many small files.
+func (w *writer) handle(f *fileState, truncate bool) (int, error) {
+	if f.handle >= 0 {
 		return f.handle, nil
 	}
-	flags := os.O_WRONLY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	flags := unix.O_WRONLY | unix.O_NOFOLLOW | unix.O_CLOEXEC
 	if !f.created {
-		flags |= os.O_CREATE | os.O_TRUNC
+		flags |= unix.O_CREAT | unix.O_TRUNC
 	}
-	h, err := os.OpenFile(f.path, flags, 0o600)
+	fd, err := retryEINTR(func() (int, error) { return unix.Open(f.path, flags, 0o600) })
 	if err != nil {
-		return nil, err
+		return -1, &fs.PathError{Op: "open", Path: f.path, Err: err}
 	}
 	if !f.created {
 		f.created = true
-		if err := h.Truncate(int64(f.node.Size)); err != nil {
-			h.Close()
-			return nil, err
+		if truncate && f.node.Size > 0 {
+			if err := unix.Ftruncate(fd, int64(f.node.Size)); err != nil {
+				unix.Close(fd)
+				return -1, &fs.PathError{Op: "truncate", Path: f.path, Err: err}
+			}
 		}
 	}
-	f.handle = h
+	f.handle = fd
 	w.open.Add(1)
-	return h, nil
+	return fd, nil
 }
 
 func (w *writer) closeHandle(f *fileState) error {
-	if f.handle == nil {
+	if f.handle < 0 {
 		return nil
 	}
-	err := f.handle.Close()
-	f.handle = nil
+	err := unix.Close(f.handle)
+	f.handle = -1
 	w.open.Add(-1)
-	return err
+	if err != nil {
+		return &fs.PathError{Op: "close", Path: f.path, Err: err}
+	}
+	return nil
+}
+
+// pwriteFull writes all of data at off.
+func pwriteFull(fd int, data []byte, off int64) error {
+	for len(data) > 0 {
+		n, err := unix.Pwrite(fd, data, off)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return io.ErrShortWrite
+		}
+		data, off = data[n:], off+int64(n)
+	}
+	return nil
+}
+
+func retryEINTR(call func() (int, error)) (int, error) {
+	for {
+		n, err := call()
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
 }
 
 // afterWrite completes f when all its blobs are in place, and otherwise
@@ -184,7 +220,7 @@ func (w *writer) closeHandle(f *fileState) error {
 // releases.
 func (w *writer) afterWrite(f *fileState) {
 	if f.failed || f.done < len(f.blobs) {
-		if f.handle != nil && w.open.Load() > maxOpenFiles {
+		if f.handle >= 0 && w.open.Load() > maxOpenFiles {
 			if err := w.closeHandle(f); err != nil {
 				w.failFile(f, err)
 			}
@@ -215,7 +251,7 @@ func (w *writer) complete(f *fileState) error {
 		return fmt.Errorf("content is %d bytes, the snapshot says %d: the snapshot is inconsistent", size, f.node.Size)
 	}
 	if !f.created {
-		if _, err := w.handle(f); err != nil {
+		if _, err := w.handle(f, true); err != nil {
 			f.failed = true
 			return err
 		}
