@@ -29,11 +29,11 @@
 //
 // Find lists the entries of several snapshots whose name or path matches a
 // glob pattern with path.Match semantics ('*' and '?' never match '/';
-// character classes and '\' escapes work as in path.Match). A pattern
-// without '/' is matched against each entry's base name, so "*.pdf" finds
-// PDFs at any depth. A pattern with '/' is matched against the full path
-// from the snapshot root, e.g. "/home/*/docs/*.pdf"; a leading '/' is
-// implied if missing. Full-path patterns prune the walk: a directory whose
+// character classes and '\' escapes work as in path.Match; there is no
+// "**"). A pattern without '/' is matched against each entry's base name,
+// so "*.pdf" finds PDFs at any depth. A pattern with '/' is matched against
+// the full path from the snapshot root, e.g. "/home/*/docs/*.pdf"; a
+// leading '/' is implied if missing. Full-path patterns prune the walk: a directory whose
 // path cannot be a prefix of a match is not entered. Base-name results are
 // memoized per directory content, so a directory shared by many snapshots
 // is read once.

@@ -38,8 +38,9 @@
 // A run is live if it has no "done" lease and its newest lease is younger
 // than LeaseTTL. Ages are measured with the storage server's modification
 // times, never the client's clock: prune writes its own lease and takes that
-// lease's server time as "now". Its own lease makes concurrent prunes and
-// backups wait for its repacked packs to be indexed.
+// lease's server time as "now". Its own lease also makes a concurrent prune
+// wait before sweeping a marker that might condemn the packs this prune is
+// still writing and indexing while it repacks.
 //
 // # Crashes
 //
