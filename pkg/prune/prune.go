@@ -68,23 +68,23 @@ type Options struct {
 
 // Stats count what a Prune did (or, with DryRun, would do).
 type Stats struct {
-	Snapshots int // snapshots the last phase saw
+	Snapshots int `json:"snapshots"` // snapshots the last phase saw
 
-	PacksCondemned int   // packs named by the marker written (phase 1)
-	BytesCondemned int64 // their size
-	PacksRepacked  int   // packs whose live blobs were copied before condemning
-	BlobsRepacked  int
-	BytesRepacked  int64 // live bytes copied
+	PacksCondemned int   `json:"packs_condemned"` // packs named by the marker written (phase 1)
+	BytesCondemned int64 `json:"bytes_condemned"` // their size
+	PacksRepacked  int   `json:"packs_repacked"`  // packs whose live blobs were copied before condemning
+	BlobsRepacked  int   `json:"blobs_repacked"`
+	BytesRepacked  int64 `json:"bytes_repacked"` // live bytes copied
 
-	PacksDeleted  int   // packs deleted by sweeps
-	BytesFreed    int64 // their size
-	PacksRescued  int   // condemned packs kept because a later snapshot needs them
-	IndexesMerged int   // index objects replaced by a merged one
+	PacksDeleted  int   `json:"packs_deleted"`  // packs deleted by sweeps
+	BytesFreed    int64 `json:"bytes_freed"`    // their size
+	PacksRescued  int   `json:"packs_rescued"`  // condemned packs kept because a later snapshot needs them
+	IndexesMerged int   `json:"indexes_merged"` // index objects replaced by a merged one
 
-	Markers        int // deletion markers written
-	MarkersSwept   int // markers completed and removed
-	MarkersPending int // markers left for a later prune (live backups or Grace)
-	LeasesRemoved  int // lease objects of finished or expired runs removed
+	Markers        int `json:"markers"`         // deletion markers written
+	MarkersSwept   int `json:"markers_swept"`   // markers completed and removed
+	MarkersPending int `json:"markers_pending"` // markers left for a later prune (live backups or Grace)
+	LeasesRemoved  int `json:"leases_removed"`  // lease objects of finished or expired runs removed
 }
 
 // ErrNeedsDelete means the storage refused a delete: prune was run with
