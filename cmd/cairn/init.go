@@ -23,7 +23,12 @@ func newInitCommand(a *app) *cobra.Command {
 		Short: "Create a new repository",
 		Long: `Create a new, empty repository at --repo, protected by the passphrase.
 For S3 the bucket is created if it does not exist. Keep the passphrase
-safe: without it nobody, including you, can read the backups.`,
+safe: without it nobody, including you, can read the backups.
+
+For automated tests only: CAIRN_INSECURE_TEST_KDF=1 makes new keys (init,
+key add, key passwd) use a deliberately weak key derivation, so tests run
+fast. Keys made that way are easy to brute-force; cairn warns on stderr
+whenever it is set. Never use it for real data.`,
 		Example: `  cairn -r /mnt/usb/cairn init
   CAIRN_PASSWORD_FILE=~/.cairn-pass cairn -r s3://s3.example.com/backups/laptop init
   cairn -r s3+http://127.0.0.1:9000/backups init --pack-size 32M --compression better`,
