@@ -40,9 +40,10 @@
 // zero too, but RSS counts every mapped page a process touches, and the
 // kernel decides how many pages one fault maps. On Linux 6.18 with ext4
 // large folios, one fault mapped the whole 2 MiB folio around it: each
-// lookup added about 2 MiB of RSS, 20 lookups into a 1M-entry index cost 23
-// bytes of RSS per indexed blob, and about 100 lookups mapped nearly the
-// whole file (48 bytes per blob). Neither MADV_RANDOM nor MADV_NOHUGEPAGE changed that.
+// lookup added about 2 MiB of RSS; 20 lookups into a 1.5M-entry index
+// cost 25 bytes of RSS per indexed blob and 200 lookups mapped the whole
+// file, 50 bytes per blob (BenchmarkRSSMmap keeps that measurement).
+// Neither MADV_RANDOM nor MADV_NOHUGEPAGE changed it.
 // With pread the file's pages stay in the kernel's page cache, which is
 // shared, reclaimable and not RSS, whatever the kernel or file system does
 // with folios. A lookup costs a system call (about 3 to 5 microseconds per
