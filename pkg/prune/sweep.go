@@ -152,7 +152,10 @@ func (p *pruner) mergeIndex(ctx context.Context, drop map[crypto.ID]bool) error 
 	if !dropping && len(old) <= 1 {
 		return nil
 	}
-	body := index.Merge(views, names, func(pk crypto.ID) bool { return drop[pk] })
+	body, err := index.TryMerge(views, names, func(pk crypto.ID) bool { return drop[pk] })
+	if err != nil {
+		return fmt.Errorf("prune: merge index: %w", err)
+	}
 	merged, err := p.r.SaveObject(ctx, repo.KindIndex, body)
 	if err != nil {
 		return fmt.Errorf("prune: write merged index: %w", err)

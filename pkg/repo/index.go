@@ -196,7 +196,11 @@ func (r *Repository) CompactIndex(ctx context.Context, max int) (bool, error) {
 	if len(names) <= max {
 		return false, nil
 	}
-	if _, err := r.saveIndex(ctx, index.Merge(set.Views(), names, nil)); err != nil {
+	body, err := index.TryMerge(set.Views(), names, nil)
+	if err != nil {
+		return false, fmt.Errorf("merge %d index objects: %w", len(names), err)
+	}
+	if _, err := r.saveIndex(ctx, body); err != nil {
 		return false, fmt.Errorf("merge %d index objects: %w", len(names), err)
 	}
 	for _, old := range set.Superseded() {
