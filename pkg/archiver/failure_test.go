@@ -142,14 +142,15 @@ func TestChangedWhileReading(t *testing.T) {
 func TestCancel(t *testing.T) {
 	r, store := newTestRepo(t)
 	dir := t.TempDir()
-	for i := range 40 {
+	const files = 24
+	for i := range files {
 		writeFile(t, filepath.Join(dir, "f"+string(rune('a'+i%26))+string(rune('a'+i/26))), randomBytes(uint64(i), 600<<10))
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var opened atomic.Int32
 	cancelling := func(p string, noatime bool) (sourceFile, error) {
-		if opened.Add(1) == 10 {
+		if opened.Add(1) == files/4 {
 			cancel()
 		}
 		return openSource(p, noatime)
@@ -167,7 +168,7 @@ func TestCancel(t *testing.T) {
 
 	// The repository is still usable.
 	res = backup(t, r, Options{Paths: []string{dir}})
-	if res.Snapshot.Summary.FilesNew != 40 {
+	if res.Snapshot.Summary.FilesNew != files {
 		t.Errorf("backup after cancel: %+v", res.Snapshot.Summary)
 	}
 }

@@ -167,3 +167,11 @@ func must(tb testing.TB, err error) {
 		tb.Fatal(err)
 	}
 }
+
+// testSize returns n, or an eighth of it under the race detector.
+func testSize(n int) int {
+	if raceEnabled {
+		return n / 8
+	}
+	return n
+}

@@ -111,7 +111,7 @@ func TestRacyFileReread(t *testing.T) {
 func TestDedup(t *testing.T) {
 	r, _ := newTestRepo(t)
 	dir := t.TempDir()
-	data := randomBytes(7, 20<<20)
+	data := randomBytes(7, testSize(20<<20))
 	writeFile(t, filepath.Join(dir, "orig"), data)
 	first := backup(t, r, Options{Paths: []string{dir}})
 	if added := first.Snapshot.Summary.BytesAdded; added < uint64(len(data)) {

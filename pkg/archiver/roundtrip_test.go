@@ -18,10 +18,10 @@ import (
 	"github.com/cairn-backup/cairn/pkg/snapshot"
 )
 
-const (
-	sparseSize = 40 << 20
-	deepLevels = 50
-)
+const deepLevels = 50
+
+// sparseSize is the size of the sparse test file.
+func sparseSize() int { return testSize(40 << 20) }
 
 // makeTree creates a tree with every kind of entry the format stores, and
 // a socket, which it does not. It returns whether xattrs are supported.
@@ -57,8 +57,8 @@ func makeTree(t *testing.T, dir string) (xattrs bool) {
 
 	f, err := os.Create(filepath.Join(dir, "sparse"))
 	must(t, err)
-	must(t, f.Truncate(sparseSize))
-	_, err = f.WriteAt([]byte("data in the middle of holes"), sparseSize/2)
+	must(t, f.Truncate(int64(sparseSize())))
+	_, err = f.WriteAt([]byte("data in the middle of holes"), int64(sparseSize()/2))
 	must(t, err)
 	must(t, f.Close())
 
@@ -158,7 +158,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("intermediate %s: %+v, want %+v", parentDir, n, want0)
 	}
 	s := snap.Summary
-	if s.FilesNew == 0 || s.FilesChanged != 0 || s.FilesUnchanged != 0 || s.BytesRead < sparseSize || s.Dirs < deepLevels || s.BytesAdded == 0 || s.BytesStored == 0 {
+	if s.FilesNew == 0 || s.FilesChanged != 0 || s.FilesUnchanged != 0 || s.BytesRead < uint64(sparseSize()) || s.Dirs < deepLevels || s.BytesAdded == 0 || s.BytesStored == 0 {
 		t.Errorf("summary %+v", s)
 	}
 }

@@ -1,0 +1,5 @@
+//go:build !race
+
+package archiver
+
+const raceEnabled = false
