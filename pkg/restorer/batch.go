@@ -131,6 +131,9 @@ func (f *fileState) advance() int {
 
 // contentSize is the total size of the file's blobs, once all are known.
 func (f *fileState) contentSize() (int64, bool) {
+	if len(f.blobs) == 0 {
+		return 0, true
+	}
 	if f.reach < len(f.blobs) {
 		return 0, false
 	}

@@ -56,7 +56,8 @@ type Options struct {
 	// the end.
 	Progress func(Progress)
 	// Warn, when set, is called for every path that could not be restored
-	// exactly. Each call is also counted in Result.Errors.
+	// exactly. Each call is counted in Result.Errors, except for device
+	// nodes skipped because only root can create them.
 	Warn func(path string, err error)
 }
 

@@ -340,10 +340,7 @@ func (rs *restorer) planFile(ctx context.Context, dst string, n *snapshot.Node) 
 // snapshot says so) nothing but a hole.
 func (rs *restorer) restoreEmpty(f *fileState) {
 	f.mu.Lock()
-	_, err := rs.writer.handle(f, true)
-	if err == nil {
-		err = rs.writer.closeHandle(f)
-	}
+	err := rs.writer.complete(f)
 	f.mu.Unlock()
 	if err == nil {
 		err = fsmeta.Apply(f.path, f.node, rs.asRoot)

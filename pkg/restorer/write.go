@@ -162,13 +162,13 @@ func (w *writer) handle(f *fileState, truncate bool) (int, error) {
 		return -1, &fs.PathError{Op: "open", Path: f.path, Err: err}
 	}
 	if !f.created {
-		f.created = true
 		if truncate && f.node.Size > 0 {
 			if err := unix.Ftruncate(fd, int64(f.node.Size)); err != nil {
 				unix.Close(fd)
 				return -1, &fs.PathError{Op: "truncate", Path: f.path, Err: err}
 			}
 		}
+		f.created = true
 	}
 	f.handle = fd
 	w.open.Add(1)
@@ -245,7 +245,7 @@ func (w *writer) afterWrite(f *fileState) {
 // it. The caller holds f.mu.
 func (w *writer) complete(f *fileState) error {
 	f.finished = true
-	if size, _ := f.contentSize(); size != int64(f.node.Size) {
+	if size, _ := f.contentSize(); len(f.blobs) > 0 && size != int64(f.node.Size) {
 		w.closeHandle(f)
 		f.failed = true
 		return fmt.Errorf("content is %d bytes, the snapshot says %d: the snapshot is inconsistent", size, f.node.Size)
