@@ -20,11 +20,12 @@
 // A file smaller than the chunker's minimum size is a single chunk
 // (FastCDC never cuts below it), so it is read into a buffer of its size
 // and saved by the worker itself: many small files are read in parallel by
-// the workers. A larger file is cut by the worker's keyed chunker, and a
-// copy of each chunk goes to the blob pool (one goroutine per core) that
-// hashes, compresses and seals it in Saver.SaveBlob; the chunk's position in
-// the file's content list keeps the order. So a single large file also
-// keeps every core busy.
+// the workers. A larger file is cut by one of the run's keyed chunkers (one
+// per four cores: chunking runs several times faster than what follows),
+// and a copy of each chunk goes to the blob pool (one goroutine per core)
+// that hashes, compresses and seals it in Saver.SaveBlob; the chunk's
+// position in the file's content list keeps the order. So a single large
+// file also keeps every core busy.
 //
 // Nothing waits for its children. Each directory counts the children still
 // in progress; the goroutine that finishes the last one (a worker, or the
@@ -76,9 +77,9 @@
 //
 // # Memory
 //
-// Memory does not grow with file size: each worker has one chunker buffer
-// (twice the maximum chunk size, allocated on the first large file), the
-// blob pool holds at most one chunk per goroutine plus one queued chunk per
+// Memory does not grow with file size: each chunker has one scan buffer
+// (1.25 times the maximum chunk size, allocated when first used), the blob
+// pool holds at most one chunk per goroutine plus one queued chunk per
 // core, and the Saver holds at most Connections+1 packs. Small files are
 // held only while being saved. What grows with the tree is the metadata of
 // directories in progress (about one directory listing per level of the

