@@ -220,30 +220,53 @@ func (k keepPolicy) validate() error {
 		}
 	}
 	if k.Within != "" {
-		if _, err := parseWithin(k.Within); err != nil {
-			return err
+		if _, err := parseAge(k.Within); err != nil {
+			return fmt.Errorf("within %w", err)
 		}
 	}
 	return nil
 }
 
-// parseWithin parses a keep-within duration such as "30d", "6m" or
-// "1y2m": units y (365 days), m (30 days), w, d and h.
-func parseWithin(s string) (time.Duration, error) {
-	m := regexp.MustCompile(`^(?:\d+[ymwdh])+$`)
-	if !m.MatchString(s) {
-		return 0, fmt.Errorf("within %q: want a duration like 30d, 6m or 1y2m (units y, m, w, d, h)", s)
+// parseAge parses a long duration (keep within, prune grace) in calendar
+// units, largest first, as restic writes them: "30d", "2w", "1y6m", "36h";
+// y is 365 days, m is 30 days (months, never minutes), w, d and h. Anything
+// else is tried as a Go duration ("1h30m", "90s", "1.5h"), so "m" after "h"
+// means minutes there.
+func parseAge(s string) (time.Duration, error) {
+	if d, ok, err := parseCalendarAge(s); ok {
+		return d, err
 	}
-	units := map[byte]time.Duration{'y': 365 * 24 * time.Hour, 'm': 30 * 24 * time.Hour, 'w': 7 * 24 * time.Hour, 'd': 24 * time.Hour, 'h': time.Hour}
-	var total time.Duration
-	for _, part := range regexp.MustCompile(`\d+[ymwdh]`).FindAllString(s, -1) {
-		n, err := strconv.Atoi(part[:len(part)-1])
-		if err != nil || n > 100000 {
-			return 0, fmt.Errorf("within %q: %s is too large", s, part)
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q: want a duration like 30d, 2w, 1y6m or 36h (units y, m = 30 days, w, d, h), or a Go duration such as 1h30m", s)
+	}
+	return d, nil
+}
+
+// calendarAge matches "1y6m2w3d4h" with each unit at most once, in this
+// order.
+var calendarAge = regexp.MustCompile(`^(?:(\d+)y)?(?:(\d+)m)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?$`)
+
+// parseCalendarAge parses s if it is in calendar units; ok is false when
+// it is not.
+func parseCalendarAge(s string) (d time.Duration, ok bool, err error) {
+	m := calendarAge.FindStringSubmatch(s)
+	if s == "" || m == nil {
+		return 0, false, nil
+	}
+	const day = 24 * time.Hour
+	units := []time.Duration{365 * day, 30 * day, 7 * day, day, time.Hour}
+	for i, unit := range units {
+		if m[i+1] == "" {
+			continue
 		}
-		total += time.Duration(n) * units[part[len(part)-1]]
+		n, err := strconv.Atoi(m[i+1])
+		if err != nil || n > 100000 {
+			return 0, true, fmt.Errorf("%q: %s is too large", s, m[i+1])
+		}
+		d += time.Duration(n) * unit
 	}
-	return total, nil
+	return d, true, nil
 }
 
 // expandHome replaces a leading "~" or "~/" with the home directory.

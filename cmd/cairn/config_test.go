@@ -108,7 +108,7 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-func TestParseWithin(t *testing.T) {
+func TestParseAge(t *testing.T) {
 	day := 24 * time.Hour
 	tests := []struct {
 		in   string
@@ -119,15 +119,20 @@ func TestParseWithin(t *testing.T) {
 		{"2w", 14 * day, false},
 		{"1y2m", 365*day + 60*day, false},
 		{"12h", 12 * time.Hour, false},
+		{"30m", 30 * 30 * day, false}, // months, as in restic
+		{"1h30m", 90 * time.Minute, false},
+		{"1.5h", 90 * time.Minute, false},
+		{"1d2d", 0, true},
+		{"-1h", 0, true},
 		{"", 0, true},
 		{"3 days", 0, true},
 		{"5", 0, true},
 		{"d", 0, true},
 	}
 	for _, tc := range tests {
-		got, err := parseWithin(tc.in)
+		got, err := parseAge(tc.in)
 		if (err != nil) != tc.bad || got != tc.want {
-			t.Errorf("parseWithin(%q) = %v, %v", tc.in, got, err)
+			t.Errorf("parseAge(%q) = %v, %v", tc.in, got, err)
 		}
 	}
 }

@@ -18,7 +18,7 @@ const (
 	exitError        = 1
 	exitPartial      = 3
 	exitNoRepository = 10
-	exitLocked       = 11
+	exitLocked       = 11 // could not lock or lease (repo.ErrLease)
 	exitWrongPass    = 12
 	exitInterrupted  = 130
 )
@@ -34,11 +34,6 @@ func (e *partialError) Error() string {
 	return fmt.Sprintf("backup: snapshot %s saved, but %d file(s) could not be read (named above); "+
 		"fix their permissions or exclude them, then back up again", e.snapshot, e.skipped)
 }
-
-// errLocked is wrapped by errors about locks and leases (exit 11): the
-// repository packages have no sentinel for it yet, so commands that detect
-// such a failure wrap this.
-var errLocked = errors.New("could not lock the repository")
 
 // differencesError reports that verify found differences or damage, which
 // it has listed on stdout.
@@ -64,7 +59,7 @@ func exitCode(err error, interrupted bool) int {
 		return exitPartial
 	case errors.Is(err, repo.ErrNoRepository), errors.Is(err, storage.ErrNoRepository):
 		return exitNoRepository
-	case errors.Is(err, errLocked):
+	case errors.Is(err, repo.ErrLease):
 		return exitLocked
 	case errors.Is(err, crypto.ErrWrongPassphrase):
 		return exitWrongPass
@@ -105,14 +100,15 @@ func errorHint(err error) string {
 		return "use it as it is, or choose another location"
 	case errors.Is(err, repo.ErrLastKey):
 		return "add another key first with cairn key add"
-	case errors.Is(err, errLocked):
-		return "another cairn may be running; wait for it to finish, then try again"
 	case errors.Is(err, storage.ErrPermission):
 		return "check the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) and the permissions of the repository location"
 	case errors.Is(err, storage.ErrTransient):
 		return "the storage service is unreachable or overloaded; check the network and try again"
 	case errors.Is(err, repo.ErrCorrupt):
 		return "run cairn check"
+	case errors.Is(err, repo.ErrLease):
+		// Checked after the storage classes above, which say more.
+		return "cairn writes a lease object before it adds or removes data; check that the storage is reachable and accepts new objects, then try again"
 	case errors.Is(err, snapshot.ErrSnapshotNotFound), errors.Is(err, snapshot.ErrAmbiguous):
 		return "run cairn snapshots to list them"
 	case errors.Is(err, context.DeadlineExceeded):

@@ -27,7 +27,9 @@ func TestExitCode(t *testing.T) {
 		{"wrapped partial backup", fmt.Errorf("job x: %w", &partialError{skipped: 1}), false, 3},
 		{"no repository", wrap(repo.ErrNoRepository), false, 10},
 		{"no storage location", wrap(storage.ErrNoRepository), false, 10},
-		{"locked", wrap(errLocked), false, 11},
+		{"lease", wrap(repo.ErrLease), false, 11},
+		{"lease refused by storage", fmt.Errorf("backup: write lease: %w", fmt.Errorf("%w: %w", repo.ErrLease, storage.ErrPermission)), false, 11},
+		{"lease write interrupted", wrap(fmt.Errorf("%w: %w", repo.ErrLease, context.Canceled)), true, 130},
 		{"wrong passphrase", wrap(crypto.ErrWrongPassphrase), false, 12},
 		{"interrupted", wrap(context.Canceled), true, 130},
 		{"any error after a signal", errors.New("read failed"), true, 130},
@@ -53,6 +55,7 @@ func TestErrorLine(t *testing.T) {
 		{errors.New("read /a/b\nc: denied"), []string{`/a/b\nc`}},
 		{errors.New(`unknown command "x" for "cairn"`), []string{"cairn --help"}},
 		{fmt.Errorf("backup: %w", storage.ErrPermission), []string{"check the credentials"}},
+		{fmt.Errorf("prune: %w", repo.ErrLease), []string{"could not write or renew the lease", "; cairn writes a lease object"}},
 	}
 	for _, tc := range tests {
 		got := errorLine(tc.err, false)

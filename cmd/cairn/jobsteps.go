@@ -29,12 +29,6 @@ func (a *app) jobSteps() map[string]jobStep {
 	}
 }
 
-// forgetResult is the data of a forget step in the run summary.
-type forgetResult struct {
-	Kept    []string `json:"kept"`
-	Removed []string `json:"removed"`
-}
-
 // forgetStep applies the job's keep policy to the job's snapshots (its
 // host, its set of paths, and its tags) and removes the others. Tags are
 // part of it so that two jobs over the same paths (say daily and monthly)
@@ -48,20 +42,15 @@ func (a *app) forgetStep(ctx context.Context, r *repo.Repository, spec *jobSpec)
 	if err != nil {
 		return "", nil, err
 	}
+	// One group: the filter already narrows to the job's snapshots.
 	mine := snapshot.Filter{Hosts: []string{spec.host}, Paths: spec.paths, Tags: spec.job.Tags}
-	var group []snapshot.Entry
-	for _, e := range all {
-		if mine.Match(e.Snapshot) {
-			group = append(group, e)
-		}
-	}
-	decisions, err := forget.Apply(group, policy, time.Now())
+	groups, err := planForget(all, mine, "", policy, time.Now())
 	if err != nil {
-		return "", nil, fmt.Errorf("forget: %w", err)
+		return "", nil, err
 	}
-	removed := forget.Removed(decisions)
-	res := forgetResult{Kept: hexIDs(forget.Kept(decisions)), Removed: hexIDs(removed)}
-	if err := prune.Forget(ctx, r, removed); err != nil {
+	kept, removed := decided(groups)
+	res := forgetResult{Kept: hexIDs(kept), Removed: hexIDs(removed)}
+	if err := forgetSnapshots(ctx, r, removed); err != nil {
 		return "", res, err
 	}
 	return fmt.Sprintf("kept %d, removed %d snapshot(s)", len(res.Kept), len(res.Removed)), res, nil
@@ -72,9 +61,9 @@ func (k keepPolicy) policy() (forget.Policy, error) {
 	p := forget.Policy{Last: k.Last, Hourly: k.Hourly, Daily: k.Daily, Weekly: k.Weekly,
 		Monthly: k.Monthly, Yearly: k.Yearly, Tags: k.Tags}
 	if k.Within != "" {
-		d, err := parseWithin(k.Within)
+		d, err := parseAge(k.Within)
 		if err != nil {
-			return p, fmt.Errorf("keep: %w", err)
+			return p, fmt.Errorf("keep within %w", err)
 		}
 		p.Within = d
 	}
@@ -87,30 +76,11 @@ func (k keepPolicy) policy() (forget.Policy, error) {
 // pruneStep removes the data no snapshot needs any more (two-phase, safe
 // with concurrent backups; see pkg/prune).
 func (a *app) pruneStep(ctx context.Context, r *repo.Repository, _ *jobSpec) (string, any, error) {
-	stats, err := prune.Prune(ctx, r, prune.Options{
-		Connections: r.Connections(),
-		Log: func(msg string) {
-			if a.v.GetBool("verbose") {
-				fmt.Fprintf(a.stderr, "cairn: prune: %s\n", oneLine(msg))
-			}
-		},
-	})
+	stats, err := a.prune(ctx, r, prune.Options{})
 	if err != nil {
 		return "", stats, err
 	}
-	detail := fmt.Sprintf("%d pack(s) deleted, %s freed, %d repacked", stats.PacksDeleted, formatBytes(uint64(stats.BytesFreed)), stats.PacksRepacked)
-	if stats.MarkersPending > 0 {
-		detail += fmt.Sprintf("; %d deletion(s) wait for running backups", stats.MarkersPending)
-	}
-	return detail, stats, nil
-}
-
-// checkResult is the data of a check step in the run summary.
-type checkResult struct {
-	Snapshots int      `json:"snapshots"`
-	Packs     int      `json:"packs"`
-	PacksRead int      `json:"packs_read"`
-	Errors    []string `json:"errors"`
+	return pruneDetail(stats), stats, nil
 }
 
 // maxCheckErrorsShown bounds the check errors printed on stderr.
@@ -119,22 +89,22 @@ const maxCheckErrorsShown = 20
 // checkStep checks the repository, reading the job's subset of the data.
 func (a *app) checkStep(ctx context.Context, r *repo.Repository, spec *jobSpec) (string, any, error) {
 	subset := spec.job.Check.ReadDataSubset
-	rep, err := check.Check(ctx, r, check.Options{ReadData: subset != "", Subset: subset, Connections: r.Connections()})
+	rep, err := a.check(ctx, r, check.Options{ReadData: subset != "", Subset: subset})
 	if err != nil {
-		return "", nil, fmt.Errorf("check: %w", err)
+		return "", nil, err
 	}
-	res := checkResult{Snapshots: rep.Snapshots, Packs: rep.Packs, PacksRead: rep.PacksRead, Errors: append([]string{}, rep.Errors...)}
-	if !rep.OK() {
-		for i, e := range rep.Errors {
+	res := newCheckResult(rep)
+	if !res.OK {
+		for i, e := range res.Errors {
 			if i == maxCheckErrorsShown {
-				fmt.Fprintf(a.stderr, "cairn: check: and %d more errors\n", len(rep.Errors)-i)
+				fmt.Fprintf(a.stderr, "cairn: check: and %d more errors\n", len(res.Errors)-i)
 				break
 			}
 			fmt.Fprintf(a.stderr, "cairn: check: %s\n", oneLine(e))
 		}
-		return "", res, fmt.Errorf("check found %d error(s) (listed above); run cairn check for the full report", len(rep.Errors))
+		return "", res, fmt.Errorf("check found %d error(s) (listed above); run cairn check for the full report", len(res.Errors))
 	}
-	return fmt.Sprintf("%d snapshots, %d packs, %d read; no errors", rep.Snapshots, rep.Packs, rep.PacksRead), res, nil
+	return res.summary(), res, nil
 }
 
 func hexIDs(ids []crypto.ID) []string {

@@ -85,7 +85,7 @@ Settings are taken from flags, then environment variables, then the config
 file (--config, CAIRN_CONFIG, default ~/.config/cairn/config.yaml).
 
 Exit codes: 0 ok, 1 error, 3 backup saved but some files were not read,
-10 no repository, 11 repository locked, 12 wrong passphrase, 130 interrupted.`,
+10 no repository, 11 could not lock or lease, 12 wrong passphrase, 130 interrupted.`,
 		Example: `  export CAIRN_REPOSITORY=s3://s3.example.com/backups/laptop
   cairn init
   cairn backup ~/Documents
@@ -132,16 +132,20 @@ Exit codes: 0 ok, 1 error, 3 backup saved but some files were not read,
 		}
 	}
 
-	// Every command is listed here, explicitly. Commands of other areas
-	// (forget, prune, check) add themselves to this list.
+	// Every command is listed here, explicitly.
 	root.AddCommand(
 		newInitCommand(a),
 		newBackupCommand(a),
 		newSnapshotsCommand(a),
 		newLsCommand(a),
+		newDiffCommand(a),
+		newFindCommand(a),
 		newRestoreCommand(a),
 		newDumpCommand(a),
 		newVerifyCommand(a),
+		newForgetCommand(a),
+		newPruneCommand(a),
+		newCheckCommand(a),
 		newRunCommand(a),
 		newKeyCommand(a),
 		newCatCommand(a),

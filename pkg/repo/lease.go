@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -20,6 +21,11 @@ const (
 	LeaseRefresh  = 5 * time.Minute
 	LeaseLifetime = 30 * time.Minute
 )
+
+// ErrLease is wrapped by every failure to start, renew or end a lease. A
+// run that cannot announce itself must not add data (a concurrent prune
+// could delete what it uses), so callers stop and report it as such.
+var ErrLease = errors.New("could not write or renew the lease")
 
 // leaseRefresh is LeaseRefresh, a variable so tests can shorten it.
 var leaseRefresh = LeaseRefresh
@@ -76,6 +82,14 @@ const maxLeaseRounds = 10
 // in Index() (as LoadIndex also does). A goroutine writes a fresh lease
 // every LeaseRefresh until Done. It stops too when ctx is cancelled.
 func (r *Repository) StartLease(ctx context.Context, operation string) (*Lease, error) {
+	l, err := r.startLease(ctx, operation)
+	if err != nil && !errors.Is(err, ErrLease) {
+		err = fmt.Errorf("%w: %w", ErrLease, err)
+	}
+	return l, err
+}
+
+func (r *Repository) startLease(ctx context.Context, operation string) (*Lease, error) {
 	var run [16]byte
 	if _, err := rand.Read(run[:]); err != nil {
 		return nil, fmt.Errorf("lease: %w", err)
@@ -150,7 +164,7 @@ func (l *Lease) write(ctx context.Context, done bool) error {
 	}
 	id, err := l.r.SaveObject(ctx, KindLease, body)
 	if err != nil {
-		return fmt.Errorf("write lease: %w", err)
+		return fmt.Errorf("%w: %w", ErrLease, err)
 	}
 	prev := l.current
 	l.current = id

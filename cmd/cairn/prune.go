@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-backup/cairn/pkg/exclude"
+	"github.com/cairn-backup/cairn/pkg/prune"
+	"github.com/cairn-backup/cairn/pkg/repo"
+)
+
+type pruneOptions struct {
+	dryRun          bool
+	repackThreshold float64
+	maxRepack       string
+	grace           string
+}
+
+func newPruneCommand(a *app) *cobra.Command {
+	var o pruneOptions
+	cmd := &cobra.Command{
+		Use:   "prune",
+		Short: "Free the space of data no snapshot uses",
+		Long: `Delete the packs that no snapshot needs any more, and repack the packs that
+are mostly unused (less than --repack-threshold of their bytes in use):
+their live blobs are copied into new packs first.
+
+Prune is safe while backups run: it only marks unused packs for deletion,
+and deletes them in a later phase once every backup that was running has
+ended (its lease is done or expired). Deletions that still wait are counted
+as pending; the next prune completes them. An interrupted prune leaves the
+repository consistent.
+
+Prune needs credentials that may delete: run it from a machine with a
+privileged credential, not with a backup client's append-only one.
+
+With --json, print one {"message_type":"summary",…} line with the
+statistics; sizes are bytes.`,
+		Example: `  cairn prune
+  cairn prune --dry-run
+  cairn prune --repack-threshold 0.3 --max-repack 2G
+  cairn prune --grace 2d --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.runPrune(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&o.dryRun, "dry-run", "n", false, "compute what would be deleted and repacked, change nothing")
+	f.Float64Var(&o.repackThreshold, "repack-threshold", prune.DefaultRepackThreshold,
+		"repack packs with less than this `FRACTION` of their bytes in use; 0 repacks nothing")
+	f.StringVar(&o.maxRepack, "max-repack", "", "copy at most this `SIZE` of live data when repacking, e.g. 2G (default no limit)")
+	f.StringVar(&o.grace, "grace", "", "keep data marked for deletion at least this `DURATION`, e.g. 2d or 36h (default: until running backups end)")
+	return cmd
+}
+
+// options converts the flags.
+func (o pruneOptions) options() (prune.Options, error) {
+	opts := prune.Options{DryRun: o.dryRun, RepackThreshold: o.repackThreshold}
+	switch {
+	case o.repackThreshold < 0 || o.repackThreshold > 1:
+		return opts, fmt.Errorf("prune: --repack-threshold %v: want a fraction from 0 to 1", o.repackThreshold)
+	case o.repackThreshold == 0:
+		opts.RepackThreshold = -1 // the library's zero means its default
+	}
+	if o.maxRepack != "" {
+		n, err := exclude.ParseSize(o.maxRepack)
+		if err != nil {
+			return opts, fmt.Errorf("prune: --max-repack: %w", err)
+		}
+		opts.MaxRepackBytes = n
+	}
+	if o.grace != "" {
+		d, err := parseAge(o.grace)
+		if err != nil {
+			return opts, fmt.Errorf("prune: --grace %w", err)
+		}
+		opts.Grace = d
+	}
+	return opts, nil
+}
+
+// pruneSummary is the --json output of prune.
+type pruneSummary struct {
+	MessageType string `json:"message_type"` // "summary"
+	DryRun      bool   `json:"dry_run"`
+	*prune.Stats
+	DurationSeconds float64 `json:"duration_seconds"`
+}
+
+func (a *app) runPrune(ctx context.Context, o pruneOptions) error {
+	opts, err := o.options()
+	if err != nil {
+		return err
+	}
+	r, _, done, err := a.openRepository(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	start := time.Now()
+	stats, err := a.prune(ctx, r, opts)
+	if err != nil {
+		return err
+	}
+	if a.v.GetBool("json") {
+		return writeJSON(a.stdout, pruneSummary{"summary", o.dryRun, stats, time.Since(start).Seconds()})
+	}
+	if !a.v.GetBool("quiet") {
+		printPruneStats(a.stdout, stats, o.dryRun, time.Since(start))
+	}
+	return nil
+}
+
+// prune runs prune.Prune on r with its connection setting, logging
+// notable events on stderr with --verbose. forget --prune and cairn run's
+// prune step use it too.
+func (a *app) prune(ctx context.Context, r *repo.Repository, opts prune.Options) (*prune.Stats, error) {
+	opts.Connections = r.Connections()
+	opts.Log = func(msg string) {
+		if a.v.GetBool("verbose") {
+			fmt.Fprintf(a.stderr, "cairn: prune: %s\n", oneLine(msg))
+		}
+	}
+	return prune.Prune(ctx, r, opts)
+}
+
+// pruneDetail is the one-line account of a prune in cairn run's summary.
+func pruneDetail(s *prune.Stats) string {
+	detail := fmt.Sprintf("%d pack(s) deleted, %s freed, %d repacked", s.PacksDeleted, formatBytes(uint64(s.BytesFreed)), s.PacksRepacked)
+	if s.MarkersPending > 0 {
+		detail += fmt.Sprintf("; %d deletion(s) wait for running backups", s.MarkersPending)
+	}
+	return detail
+}
+
+// printPruneStats prints what a prune did, or would do in a dry run.
+func printPruneStats(w io.Writer, s *prune.Stats, dryRun bool, took time.Duration) {
+	if dryRun {
+		fmt.Fprintf(w, "Dry run: nothing was written or deleted. Of %d snapshot(s)' data, prune would\n", s.Snapshots)
+		fmt.Fprintf(w, "  mark     %d pack(s), %s, for deletion\n", s.PacksCondemned, formatBytes(uint64(s.BytesCondemned)))
+		fmt.Fprintf(w, "  repack   %d pack(s): copy %d blob(s), %s\n", s.PacksRepacked, s.BlobsRepacked, formatBytes(uint64(s.BytesRepacked)))
+		if s.MarkersPending > 0 {
+			fmt.Fprintf(w, "  and wait for running backups before deleting %d earlier marked set(s)\n", s.MarkersPending)
+		}
+		return
+	}
+	fmt.Fprintf(w, "Snapshots:  %d\n", s.Snapshots)
+	fmt.Fprintf(w, "Marked:     %d pack(s), %s; %d repacked (%d blobs, %s copied)\n", s.PacksCondemned,
+		formatBytes(uint64(s.BytesCondemned)), s.PacksRepacked, s.BlobsRepacked, formatBytes(uint64(s.BytesRepacked)))
+	fmt.Fprintf(w, "Deleted:    %d pack(s); %s freed", s.PacksDeleted, formatBytes(uint64(s.BytesFreed)))
+	if s.PacksRescued > 0 {
+		fmt.Fprintf(w, "; %d pack(s) kept because a newer snapshot uses them", s.PacksRescued)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "Cleanup:    %d index(es) merged, %d lease(s) removed\n", s.IndexesMerged, s.LeasesRemoved)
+	if s.MarkersPending > 0 {
+		fmt.Fprintf(w, "Pending:    %d marked set(s) wait for running backups (or --grace); run cairn prune again later to free them\n", s.MarkersPending)
+	}
+	fmt.Fprintf(w, "Pruned in %s\n", formatDuration(took))
+}
