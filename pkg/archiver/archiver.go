@@ -69,8 +69,10 @@ type Options struct {
 	// serialised.
 	Warn func(path string, err error)
 
-	// open replaces the file opener in tests.
-	open openFunc
+	// open and readDir replace the file opener and directory reader in
+	// tests.
+	open    openFunc
+	readDir readDirFunc
 }
 
 // Progress is a backup's state so far.

@@ -187,15 +187,28 @@ func (a *archiver) listNames(d *dirNode) ([]string, error) {
 	if n := d.ownNode(); n != nil {
 		noatime = a.mayNoatime(n.UID)
 	}
-	f, err := openDir(d.path, noatime)
+	names, err := a.readDir(d.path, noatime)
+	slices.Sort(names) // Go strings compare bytewise
+	return names, err
+}
+
+// readDirNames lists a directory, with O_NOATIME when permitted so that
+// backing up does not change the directory's access time (which the next
+// snapshot records). A directory that cannot be read completely returns
+// the names it could read and the error.
+func readDirNames(path string, noatime bool) ([]string, error) {
+	fd, err := openFD(path, dirOpenFlags, noatime)
 	if err != nil {
-		return nil, err
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), path)
+	if f == nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: errors.New("invalid descriptor")}
 	}
 	names, err := f.Readdirnames(-1)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	slices.Sort(names) // Go strings compare bytewise
 	return names, err
 }
 
@@ -242,19 +255,4 @@ func (a *archiver) writeTree(ctx context.Context, d *dirNode) ([]crypto.ID, erro
 		return nil, fmt.Errorf("directory %s: %w", d.path, err)
 	}
 	return ids, nil
-}
-
-// openDir opens a directory for listing, with O_NOATIME when permitted so
-// that backing up does not change the directory's access time (which the
-// next snapshot records).
-func openDir(path string, noatime bool) (*os.File, error) {
-	fd, err := openFD(path, dirOpenFlags, noatime)
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
-	}
-	f := os.NewFile(uintptr(fd), path)
-	if f == nil {
-		return nil, &os.PathError{Op: "open", Path: path, Err: errors.New("invalid descriptor")}
-	}
-	return f, nil
 }

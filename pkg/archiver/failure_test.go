@@ -60,7 +60,15 @@ func TestUnreadable(t *testing.T) {
 	writeFile(t, good, []byte("fine"))
 	writeFile(t, noOpen, []byte("cannot open"))
 	writeFile(t, noRead, randomBytes(1, 3<<20)) // chunked: fails mid-file
-	want := map[string]bool{noOpen: true, noRead: true}
+	noList := filepath.Join(dir, "nolist")
+	writeFile(t, filepath.Join(noList, "hidden"), []byte("not listed"))
+	want := map[string]bool{noOpen: true, noRead: true, noList: true}
+	failingReadDir := func(path string, noatime bool) ([]string, error) {
+		if path == noList {
+			return nil, &fs.PathError{Op: "open", Path: path, Err: unix.EACCES}
+		}
+		return readDirNames(path, noatime)
+	}
 
 	if os.Geteuid() != 0 {
 		// Without root, real permission errors: a file and a directory.
@@ -75,7 +83,7 @@ func TestUnreadable(t *testing.T) {
 	}
 
 	var warnings atomic.Int32
-	res := backup(t, r, Options{Paths: []string{dir}, open: failingOpen(noOpen, noRead),
+	res := backup(t, r, Options{Paths: []string{dir}, open: failingOpen(noOpen, noRead), readDir: failingReadDir,
 		Warn: func(string, error) { warnings.Add(1) }})
 	sk := skippedPaths(res.Snapshot)
 	for p := range want {
@@ -93,10 +101,14 @@ func TestUnreadable(t *testing.T) {
 	if _, ok := got["good"]; !ok {
 		t.Error("readable file not stored")
 	}
-	for _, name := range []string{"noopen", "noread", "locked"} {
+	for _, name := range []string{"noopen", "noread", "locked", "nolist/hidden", "lockeddir/x"} {
 		if _, ok := got[name]; ok {
 			t.Errorf("unreadable %s stored", name)
 		}
+	}
+	// Unreadable directories are stored empty, with their metadata.
+	if n := got["nolist"].node; n.Type != snapshot.NodeDir {
+		t.Errorf("unlistable directory stored as %+v", n)
 	}
 }
 
@@ -232,5 +244,4 @@ func TestProgress(t *testing.T) {
 		t.Errorf("%d calls, last %+v", calls, last)
 	}
 	_ = res
-	_ = snapshot.NodeFile
 }

@@ -28,6 +28,7 @@ type archiver struct {
 	names      *fsmeta.Names
 	euid       int
 	open       openFunc
+	readDir    readDirFunc
 	parentTree []crypto.ID // root of the parent snapshot; nil without one
 	// racyBefore: parent entries with a ctime at or after it are not
 	// trusted (see racyWindow).
@@ -65,6 +66,9 @@ func newArchiver(r Repo, opts Options, saver blobSaver, stats statsFunc, parent 
 	}
 	if a.open == nil {
 		a.open = openSource
+	}
+	if a.readDir = opts.readDir; a.readDir == nil {
+		a.readDir = readDirNames
 	}
 	if parent != nil {
 		a.parentTree = parent.Snapshot.Tree

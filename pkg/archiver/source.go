@@ -23,6 +23,9 @@ type fileStat struct {
 // permitted. Tests replace it to make reads fail or files change.
 type openFunc func(path string, noatime bool) (sourceFile, error)
 
+// readDirFunc lists a directory's names (see readDirNames).
+type readDirFunc func(path string, noatime bool) ([]string, error)
+
 // mayNoatime reports whether O_NOATIME is permitted on a file owned by
 // uid: the owner and root may use it.
 func (a *archiver) mayNoatime(uid uint32) bool {
