@@ -52,7 +52,8 @@ func (a *archiver) scanDir(ctx context.Context, d *dirNode) error {
 	}
 	names, err := a.listNames(d)
 	if err != nil {
-		// Stored as an empty directory, listed in Skipped.
+		// Stored with what could be listed (usually nothing) and listed
+		// in Skipped.
 		a.report.skip(d.path, err)
 	}
 	d.entries = make([]entry, 0, len(names)) // never grows past this
@@ -61,7 +62,10 @@ func (a *archiver) scanDir(ctx context.Context, d *dirNode) error {
 		dirs  []*dirNode
 		oi    int
 	)
-	for _, name := range names {
+	for i, name := range names {
+		if i%1024 == 1023 && ctx.Err() != nil {
+			return ctx.Err() // a huge directory
+		}
 		var prev *snapshot.Node
 		for oi < len(old) && string(old[oi].Name) < name {
 			oi++

@@ -155,7 +155,7 @@ func (w *worker) readSmall(ctx context.Context, j *fileJob, f sourceFile) error 
 
 // readChunked splits r (which reads f, possibly after some bytes already
 // read) into chunks and hands copies of them to the blob pool. Memory is
-// the worker's scan buffer plus the chunks in the pool, whatever the file
+// one chunker's scan buffer plus the chunks in the pool, whatever the file
 // size.
 func (w *worker) readChunked(ctx context.Context, j *fileJob, f sourceFile, r io.Reader) error {
 	a := w.a
