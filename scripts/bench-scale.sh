@@ -29,7 +29,12 @@ m() { # m N STEP TOOL CMD...
 	local line
 	line=$("$root/measure" "$@" 2>"$root/last.log" | tail -n 1)
 	grep -q '"exit":0' <<<"$line" || { echo "bench-scale: $tool $step failed: $line" >&2; tail -n 20 "$root/last.log" >&2; exit 1; }
-	python3 -c 'import json,sys; m=json.loads(sys.argv[4]); print(f"{sys.argv[1]}\t{sys.argv[2]}\t{sys.argv[3]}\t{m[\"wall_s\"]:.3f}\t{m[\"rss_mb\"]:.1f}")' "$n" "$step" "$tool" "$line" >> "$results"
+	python3 - "$n" "$step" "$tool" "$line" >> "$results" <<'PY'
+import json, sys
+n, step, tool, line = sys.argv[1:5]
+m = json.loads(line)
+print(f"{n}\t{step}\t{tool}\t{m['wall_s']:.3f}\t{m['rss_mb']:.1f}")
+PY
 }
 
 for n in "$@"; do
