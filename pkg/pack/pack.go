@@ -1,7 +1,6 @@
 package pack
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -61,25 +60,36 @@ func BlobAD(t BlobType, id crypto.ID) []byte {
 
 // Builder accumulates sealed blobs for one pack. It is not safe for
 // concurrent use; callers seal blobs in parallel and append under a lock.
+// The zero value is an empty builder whose buffer grows as blobs are added;
+// Reset gives it a buffer to fill instead.
 type Builder struct {
-	buf     bytes.Buffer
+	buf     []byte
 	entries []Entry
+}
+
+// Reset empties b and makes it append to buf[:0]. Passing the pack of an
+// earlier Finish, once its upload is done, reuses that memory: allocating
+// (and the kernel zeroing) a fresh 16 MiB buffer for every pack costs more
+// CPU than sealing the blobs in it.
+func (b *Builder) Reset(buf []byte) {
+	b.buf, b.entries = buf[:0], nil
 }
 
 // Add appends an already sealed blob (see SealBlob) and records its entry.
 func (b *Builder) Add(t BlobType, id crypto.ID, sealed []byte) {
-	b.entries = append(b.entries, Entry{Type: t, ID: id, Offset: uint32(b.buf.Len()), Length: uint32(len(sealed))})
-	b.buf.Write(sealed)
+	b.entries = append(b.entries, Entry{Type: t, ID: id, Offset: uint32(len(b.buf)), Length: uint32(len(sealed))})
+	b.buf = append(b.buf, sealed...)
 }
 
 // Size is the number of blob bytes so far.
-func (b *Builder) Size() int { return b.buf.Len() }
+func (b *Builder) Size() int { return len(b.buf) }
 
 // Count is the number of blobs so far.
 func (b *Builder) Count() int { return len(b.entries) }
 
-// Finish seals the header, appends it, and returns the whole pack and its
-// entries. The Builder must not be used afterwards.
+// Finish seals the header, appends it, and returns the whole pack (in the
+// Builder's buffer when it has room) and its entries. The Builder must not
+// be used afterwards, except to Reset it.
 func (b *Builder) Finish(keys *crypto.Keys) ([]byte, []Entry) {
 	body := make([]byte, 0, 1+len(headerMagic)+4+len(b.entries)*headerEntrySize)
 	body = append(body, 0) // compression: none
@@ -91,11 +101,13 @@ func (b *Builder) Finish(keys *crypto.Keys) ([]byte, []Entry) {
 		body = binary.LittleEndian.AppendUint32(body, e.Offset)
 		body = binary.LittleEndian.AppendUint32(body, e.Length)
 	}
-	out := b.buf.Bytes()
+	out := b.buf
 	start := len(out)
 	out = keys.Seal(out, body, []byte(headerAD))
 	out = binary.LittleEndian.AppendUint32(out, uint32(len(out)-start))
-	return out, b.entries
+	entries := b.entries
+	b.buf, b.entries = nil, nil
+	return out, entries
 }
 
 // HeaderLength returns the sealed header length from a pack's last 4 bytes.
@@ -142,8 +154,3 @@ func ParseHeader(keys *crypto.Keys, sealed []byte, packSize int64) ([]Entry, err
 	}
 	return entries, nil
 }
-
-// Grow reserves room for n more bytes, so that a pack's buffer is allocated
-// once at the target size instead of growing by copying under the saver's
-// lock.
-func (b *Builder) Grow(n int) { b.buf.Grow(n) }

@@ -154,3 +154,48 @@ func BenchmarkCompressText(b *testing.B) {
 		dst = Compress(enc, dst, data)
 	}
 }
+
+// TestBuilderReset checks that a reset builder writes the same pack into the
+// given buffer, reusing its memory, whatever the buffer held before.
+func TestBuilderReset(t *testing.T) {
+	keys := testKeys()
+	h := keys.NewIDHasher()
+	blobs := [][]byte{[]byte("first blob"), bytes.Repeat([]byte("second "), 100)}
+	build := func(b *Builder) []byte {
+		for _, plain := range blobs {
+			id := h.Sum(plain)
+			b.Add(DataBlob, id, SealBlob(keys, nil, DataBlob, id, Compress(nil, nil, plain)))
+		}
+		data, _ := b.Finish(keys)
+		return data
+	}
+	var fresh Builder
+	want := build(&fresh)
+
+	buf := bytes.Repeat([]byte{0xff}, 4096)
+	var b Builder
+	b.Reset(buf)
+	got := build(&b)
+	if &got[0] != &buf[0] {
+		t.Error("Finish did not use the buffer given to Reset")
+	}
+	// Blobs are sealed with random nonces, so compare the layout.
+	if len(got) != len(want) {
+		t.Fatalf("pack of %d bytes, want %d", len(got), len(want))
+	}
+	hl, err := HeaderLength(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := ParseHeader(keys, got[len(got)-4-hl:len(got)-4], int64(len(got)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != len(blobs) || entries[0].Offset != 0 || entries[1].Offset != entries[0].Length {
+		t.Fatalf("entries %+v", entries)
+	}
+	b.Reset(got)
+	if b.Size() != 0 || b.Count() != 0 {
+		t.Fatalf("after Reset: size %d, %d blobs", b.Size(), b.Count())
+	}
+}

@@ -53,8 +53,14 @@ type Saver struct {
 	// It is the only place callers wait (on their ctx too): an upload
 	// goroutine is started per closed pack, never more than there are
 	// slots, and waits for one of the Connections puts.
-	slots     chan struct{}
-	puts      chan struct{}
+	slots chan struct{}
+	puts  chan struct{}
+	// packBufs holds the buffers of uploaded packs for the next data
+	// packs; it never holds more than there are slots.
+	packBufs chan []byte
+	// blobBufs recycles the payload and sealed-blob buffers of SaveBlobID
+	// (as *[]byte).
+	blobBufs  sync.Pool
 	uploads   *errgroup.Group
 	uploadCtx context.Context // cancelled when an upload fails
 
@@ -85,17 +91,36 @@ type openPack struct {
 // packSlack is room beyond the target size for the blob that crosses it.
 const packSlack = 2 << 20
 
-// newOpenPack allocates the pack buffer up front: growing a 16 MiB buffer
-// by doubling, under the Saver's lock, costs a quarter of the CPU time of
-// saving random data.
-func newOpenPack(packSize int) *openPack {
+// newOpenPack returns an empty pack for blobs of type t. A data pack gets
+// a buffer of the target size up front, the buffer of an uploaded pack when
+// there is one: growing a 16 MiB buffer by doubling, under the Saver's lock,
+// costs a quarter of the CPU time of saving random data, and allocating a
+// fresh one for every pack (which the kernel must zero) a third. Tree packs
+// of a typical backup stay far below the target size, so theirs grows.
+func (s *Saver) newOpenPack(t pack.BlobType) *openPack {
 	p := &openPack{}
-	p.builder.Grow(packSize + packSlack)
+	if t != pack.DataBlob {
+		return p
+	}
+	select {
+	case buf := <-s.packBufs:
+		p.builder.Reset(buf)
+	default:
+		p.builder.Reset(make([]byte, 0, s.packSize+packSlack))
+	}
 	return p
 }
 
-// bufPool recycles payload and sealed-blob buffers between SaveBlob calls.
-var bufPool = sync.Pool{New: func() any { return new([]byte) }}
+// recyclePack offers the buffer of an uploaded pack to later data packs.
+func (s *Saver) recyclePack(buf []byte) {
+	if cap(buf) < s.packSize+packSlack {
+		return // a small tree pack
+	}
+	select {
+	case s.packBufs <- buf:
+	default: // every slot has a buffer
+	}
+}
 
 // NewSaver returns a Saver that uploads packs under ctx until Flush. Its
 // blobs are added to r.Index() as their packs are uploaded.
@@ -115,6 +140,8 @@ func (r *Repository) NewSaver(ctx context.Context, opts SaverOptions) *Saver {
 		indexEvery: opts.IndexEvery,
 		slots:      make(chan struct{}, opts.Connections+1),
 		puts:       make(chan struct{}, opts.Connections),
+		packBufs:   make(chan []byte, opts.Connections+1),
+		blobBufs:   sync.Pool{New: func() any { return new([]byte) }},
 		uploads:    g,
 		uploadCtx:  gctx,
 		pending:    make(map[blobKey]struct{}),
@@ -160,14 +187,14 @@ func (s *Saver) SaveBlobID(ctx context.Context, t pack.BlobType, id crypto.ID, d
 	s.stats.BytesNew += int64(len(data))
 	s.mu.Unlock()
 
-	payloadBuf := bufPool.Get().(*[]byte)
-	sealedBuf := bufPool.Get().(*[]byte)
+	payloadBuf := s.blobBufs.Get().(*[]byte)
+	sealedBuf := s.blobBufs.Get().(*[]byte)
 	payload := pack.Compress(s.repo.enc, *payloadBuf, data)
 	sealed := pack.SealBlob(s.repo.keys, (*sealedBuf)[:0], t, id, payload)
 	err = s.add(ctx, t, id, sealed)
 	*payloadBuf, *sealedBuf = payload, sealed
-	bufPool.Put(payloadBuf)
-	bufPool.Put(sealedBuf)
+	s.blobBufs.Put(payloadBuf)
+	s.blobBufs.Put(sealedBuf)
 	if err != nil {
 		// Other callers were told this blob is stored; make sure the
 		// run fails rather than write a snapshot that references it.
@@ -258,7 +285,7 @@ func (s *Saver) add(ctx context.Context, t pack.BlobType, id crypto.ID, sealed [
 		taken := s.open[t] != nil // another caller opened one meanwhile
 		s.mu.Unlock()
 		if !taken {
-			p := newOpenPack(s.packSize) // allocate outside the lock
+			p := s.newOpenPack(t) // allocate outside the lock
 			s.mu.Lock()
 			if taken = s.open[t] != nil; !taken {
 				s.open[t] = p
@@ -286,12 +313,18 @@ func (s *Saver) upload(p *openPack) {
 		case <-s.uploadCtx.Done():
 			err = context.Cause(s.uploadCtx)
 		}
-		<-s.slots
 		if err != nil {
+			<-s.slots
+			// The buffer is not reused: a failed Put may not have
+			// finished reading it.
 			err = fmt.Errorf("upload pack %s: %w", name, err)
 			s.fail(err)
 			return err
 		}
+		// Before the slot is released, so that a buffer is ready for
+		// the pack that takes it.
+		s.recyclePack(data)
+		<-s.slots
 		added := make([]index.Entry, len(entries))
 		for i, e := range entries {
 			added[i] = index.Entry{ID: e.ID, Type: e.Type, Pack: id, Offset: e.Offset, Length: e.Length}
