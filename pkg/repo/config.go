@@ -42,7 +42,7 @@ const (
 	maxPackSize = 1 << 30
 )
 
-func newConfig(opts InitOptions) (Config, error) {
+func newConfig(opts InitOptions, created time.Time) (Config, error) {
 	var id [32]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return Config{}, fmt.Errorf("generate repository ID: %w", err)
@@ -50,7 +50,7 @@ func newConfig(opts InitOptions) (Config, error) {
 	cfg := Config{
 		Version:          FormatVersion,
 		ID:               hex.EncodeToString(id[:]),
-		Created:          now(),
+		Created:          created,
 		Chunker:          opts.Chunker,
 		Compression:      compressionZstd,
 		CompressionLevel: opts.CompressionLevel,

@@ -15,7 +15,7 @@ func fuzzRepo(f *testing.F) *Repository {
 	for i := range mk {
 		mk[i] = byte(i)
 	}
-	cfg, err := newConfig(InitOptions{})
+	cfg, err := newConfig(InitOptions{}, utcNow())
 	if err != nil {
 		f.Fatal(err)
 	}

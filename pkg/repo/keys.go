@@ -53,7 +53,7 @@ func (r *Repository) writeKeyFile(ctx context.Context, mk crypto.MasterKey, pass
 	if kdf.Time == 0 && kdf.MemoryKiB == 0 {
 		kdf = crypto.DefaultKDF()
 	}
-	kf, err := crypto.NewKeyFile(mk, passphrase, kdf, r.opts.Host, r.opts.Username, now())
+	kf, err := crypto.NewKeyFile(mk, passphrase, kdf, r.opts.Host, r.opts.Username, r.now())
 	if err != nil {
 		return crypto.ID{}, err
 	}

@@ -27,9 +27,6 @@ const (
 // could delete what it uses), so callers stop and report it as such.
 var ErrLease = errors.New("could not write or renew the lease")
 
-// leaseRefresh is LeaseRefresh, a variable so tests can shorten it.
-var leaseRefresh = LeaseRefresh
-
 // LeaseRecord is the JSON body of a lease object.
 type LeaseRecord struct {
 	Run           string    `json:"run"`
@@ -96,7 +93,7 @@ func (r *Repository) startLease(ctx context.Context, operation string) (*Lease, 
 	}
 	l := &Lease{r: r, record: LeaseRecord{
 		Run: hex.EncodeToString(run[:]), Host: r.opts.Host, Username: r.opts.Username,
-		PID: os.Getpid(), Operation: operation, Started: now(),
+		PID: os.Getpid(), Operation: operation, Started: r.now(),
 	}}
 	seen, err := r.ListObjects(ctx, KindDeletion)
 	if err != nil {
@@ -133,11 +130,11 @@ func (r *Repository) startLease(ctx context.Context, operation string) (*Lease, 
 	return l, nil
 }
 
-// refresh rewrites the lease every leaseRefresh. A failed write is retried
+// refresh rewrites the lease every r.leaseRefresh. A failed write is retried
 // at the next tick: the lease lifetime allows several misses.
 func (l *Lease) refresh(ctx context.Context) {
 	defer close(l.stopped)
-	t := time.NewTicker(leaseRefresh)
+	t := time.NewTicker(l.r.leaseRefresh)
 	defer t.Stop()
 	for {
 		select {

@@ -16,13 +16,11 @@ func TestLease(t *testing.T) {
 	ctx := context.Background()
 	store, r := newTestRepo(t, testInitOptions())
 	condemned := crypto.ID{0xde, 0xad}
-	marker, err := r.SaveDeletion(ctx, Deletion{Created: now(), Packs: []crypto.ID{condemned}})
+	marker, err := r.SaveDeletion(ctx, Deletion{Created: r.now(), Packs: []crypto.ID{condemned}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := leaseRefresh
-	leaseRefresh = 20 * time.Millisecond
-	defer func() { leaseRefresh = old }()
+	r.leaseRefresh = 20 * time.Millisecond
 
 	l, err := r.StartLease(ctx, "backup")
 	if err != nil {
@@ -61,7 +59,7 @@ func TestLease(t *testing.T) {
 		t.Error("fresh lease is stale")
 	}
 	late := crypto.ID{0xbe, 0xef}
-	marker2, _ := r.SaveDeletion(ctx, Deletion{Created: now(), Packs: []crypto.ID{late}})
+	marker2, _ := r.SaveDeletion(ctx, Deletion{Created: r.now(), Packs: []crypto.ID{late}})
 	if got, err := l.NewDeletions(ctx); err != nil || len(got) != 1 || got[0] != marker2 || !r.Index().IsCondemned(late) {
 		t.Errorf("NewDeletions: %v %v", got, err)
 	}
@@ -93,7 +91,7 @@ func TestLease(t *testing.T) {
 func TestDeletionsCondemnOnLoadIndex(t *testing.T) {
 	ctx := context.Background()
 	store, r, id, packID := onePackRepo(t, []byte("soon condemned"))
-	if _, err := r.SaveDeletion(ctx, Deletion{Created: now(), Packs: []crypto.ID{packID}}); err != nil {
+	if _, err := r.SaveDeletion(ctx, Deletion{Created: r.now(), Packs: []crypto.ID{packID}}); err != nil {
 		t.Fatal(err)
 	}
 	r2 := openTestRepo(t, store, OpenOptions{})

@@ -76,7 +76,8 @@ func (r *Repository) sealEnvelope(kind string, body []byte) []byte {
 }
 
 // openEnvelope authenticates, decrypts and decompresses an envelope. name is
-// only for messages; dec may be nil for the shared decoder.
+// only for messages; dec may be nil (for the config, which is opened before
+// there is a repository and its decoder) to use a decoder of its own.
 func openEnvelope(keys *crypto.Keys, dec *zstd.Decoder, name, kind string, sealed []byte) ([]byte, error) {
 	payload, err := keys.Open(nil, sealed, envelopeAD(kind))
 	if err != nil {
@@ -90,7 +91,8 @@ func openEnvelope(keys *crypto.Keys, dec *zstd.Decoder, name, kind string, seale
 		return payload[1:], nil
 	case pack.CompressionZstd:
 		if dec == nil {
-			dec = decoder()
+			dec = newDecoder(1)
+			defer dec.Close()
 		}
 		body, err := dec.DecodeAll(payload[1:], nil)
 		if err != nil {

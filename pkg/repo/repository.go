@@ -87,6 +87,11 @@ type Repository struct {
 	dec     *zstd.Decoder
 	hashers sync.Pool // of *crypto.IDHasher, which is not concurrency-safe
 
+	// now is the clock and leaseRefresh the lease rewrite interval
+	// (LeaseRefresh), fields so that tests can pin or shorten them.
+	now          func() time.Time
+	leaseRefresh time.Duration
+
 	cache *index.Cache // nil without a cache directory
 
 	mu    sync.Mutex
@@ -112,7 +117,7 @@ func Init(ctx context.Context, store storage.Store, passphrase []byte, opts Init
 	case !errors.Is(err, storage.ErrNotFound):
 		return nil, fmt.Errorf("check for an existing config: %w", err)
 	}
-	cfg, err := newConfig(opts)
+	cfg, err := newConfig(opts, utcNow())
 	if err != nil {
 		return nil, err
 	}
@@ -174,9 +179,10 @@ func newRepository(store storage.Store, cfg Config, mk crypto.MasterKey, keys *c
 	if opts.Connections <= 0 {
 		opts.Connections = DefaultConnections
 	}
-	r := &Repository{store: store, cfg: cfg, keys: keys, master: mk, opts: opts, idx: index.NewSet(), views: make(map[crypto.ID]*index.View)}
+	r := &Repository{store: store, cfg: cfg, keys: keys, master: mk, opts: opts, idx: index.NewSet(), views: make(map[crypto.ID]*index.View),
+		now: utcNow, leaseRefresh: LeaseRefresh}
 	r.hashers.New = func() any { return keys.NewIDHasher() }
-	r.dec = decoder()
+	r.dec = newDecoder(runtime.GOMAXPROCS(0))
 	if cfg.Compression == compressionZstd {
 		// No frame checksum: every payload is already authenticated.
 		var err error
@@ -189,9 +195,9 @@ func newRepository(store storage.Store, cfg Config, mk crypto.MasterKey, keys *c
 	return r, nil
 }
 
-// Close releases the local cache and the compressor. The repository, and
-// the index views Index() holds (memory-mapped from the cache), must not be
-// used afterwards.
+// Close releases the local cache, the compressor and the decompressor. The
+// repository, and the index views Index() holds (memory-mapped from the
+// cache), must not be used afterwards.
 func (r *Repository) Close() error {
 	var err error
 	if r.cache != nil {
@@ -201,6 +207,7 @@ func (r *Repository) Close() error {
 	if r.enc != nil {
 		r.enc.Close()
 	}
+	r.dec.Close()
 	return err
 }
 
@@ -216,16 +223,16 @@ func (r *Repository) Store() storage.Store { return r.store }
 // Connections is the number of concurrent storage requests to use.
 func (r *Repository) Connections() int { return r.opts.Connections }
 
-// decoder is shared by every repository in the process: DecodeAll is safe
-// for concurrent use, and its memory limit bounds what a hostile object can
-// make it allocate.
-var decoder = sync.OnceValue(func() *zstd.Decoder {
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxEnvelopeSize))
+// newDecoder returns a decoder for up to concurrency simultaneous DecodeAll
+// calls. Its memory limit bounds what a hostile object can make it
+// allocate.
+func newDecoder(concurrency int) *zstd.Decoder {
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(concurrency), zstd.WithDecoderMaxMemory(maxEnvelopeSize))
 	if err != nil {
 		panic("zstd decoder with valid options: " + err.Error())
 	}
 	return dec
-})
+}
 
-// now is the clock, a variable so tests can pin it.
-var now = func() time.Time { return time.Now().UTC() }
+// utcNow is the clock of a Repository unless a test replaces it.
+func utcNow() time.Time { return time.Now().UTC() }

@@ -125,7 +125,7 @@ func TestStrayKeyFileSkipped(t *testing.T) {
 	ctx := context.Background()
 	store, _ := newTestRepo(t, testInitOptions())
 	mk, _ := crypto.NewMasterKey()
-	kf, err := crypto.NewKeyFile(mk, testPass, crypto.TestKDF(), "", "", now())
+	kf, err := crypto.NewKeyFile(mk, testPass, crypto.TestKDF(), "", "", utcNow())
 	if err != nil {
 		t.Fatal(err)
 	}
