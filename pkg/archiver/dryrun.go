@@ -9,7 +9,8 @@ import (
 	"github.com/cairn-backup/cairn/pkg/repo"
 )
 
-// blobSaver stores blobs; *repo.Saver and dryRunSaver satisfy it.
+// blobSaver stores blobs; *repo.Saver and dryRunSaver satisfy it. SaveBlob
+// must not keep data after it returns: the archiver reuses chunk buffers.
 type blobSaver interface {
 	SaveBlob(ctx context.Context, t pack.BlobType, data []byte) (crypto.ID, error)
 }

@@ -181,9 +181,9 @@ func (w *worker) readChunked(ctx context.Context, j *fileJob, f sourceFile, r io
 			fs.res.failed = w.counter.err
 			break
 		}
-		// A copy: the pool and the Saver may keep it. Clone does not
-		// zero the memory first, as make would.
-		data := bytes.Clone(chunk)
+		// A copy: the chunker reuses its buffer for the next chunk
+		// while the blob pool saves this one.
+		data := a.copyChunk(chunk)
 		fs.mu.Lock()
 		idx := len(fs.content)
 		fs.content = append(fs.content, crypto.ID{})
@@ -201,6 +201,28 @@ func (w *worker) readChunked(ctx context.Context, j *fileJob, f sourceFile, r io
 		fs.res = checkAfter(f, j.node(), uint64(read))
 	}
 	return a.fileStateDone(ctx, fs)
+}
+
+// copyChunk copies a chunk into the buffer of a saved chunk, or a new
+// one. Reusing them keeps a large file from allocating its size again in
+// garbage, which lets the heap (twice the live memory between collections)
+// grow past what the run needs.
+func (a *archiver) copyChunk(chunk []byte) []byte {
+	var buf []byte
+	select {
+	case buf = <-a.chunkBufs:
+	default:
+	}
+	return append(buf[:0], chunk...)
+}
+
+// recycleChunk offers the buffer of a saved chunk to copyChunk. A buffer
+// holds the largest chunk it has seen, so at most the maximum chunk size.
+func (a *archiver) recycleChunk(buf []byte) {
+	select {
+	case a.chunkBufs <- buf:
+	default:
+	}
 }
 
 // takeChunker waits for one of the run's chunkers. Chunking (over 1 GB/s)
@@ -274,6 +296,7 @@ func (a *archiver) saveBlobs(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("save %s: %w", job.file.job.path, err)
 			}
+			a.recycleChunk(job.data)
 			job.file.mu.Lock()
 			job.file.content[job.idx] = id
 			job.file.mu.Unlock()

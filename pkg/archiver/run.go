@@ -34,20 +34,21 @@ type archiver struct {
 	// trusted (see racyWindow).
 	racyBefore int64
 
-	queue    *queue
-	blobs    chan blobJob  // chunks for the blob pool
-	done     chan struct{} // closed when the root tree is written
-	rootTree []crypto.ID
-	links    linkTable
-	chunkers chan *chunker.Chunker  // see takeChunker; nil until first used
-	current  atomic.Pointer[string] // a file being read, for Progress
-	stats    counters
-	report   reporter
+	queue     *queue
+	blobs     chan blobJob  // chunks for the blob pool
+	done      chan struct{} // closed when the root tree is written
+	rootTree  []crypto.ID
+	links     linkTable
+	chunkers  chan *chunker.Chunker  // see takeChunker; nil until first used
+	chunkBufs chan []byte            // buffers of saved chunks, see copyChunk
+	current   atomic.Pointer[string] // a file being read, for Progress
+	stats     counters
+	report    reporter
 }
 
 func newArchiver(r Repo, opts Options, saver blobSaver, stats statsFunc, parent *snapshot.Entry) (*archiver, error) {
 	cfg := r.Config()
-	if _, err := chunker.New(cfg.Chunker, r.Keys().ChunkerKey(), nil); err != nil {
+	if err := chunker.Check(cfg.Chunker); err != nil {
 		return nil, err // an unknown chunker: fail before walking anything
 	}
 	a := &archiver{
@@ -97,8 +98,11 @@ func (a *archiver) run(ctx context.Context, paths []string, start time.Time) ([]
 	}
 	a.queue = newQueue(2 * loaders)
 	a.blobs = make(chan blobJob, savers)
-	a.done = make(chan struct{})
 	a.chunkers = make(chan *chunker.Chunker, chunkersFor(runtime.GOMAXPROCS(0)))
+	// A chunk is in flight from copyChunk until its saver is done with
+	// it: one being sent per chunker, the queued ones, one per saver.
+	a.chunkBufs = make(chan []byte, cap(a.chunkers)+cap(a.blobs)+savers)
+	a.done = make(chan struct{})
 	for range cap(a.chunkers) {
 		a.chunkers <- nil
 	}

@@ -11,6 +11,7 @@
 package chunker
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -64,6 +65,22 @@ func New(params Params, key []byte, buf []byte) (*Chunker, error) {
 		return nil, fmt.Errorf("chunker %d/%d/%d: %w", params.MinSize, params.AvgSize, params.MaxSize, err)
 	}
 	return &Chunker{c: c}, nil
+}
+
+// Check reports whether New accepts params, without allocating a scan
+// buffer (8 MiB or more) only to throw it away.
+func Check(params Params) error {
+	if params.Algorithm != Algorithm {
+		return fmt.Errorf("unsupported chunker %q (this cairn knows %q)", params.Algorithm, Algorithm)
+	}
+	opts := &cdc.ChunkerOpts{MinSize: params.MinSize, NormalSize: params.AvgSize, MaxSize: params.MaxSize, Key: make([]byte, 32)}
+	// The library validates the options before it looks at the buffer,
+	// so an empty buffer tells valid parameters by this error.
+	_, err := cdc.NewChunkerBuffer(libraryAlgorithm, eofReader{}, opts, nil)
+	if err == nil || errors.Is(err, cdc.ErrBufferTooSmall) {
+		return nil
+	}
+	return fmt.Errorf("chunker %d/%d/%d: %w", params.MinSize, params.AvgSize, params.MaxSize, err)
 }
 
 // Reset starts splitting r.

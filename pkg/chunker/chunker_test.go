@@ -123,3 +123,18 @@ func BenchmarkChunk(b *testing.B) {
 		}
 	}
 }
+
+func TestCheck(t *testing.T) {
+	good := DefaultParams()
+	if err := Check(good); err != nil {
+		t.Errorf("default params: %v", err)
+	}
+	bad := good
+	bad.Algorithm = "rabin"
+	if err := Check(bad); err == nil {
+		t.Errorf("Check accepted %+v", bad)
+	}
+	if _, err := New(bad, make([]byte, 32), nil); err == nil {
+		t.Errorf("New accepted %+v", bad)
+	}
+}

@@ -69,7 +69,7 @@ func newConfig(opts InitOptions, created time.Time) (Config, error) {
 		return Config{}, err
 	}
 	// The chunker must accept the parameters before they are written down.
-	if _, err := chunker.New(cfg.Chunker, make([]byte, 32), nil); err != nil {
+	if err := chunker.Check(cfg.Chunker); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil

@@ -149,7 +149,8 @@ func (r *Repository) NewSaver(ctx context.Context, opts SaverOptions) *Saver {
 }
 
 // SaveBlob stores data as a blob of type t unless the repository already
-// has it, and returns its ID.
+// has it, and returns its ID. It does not keep data after it returns, so
+// callers may reuse the buffer.
 func (s *Saver) SaveBlob(ctx context.Context, t pack.BlobType, data []byte) (crypto.ID, error) {
 	hasher := s.repo.hashers.Get().(*crypto.IDHasher)
 	id := hasher.Sum(data)
