@@ -43,16 +43,17 @@
 // # Bounded memory
 //
 // A pack in memory holds a slot, from its first blob until its upload
-// ends; there are Connections+1 slots, so a backup holds at most that many
-// packs whatever the number of callers, and a caller that needs a new pack
-// waits (on its context) for a slot. The buffer of an uploaded pack is kept
-// for the next data pack (at most one per slot), since allocating 16 MiB
-// per pack costs more CPU than sealing its blobs; tree packs, usually tiny,
-// start empty and grow. The in-flight set only holds blobs of packs not yet
-// uploaded. The index is kept as views of index bodies that the local cache
-// memory-maps, so a large repository's index costs pages, not heap; the
-// cache is only a copy, rebuilt from the repository whenever it is missing
-// or fails its checksum.
+// ends; there are Connections+1 slots (Connections capped by the store's
+// storage.PutConcurrency: a local disk needs two), so a backup holds at
+// most that many packs whatever the number of callers, and a caller that
+// needs a new pack waits (on its context) for a slot. The buffer of an
+// uploaded pack is kept for the next data pack (at most one per slot),
+// since allocating 16 MiB per pack costs more CPU than sealing its blobs;
+// tree packs, usually tiny, start empty and grow. The in-flight set only
+// holds blobs of packs not yet uploaded. The index is kept as views of
+// index bodies that the local cache memory-maps, so a large repository's
+// index costs pages, not heap; the cache is only a copy, rebuilt from the
+// repository whenever it is missing or fails its checksum.
 //
 // # Concurrent clients
 //

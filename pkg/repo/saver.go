@@ -9,14 +9,16 @@ import (
 	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/index"
 	"github.com/cairn-backup/cairn/pkg/pack"
+	"github.com/cairn-backup/cairn/pkg/storage"
 	"golang.org/x/sync/errgroup"
 )
 
 // SaverOptions configure a Saver. Zero values select the defaults.
 type SaverOptions struct {
 	// Connections is the number of concurrent pack uploads; default the
-	// repository's OpenOptions.Connections. At most Connections+1 packs
-	// are held in memory at once.
+	// repository's OpenOptions.Connections, and never more than the
+	// store's ConcurrentPuts when it implements storage.PutConcurrency.
+	// At most Connections+1 packs are held in memory at once.
 	Connections int
 	// IndexEvery makes the Saver write an intermediate index object every
 	// IndexEvery uploaded packs (default 32), so that the packs of a
@@ -127,6 +129,9 @@ func (s *Saver) recyclePack(buf []byte) {
 func (r *Repository) NewSaver(ctx context.Context, opts SaverOptions) *Saver {
 	if opts.Connections <= 0 {
 		opts.Connections = r.opts.Connections
+	}
+	if pc, ok := r.store.(storage.PutConcurrency); ok {
+		opts.Connections = max(1, min(opts.Connections, pc.ConcurrentPuts()))
 	}
 	if opts.IndexEvery <= 0 {
 		opts.IndexEvery = DefaultIndexEvery

@@ -378,14 +378,30 @@ func (b *blockingStore) Put(ctx context.Context, name string, data []byte) error
 	return b.Store.Put(ctx, name, data)
 }
 
+// oneAtATime is a store that asks for one concurrent Put.
+type oneAtATime struct{ *blockingStore }
+
+func (oneAtATime) ConcurrentPuts() int { return 1 }
+
 func TestSaverBoundedMemory(t *testing.T) {
+	// Either way one upload runs, so Connections+1 = 2 packs fit in
+	// memory; each blob fills one.
+	t.Run("connections", func(t *testing.T) {
+		testSaverBoundedMemory(t, 1, func(b *blockingStore) storage.Store { return b })
+	})
+	t.Run("store's concurrent puts", func(t *testing.T) {
+		testSaverBoundedMemory(t, 4, func(b *blockingStore) storage.Store { return oneAtATime{b} })
+	})
+}
+
+func testSaverBoundedMemory(t *testing.T, connections int, wrap func(*blockingStore) storage.Store) {
 	ctx := context.Background()
 	opts := testInitOptions()
 	opts.PackSize = minPackSize
 	base, _ := newTestRepo(t, opts)
 	store := &blockingStore{Store: base, release: make(chan struct{})}
-	r := openTestRepo(t, store, OpenOptions{})
-	s := r.NewSaver(ctx, SaverOptions{Connections: 1})
+	r := openTestRepo(t, wrap(store), OpenOptions{})
+	s := r.NewSaver(ctx, SaverOptions{Connections: connections})
 	rng := rand.New(rand.NewPCG(5, 5))
 	blob := func(int) []byte {
 		b := make([]byte, minPackSize)
@@ -394,7 +410,6 @@ func TestSaverBoundedMemory(t *testing.T) {
 		}
 		return b
 	}
-	// Connections+1 = 2 packs fit in memory; each blob fills one.
 	for i := range 2 {
 		if _, err := s.SaveBlob(ctx, pack.DataBlob, blob(i)); err != nil {
 			t.Fatal(err)

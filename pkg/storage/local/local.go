@@ -15,8 +15,9 @@ import (
 )
 
 var (
-	_ storage.Store   = (*Store)(nil)
-	_ storage.Creator = (*Store)(nil)
+	_ storage.Store          = (*Store)(nil)
+	_ storage.Creator        = (*Store)(nil)
+	_ storage.PutConcurrency = (*Store)(nil)
 )
 
 // tempPrefix starts the names of temporary files written by Put.
@@ -45,6 +46,15 @@ func New(dir string) (*Store, error) {
 	}
 	return &Store{root: abs}, nil
 }
+
+// concurrentPuts is what ConcurrentPuts returns: one write can be syncing
+// while the next is written.
+const concurrentPuts = 2
+
+// ConcurrentPuts returns the number of concurrent Puts worth running: a
+// disk writes a few streams no faster than one or two, and each pending
+// upload costs the caller a pack of memory.
+func (s *Store) ConcurrentPuts() int { return concurrentPuts }
 
 // Dir returns the absolute path of the repository directory.
 func (s *Store) Dir() string { return s.root }
