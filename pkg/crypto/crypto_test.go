@@ -85,6 +85,29 @@ func TestSealOpenRoundTripAndTamper(t *testing.T) {
 	}
 }
 
+// TestSealInPlace checks that sealing in place gives a message Open
+// accepts, in the caller's buffer when it has room for the tag.
+func TestSealInPlace(t *testing.T) {
+	k := DeriveKeys(fixedMaster())
+	msg := []byte("the quick brown fox")
+	ad := []byte("cairn 1 blob")
+	for _, extra := range []int{0, 16, 100} {
+		buf := make([]byte, NonceSize, NonceSize+len(msg)+extra)
+		buf = append(buf, msg...)
+		sealed := k.SealInPlace(buf, ad)
+		if len(sealed) != len(msg)+Overhead {
+			t.Fatalf("extra %d: sealed length %d, want %d", extra, len(sealed), len(msg)+Overhead)
+		}
+		if extra >= 16 && &sealed[0] != &buf[0] {
+			t.Errorf("extra %d: sealed into a new buffer", extra)
+		}
+		got, err := k.Open(nil, sealed, ad)
+		if err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("extra %d: round trip: %q %v", extra, got, err)
+		}
+	}
+}
+
 func TestKeyFileUnlock(t *testing.T) {
 	mk, err := NewMasterKey()
 	if err != nil {

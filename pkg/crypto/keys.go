@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"slices"
 
 	"golang.org/x/crypto/chacha20poly1305"
 	"golang.org/x/crypto/hkdf"
@@ -70,7 +71,10 @@ func (k *Keys) ChunkerKey() []byte {
 var ErrAuth = errors.New("authentication failed")
 
 // Overhead is the number of bytes Seal adds: nonce plus tag.
-const Overhead = chacha20poly1305.NonceSizeX + chacha20poly1305.Overhead
+const Overhead = NonceSize + chacha20poly1305.Overhead
+
+// NonceSize is the length of the nonce that starts a sealed message.
+const NonceSize = chacha20poly1305.NonceSizeX
 
 // Seal encrypts and authenticates plaintext with associated data ad and
 // appends nonce || ciphertext || tag to dst.
@@ -82,6 +86,29 @@ func (k *Keys) Seal(dst, plaintext, ad []byte) []byte {
 // appending the plaintext to dst. Any change gives an error wrapping ErrAuth.
 func (k *Keys) Open(dst, sealed, ad []byte) ([]byte, error) {
 	return open(k.encrypt[:], dst, sealed, ad)
+}
+
+// SealInPlace is Seal for a plaintext that already follows NonceSize
+// bytes of room in buf (buf is room || plaintext): it writes the nonce into
+// the room, encrypts the plaintext where it is and appends the tag, so a
+// large message needs neither a second buffer nor a copy. buf is
+// reallocated only if it lacks capacity for the tag.
+func (k *Keys) SealInPlace(buf, ad []byte) []byte {
+	if len(buf) < NonceSize {
+		panic("crypto: SealInPlace without room for the nonce")
+	}
+	aead, err := chacha20poly1305.NewX(k.encrypt[:])
+	if err != nil {
+		panic("xchacha20poly1305 key size: " + err.Error())
+	}
+	buf = slices.Grow(buf, chacha20poly1305.Overhead)
+	nonce, plaintext := buf[:NonceSize], buf[NonceSize:]
+	if _, err := io.ReadFull(rand.Reader, nonce); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	// plaintext[:0] as dst: the exact overlap the AEAD allows.
+	out := aead.Seal(plaintext[:0], nonce, plaintext, ad)
+	return buf[:NonceSize+len(out)]
 }
 
 func seal(key, dst, plaintext, ad []byte) []byte {

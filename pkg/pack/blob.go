@@ -21,14 +21,19 @@ var ErrIDMismatch = errors.New("blob content does not match its ID")
 // Compress returns the payload for body: zstd when that is smaller, else raw.
 // enc may be nil to store raw. dst is reused when large enough.
 func Compress(enc *zstd.Encoder, dst, body []byte) []byte {
-	dst = dst[:0]
+	return appendPayload(enc, dst[:0], body)
+}
+
+// appendPayload appends the payload for body (see Compress) to dst.
+func appendPayload(enc *zstd.Encoder, dst, body []byte) []byte {
+	start := len(dst)
 	if enc != nil && len(body) > 64 {
 		dst = append(dst, CompressionZstd)
 		dst = enc.EncodeAll(body, dst)
-		if len(dst) < len(body)+1 {
+		if len(dst)-start < len(body)+1 {
 			return dst
 		}
-		dst = dst[:0]
+		dst = dst[:start]
 	}
 	dst = append(dst, CompressionNone)
 	return append(dst, body...)
@@ -59,6 +64,16 @@ func Decompress(dec *zstd.Decoder, dst, payload []byte, maxSize int) ([]byte, er
 // SealBlob encrypts a payload (from Compress) as blob id of type t.
 func SealBlob(keys *crypto.Keys, dst []byte, t BlobType, id crypto.ID, payload []byte) []byte {
 	return keys.Seal(dst, payload, BlobAD(t, id))
+}
+
+// EncodeBlob compresses and seals body as blob id of type t, the same as
+// SealBlob over Compress, in buf when it is large enough. The payload is
+// compressed behind room for the nonce and encrypted where it lies, so a
+// blob costs one buffer and no copy beyond compressing it.
+func EncodeBlob(enc *zstd.Encoder, keys *crypto.Keys, buf []byte, t BlobType, id crypto.ID, body []byte) []byte {
+	buf = append(buf[:0], make([]byte, crypto.NonceSize)...)
+	buf = appendPayload(enc, buf, body)
+	return keys.SealInPlace(buf, BlobAD(t, id))
 }
 
 // OpenBlob authenticates, decrypts and decompresses a sealed blob and checks

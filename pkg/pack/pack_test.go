@@ -108,6 +108,42 @@ func TestCompressKeepsSmaller(t *testing.T) {
 	}
 }
 
+// TestEncodeBlob checks that EncodeBlob makes blobs OpenBlob reads, as
+// SealBlob over Compress does, compressed or raw, reusing its buffer.
+func TestEncodeBlob(t *testing.T) {
+	keys := testKeys()
+	h := keys.NewIDHasher()
+	enc, _ := zstd.NewWriter(nil)
+	dec, _ := zstd.NewReader(nil)
+	random := make([]byte, 5000)
+	for i := range random {
+		random[i] = byte(i*7919 + i>>3*31)
+	}
+	var buf []byte
+	for _, body := range [][]byte{bytes.Repeat([]byte("compressible "), 1000), random, []byte("tiny")} {
+		id := h.Sum(body)
+		for _, e := range []*zstd.Encoder{enc, nil} {
+			want := SealBlob(keys, nil, TreeBlob, id, Compress(e, nil, body))
+			buf = EncodeBlob(e, keys, buf, TreeBlob, id, body)
+			if len(buf) != len(want) {
+				t.Errorf("%d-byte body: %d bytes sealed, want %d", len(body), len(buf), len(want))
+			}
+			got, err := OpenBlob(keys, h, dec, TreeBlob, id, buf, 1<<20)
+			if err != nil || !bytes.Equal(got, body) {
+				t.Fatalf("%d-byte body: round trip: %v", len(body), err)
+			}
+			if _, err := OpenBlob(keys, h, dec, DataBlob, id, buf, 1<<20); err == nil {
+				t.Fatal("blob opened as the wrong type")
+			}
+		}
+	}
+	before := &buf[:1][0]
+	buf = EncodeBlob(enc, keys, buf, DataBlob, h.Sum([]byte("tiny")), []byte("tiny"))
+	if &buf[0] != before {
+		t.Error("EncodeBlob did not reuse a large enough buffer")
+	}
+}
+
 func FuzzParseHeader(f *testing.F) {
 	keys := testKeys()
 	h := keys.NewIDHasher()

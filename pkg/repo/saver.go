@@ -60,8 +60,8 @@ type Saver struct {
 	// packBufs holds the buffers of uploaded packs for the next data
 	// packs; it never holds more than there are slots.
 	packBufs chan []byte
-	// blobBufs recycles the payload and sealed-blob buffers of SaveBlobID
-	// (as *[]byte).
+	// blobBufs recycles the sealed-blob buffers of SaveBlobID (as
+	// *[]byte).
 	blobBufs  sync.Pool
 	uploads   *errgroup.Group
 	uploadCtx context.Context // cancelled when an upload fails
@@ -193,14 +193,11 @@ func (s *Saver) SaveBlobID(ctx context.Context, t pack.BlobType, id crypto.ID, d
 	s.stats.BytesNew += int64(len(data))
 	s.mu.Unlock()
 
-	payloadBuf := s.blobBufs.Get().(*[]byte)
-	sealedBuf := s.blobBufs.Get().(*[]byte)
-	payload := pack.Compress(s.repo.enc, *payloadBuf, data)
-	sealed := pack.SealBlob(s.repo.keys, (*sealedBuf)[:0], t, id, payload)
+	buf := s.blobBufs.Get().(*[]byte)
+	sealed := pack.EncodeBlob(s.repo.enc, s.repo.keys, *buf, t, id, data)
 	err = s.add(ctx, t, id, sealed)
-	*payloadBuf, *sealedBuf = payload, sealed
-	s.blobBufs.Put(payloadBuf)
-	s.blobBufs.Put(sealedBuf)
+	*buf = sealed
+	s.blobBufs.Put(buf)
 	if err != nil {
 		// Other callers were told this blob is stored; make sure the
 		// run fails rather than write a snapshot that references it.
