@@ -3,6 +3,7 @@ package pack
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/klauspost/compress/zstd"
@@ -71,7 +72,14 @@ func SealBlob(keys *crypto.Keys, dst []byte, t BlobType, id crypto.ID, payload [
 // compressed behind room for the nonce and encrypted where it lies, so a
 // blob costs one buffer and no copy beyond compressing it.
 func EncodeBlob(enc *zstd.Encoder, keys *crypto.Keys, buf []byte, t BlobType, id crypto.ID, body []byte) []byte {
-	buf = append(buf[:0], make([]byte, crypto.NonceSize)...)
+	// Room for the worst case up front: grown by appends, a buffer for a
+	// megabyte blob would be reallocated a dozen times.
+	need := len(body)
+	if enc != nil {
+		need = max(need, enc.MaxEncodedSize(len(body)))
+	}
+	buf = slices.Grow(buf[:0], crypto.Overhead+1+need)
+	buf = append(buf, make([]byte, crypto.NonceSize)...)
 	buf = appendPayload(enc, buf, body)
 	return keys.SealInPlace(buf, BlobAD(t, id))
 }

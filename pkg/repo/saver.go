@@ -93,24 +93,23 @@ type openPack struct {
 // packSlack is room beyond the target size for the blob that crosses it.
 const packSlack = 2 << 20
 
-// newOpenPack returns an empty pack for blobs of type t. A data pack gets
-// a buffer of the target size up front, the buffer of an uploaded pack when
-// there is one: growing a 16 MiB buffer by doubling, under the Saver's lock,
-// costs a quarter of the CPU time of saving random data, and allocating a
-// fresh one for every pack (which the kernel must zero) a third. Tree packs
-// of a typical backup stay far below the target size, so theirs grows.
-func (s *Saver) newOpenPack(t pack.BlobType) *openPack {
-	p := &openPack{}
+// packBuffer returns the buffer for a new pack of blobs of type t. A data
+// pack gets one of the target size up front, the buffer of an uploaded pack
+// when there is one: growing a 16 MiB buffer by doubling, under the Saver's
+// lock, costs a quarter of the CPU time of saving random data, and
+// allocating a fresh one for every pack (which the kernel must zero) a
+// third. Tree packs of a typical backup stay far below the target size, so
+// theirs starts empty and grows.
+func (s *Saver) packBuffer(t pack.BlobType) []byte {
 	if t != pack.DataBlob {
-		return p
+		return nil
 	}
 	select {
 	case buf := <-s.packBufs:
-		p.builder.Reset(buf)
+		return buf
 	default:
-		p.builder.Reset(make([]byte, 0, s.packSize+packSlack))
+		return make([]byte, 0, s.packSize+packSlack)
 	}
-	return p
 }
 
 // recyclePack offers the buffer of an uploaded pack to later data packs.
@@ -288,12 +287,17 @@ func (s *Saver) add(ctx context.Context, t pack.BlobType, id crypto.ID, sealed [
 		taken := s.open[t] != nil // another caller opened one meanwhile
 		s.mu.Unlock()
 		if !taken {
-			p := s.newOpenPack(t) // allocate outside the lock
+			buf := s.packBuffer(t) // allocate outside the lock
 			s.mu.Lock()
 			if taken = s.open[t] != nil; !taken {
+				p := &openPack{}
+				p.builder.Reset(buf)
 				s.open[t] = p
 			}
 			s.mu.Unlock()
+			if taken {
+				s.recyclePack(buf)
+			}
 		}
 		if taken {
 			<-s.slots
