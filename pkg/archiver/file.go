@@ -62,6 +62,11 @@ type blobJob struct {
 type worker struct {
 	a       *archiver
 	counter countingReader
+	// small is readSmall's buffer, reused from file to file (the Saver
+	// keeps no reference): below the chunker's minimum size, so at most
+	// 512 KiB by default, where a buffer per file made all of a tree of
+	// small files garbage.
+	small []byte
 }
 
 func (w *worker) loop(ctx context.Context) error {
@@ -129,7 +134,10 @@ func (w *worker) readFile(ctx context.Context, j *fileJob) error {
 func (w *worker) readSmall(ctx context.Context, j *fileJob, f sourceFile) error {
 	a := w.a
 	n := j.node()
-	buf := make([]byte, n.Size+1) // one more, to see growth without a second read
+	if uint64(cap(w.small)) < n.Size+1 {
+		w.small = make([]byte, n.Size+1)
+	}
+	buf := w.small[:n.Size+1] // one more, to see growth without a second read
 	got, err := readSmallFile(f, buf)
 	if err != nil {
 		a.stats.bytesRead.Add(uint64(got))
