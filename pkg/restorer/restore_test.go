@@ -106,12 +106,15 @@ func TestRestoreRoundTrip(t *testing.T) {
 func TestRestoreInclude(t *testing.T) {
 	fx := newFixture(t)
 	target := filepath.Join(t.TempDir(), "target")
-	include := []string{fx.src.root + "/nested", fx.src.root + "/nested/a/b", fx.src.root + "/" + repeatedName}
+	// Overlapping includes, and one that sorts between a path and its
+	// subtree.
+	include := []string{fx.src.root + "/nested", fx.src.root + "/nested/a/b", fx.src.root + "/" + repeatedName, fx.src.root + "/nested-x/"}
 	_, warnings, err := fx.restoreTo(t, Options{Target: target, Include: include}, nil)
 	if err != nil || len(warnings) > 0 {
 		t.Fatalf("restore: %v, warnings %q", err, warnings)
 	}
 	compareTrees(t, fx.src.root+"/nested", target+fx.src.root+"/nested")
+	compareTrees(t, fx.src.root+"/nested-x", target+fx.src.root+"/nested-x")
 	compareEntry(t, repeatedName, fx.src.root+"/"+repeatedName, target+fx.src.root+"/"+repeatedName)
 	entries, err := os.ReadDir(target + fx.src.root)
 	must(t, err)
@@ -119,7 +122,7 @@ func TestRestoreInclude(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	if want := []string{"nested", repeatedName}; !slices.Equal(names, want) {
+	if want := []string{"nested", "nested-x", repeatedName}; !slices.Equal(names, want) {
 		t.Errorf("restored %q, want only %q", names, want)
 	}
 	// The parents of included paths get their metadata too.

@@ -47,6 +47,7 @@ func buildSource(t testing.TB, dir string) *source {
 	block := randomBytes(rng, 256<<10)
 	writeFile(t, p(repeatedName), bytes.Repeat(block, 4), 0o644)
 	writeFile(t, p("nested/a/b/c/deep.txt"), []byte("deep\n"), 0o644)
+	must(t, os.Mkdir(p("nested-x"), 0o750)) // sorts between nested and nested/…
 	writeFile(t, p("private"), []byte("secret\n"), 0o600)
 	writeFile(t, p("script.sh"), []byte("#!/bin/sh\necho hi\n"), 0o755)
 	writeFile(t, p("setuid"), []byte("suid\n"), 0o4755)

@@ -94,7 +94,7 @@ func resolveIncludes(ctx context.Context, r Repo, snap *snapshot.Snapshot, paths
 		if p == "/" {
 			return []include{root}, nil
 		}
-		if len(out) > 0 && strings.HasPrefix(p, out[len(out)-1].path+"/") {
+		if slices.ContainsFunc(out, func(o include) bool { return strings.HasPrefix(p, o.path+"/") }) {
 			continue
 		}
 		inc := include{path: p}
@@ -106,9 +106,12 @@ func resolveIncludes(ctx context.Context, r Repo, snap *snapshot.Snapshot, paths
 			}
 			var next *snapshot.Node
 			err := snapshot.WalkDir(ctx, r, dir.Subtree, func(n *snapshot.Node) error {
-				if string(n.Name) == comp {
+				switch c := strings.Compare(string(n.Name), comp); {
+				case c == 0:
 					next = n
 					return errFound
+				case c > 0:
+					return errFound // sorted: it is not there
 				}
 				return nil
 			})
