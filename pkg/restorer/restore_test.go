@@ -3,6 +3,7 @@ package restorer
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/cairn-backup/cairn/pkg/repo"
 	"github.com/cairn-backup/cairn/pkg/snapshot"
+	"github.com/cairn-backup/cairn/pkg/storage"
 	"github.com/cairn-backup/cairn/pkg/storage/fault"
 	"github.com/cairn-backup/cairn/pkg/storage/mem"
 )
@@ -271,5 +273,77 @@ func TestRestoreCancel(t *testing.T) {
 	_, err := Restore(ctx, r, fx.snap, Options{Target: t.TempDir()})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled restore: %v", err)
+	}
+
+	// Cancelled while downloading: the third data pack read cancels.
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	packs := dataPacks(t, r)
+	gets := 0
+	r = openRepo(t, &cancellingStore{countingStore: fx.store, packs: packs, after: 3, cancel: cancel, gets: &gets})
+	_, err = Restore(ctx, r, fx.snap, Options{Target: t.TempDir(), Connections: 2})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("restore cancelled while downloading: %v", err)
+	}
+}
+
+// cancellingStore cancels a context on the after-th Get of a data pack.
+type cancellingStore struct {
+	*countingStore
+	packs  map[string]bool
+	after  int
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	gets   *int
+}
+
+func (s *cancellingStore) Get(ctx context.Context, name string, offset, length int64) (io.ReadCloser, error) {
+	s.mu.Lock()
+	if s.packs[name] {
+		if *s.gets++; *s.gets == s.after {
+			s.cancel()
+		}
+	}
+	s.mu.Unlock()
+	return s.countingStore.Get(ctx, name, offset, length)
+}
+
+func TestRestoreMissingPack(t *testing.T) {
+	fx := newFixture(t)
+	r := openRepo(t, fx.store)
+	node, err := snapshot.FindPath(context.Background(), r, fx.snap.Tree, fx.src.root+"/"+bigName)
+	must(t, err)
+	e, _ := r.Index().Lookup(node.Content[len(node.Content)/2])
+	fx.fault.FailPrefix(fault.OpGet, repo.PackName(e.Pack), storage.ErrNotFound)
+
+	target := t.TempDir()
+	res, warnings, err := fx.restoreTo(t, Options{Target: target}, nil)
+	if err == nil || !strings.Contains(err.Error(), repo.PackName(e.Pack)) || !strings.Contains(err.Error(), target+fx.src.root+"/"+bigName) {
+		t.Fatalf("restore with a missing pack: %v", err)
+	}
+	if res.Errors == 0 || len(warnings) == 0 {
+		t.Errorf("result %+v, warnings %q", res, warnings)
+	}
+	// Files with no blob in the missing pack are restored exactly.
+	inPack := map[string]bool{}
+	must(t, snapshot.Walk(context.Background(), r, fx.snap.Tree, func(path []byte, n *snapshot.Node) error {
+		for _, id := range n.Content {
+			if loc, _ := r.Index().Lookup(id); loc.Pack == e.Pack {
+				inPack[string(path)] = true
+			}
+		}
+		return nil
+	}))
+	restored := 0
+	must(t, filepath.WalkDir(fx.src.root, func(path string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() || inPack[path] || strings.HasSuffix(path, "/hard2") && inPack[fx.src.root+"/hard1"] {
+			return err
+		}
+		compareEntry(t, path, path, target+path)
+		restored++
+		return nil
+	}))
+	if restored < 10 {
+		t.Errorf("only %d intact files to check", restored)
 	}
 }
