@@ -31,14 +31,31 @@ type blobSink interface {
 // fetchPacks downloads every pack of packs, Connections at a time, in the
 // order given, and passes each blob to sink. Damaged and missing blobs go to
 // sink.fail; only a cancelled ctx ends it early.
+//
+// A pack is not started before the one 2*Connections places earlier has
+// finished: blobs that arrive ahead of their file's earlier blobs wait in
+// memory, and the window bounds how far ahead they can be when one
+// download stalls.
 func fetchPacks(ctx context.Context, r Repo, packs []*packPlan, connections int, sink blobSink) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(connections)
-	for _, pp := range packs {
+	window := 2 * connections
+	done := make([]chan struct{}, len(packs))
+	for i, pp := range packs {
+		if i >= window {
+			select {
+			case <-done[i-window]:
+			case <-gctx.Done():
+			}
+		}
 		if gctx.Err() != nil {
 			break
 		}
-		g.Go(func() error { return fetchPack(gctx, r, pp, sink) })
+		done[i] = make(chan struct{})
+		g.Go(func() error {
+			defer close(done[i])
+			return fetchPack(gctx, r, pp, sink)
+		})
 	}
 	if err := g.Wait(); err != nil {
 		return err
