@@ -79,12 +79,12 @@ type Result struct {
 // ErrExists means a path to restore exists and Options.Overwrite is not set.
 var ErrExists = errors.New("already exists")
 
-// Restore restores snap below opts.Target; doc.go describes how. Damaged
-// data and failures on single paths do not stop it: they are passed to
-// opts.Warn and counted, and Restore then returns the result together with
-// an error summarising them. A path that already exists without
-// opts.Overwrite, an include path missing from the snapshot, an unreadable
-// tree or a cancelled ctx stop it with an error.
+// Restore restores snap below opts.Target, as the package documentation
+// describes. Damaged data and failures on single paths do not stop it: they
+// are passed to opts.Warn and counted, and Restore then returns the result
+// together with an error summarising them. A path that already exists
+// without opts.Overwrite, an include path missing from the snapshot, an
+// unreadable tree or a cancelled ctx stop it with an error.
 func Restore(ctx context.Context, r Repo, snap *snapshot.Snapshot, opts Options) (*Result, error) {
 	return restore(ctx, r, snap, opts, nil)
 }
