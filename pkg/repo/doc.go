@@ -42,18 +42,21 @@
 //
 // # Bounded memory
 //
-// A pack in memory holds a slot, from its first blob until its upload
-// ends; there are Connections+1 slots (Connections capped by the store's
-// storage.PutConcurrency: a local disk needs two), so a backup holds at
-// most that many packs whatever the number of callers, and a caller that
-// needs a new pack waits (on its context) for a slot. The buffer of an
-// uploaded pack is kept for the next data pack (at most one per slot),
-// since allocating 16 MiB per pack costs more CPU than sealing its blobs;
-// tree packs, usually tiny, start empty and grow. The in-flight set only
-// holds blobs of packs not yet uploaded. The index is kept as views of
-// index bodies that the local cache memory-maps, so a large repository's
-// index costs pages, not heap; the cache is only a copy, rebuilt from the
-// repository whenever it is missing or fails its checksum.
+// A data pack holds a memory slot from its first blob until its upload
+// ends, a tree pack only while it uploads; there are Connections+1 slots
+// (Connections capped by the store's storage.PutConcurrency: one for a
+// local disk), so a backup holds at most that many packs and the open tree
+// pack, whatever the number of callers, and a caller that needs a slot
+// waits (on its context). The open tree pack holds none because it may
+// take the whole backup to fill, and would otherwise take the place of an
+// upload. The buffer of an uploaded pack is kept for the next data pack
+// (at most one per slot), since allocating 16 MiB per pack costs more CPU
+// than sealing its blobs; tree packs, usually tiny, start empty and grow.
+// The in-flight set only holds blobs of packs not yet uploaded. The index
+// is kept as views of index bodies that the local cache memory-maps, so a
+// large repository's index costs pages, not heap; the cache is only a
+// copy, rebuilt from the repository whenever it is missing or fails its
+// checksum.
 //
 // # Concurrent clients
 //

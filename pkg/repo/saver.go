@@ -18,7 +18,8 @@ type SaverOptions struct {
 	// Connections is the number of concurrent pack uploads; default the
 	// repository's OpenOptions.Connections, and never more than the
 	// store's ConcurrentPuts when it implements storage.PutConcurrency.
-	// At most Connections+1 packs are held in memory at once.
+	// At most Connections+1 packs and the open tree pack are held in
+	// memory at once.
 	Connections int
 	// IndexEvery makes the Saver write an intermediate index object every
 	// IndexEvery uploaded packs (default 32), so that the packs of a
@@ -50,11 +51,14 @@ type Saver struct {
 	packSize   int
 	indexEvery int
 
-	// slots holds one token per pack in memory, open or uploading, so
-	// memory stays bounded by Connections+1 packs whatever the callers do.
-	// It is the only place callers wait (on their ctx too): an upload
-	// goroutine is started per closed pack, never more than there are
-	// slots, and waits for one of the Connections puts.
+	// slots holds one token per data pack in memory, open or uploading,
+	// and per tree pack being uploaded, so memory stays bounded by
+	// Connections+1 packs (and the open tree pack) whatever the callers
+	// do. The open tree pack holds none: it grows slowly, usually stays
+	// small, and would otherwise keep data packs from being filled while
+	// one uploads. Slots are the only place callers wait (on their ctx
+	// too): an upload goroutine is started per closed pack, never more
+	// than there are slots, and waits for one of the Connections puts.
 	slots chan struct{}
 	puts  chan struct{}
 	// packBufs holds the buffers of uploaded packs for the next data
@@ -93,17 +97,13 @@ type openPack struct {
 // packSlack is room beyond the target size for the blob that crosses it.
 const packSlack = 2 << 20
 
-// packBuffer returns the buffer for a new pack of blobs of type t. A data
-// pack gets one of the target size up front, the buffer of an uploaded pack
-// when there is one: growing a 16 MiB buffer by doubling, under the Saver's
-// lock, costs a quarter of the CPU time of saving random data, and
-// allocating a fresh one for every pack (which the kernel must zero) a
-// third. Tree packs of a typical backup stay far below the target size, so
-// theirs starts empty and grows.
-func (s *Saver) packBuffer(t pack.BlobType) []byte {
-	if t != pack.DataBlob {
-		return nil
-	}
+// packBuffer returns the buffer for a new data pack: one of the target
+// size up front, the buffer of an uploaded pack when there is one. Growing
+// a 16 MiB buffer by doubling, under the Saver's lock, costs a quarter of
+// the CPU time of saving random data, and allocating a fresh one for every
+// pack (which the kernel must zero) a third. Tree packs of a typical backup
+// stay far below the target size, so theirs start empty and grow.
+func (s *Saver) packBuffer() []byte {
 	select {
 	case buf := <-s.packBufs:
 		return buf
@@ -246,14 +246,18 @@ func (s *Saver) fail(err error) {
 }
 
 // add copies a sealed blob into the open pack of its type, starting a pack
-// (which waits for a memory slot) when there is none, and hands the pack to
-// the upload pool when it reaches the target size.
+// when there is none (a data pack waits for a memory slot), and hands the
+// pack to the upload pool when it reaches the target size (a tree pack
+// waits for its slot then).
 func (s *Saver) add(ctx context.Context, t pack.BlobType, id crypto.ID, sealed []byte) error {
 	for {
 		s.mu.Lock()
 		if err := s.usable(); err != nil {
 			s.mu.Unlock()
 			return err
+		}
+		if s.open[t] == nil && t != pack.DataBlob {
+			s.open[t] = &openPack{} // see slots
 		}
 		if p := s.open[t]; p != nil {
 			p.builder.Add(t, id, sealed)
@@ -264,30 +268,25 @@ func (s *Saver) add(ctx context.Context, t pack.BlobType, id crypto.ID, sealed [
 			}
 			s.open[t] = nil
 			s.mu.Unlock()
+			if t != pack.DataBlob {
+				if err := s.takeSlot(ctx); err != nil {
+					return err
+				}
+			}
 			s.upload(p)
 			return nil
 		}
 		s.mu.Unlock()
 
 		// Wait for a slot outside the lock: finishing uploads need it.
-		select {
-		case s.slots <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-s.uploadCtx.Done():
-			s.mu.Lock()
-			err := s.err
-			s.mu.Unlock()
-			if err == nil {
-				err = context.Cause(s.uploadCtx)
-			}
+		if err := s.takeSlot(ctx); err != nil {
 			return err
 		}
 		s.mu.Lock()
 		taken := s.open[t] != nil // another caller opened one meanwhile
 		s.mu.Unlock()
 		if !taken {
-			buf := s.packBuffer(t) // allocate outside the lock
+			buf := s.packBuffer() // allocate outside the lock
 			s.mu.Lock()
 			if taken = s.open[t] != nil; !taken {
 				p := &openPack{}
@@ -302,6 +301,24 @@ func (s *Saver) add(ctx context.Context, t pack.BlobType, id crypto.ID, sealed [
 		if taken {
 			<-s.slots
 		}
+	}
+}
+
+// takeSlot waits for a memory slot (see slots) and takes it.
+func (s *Saver) takeSlot(ctx context.Context) error {
+	select {
+	case s.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.uploadCtx.Done():
+		s.mu.Lock()
+		err := s.err
+		s.mu.Unlock()
+		if err == nil {
+			err = context.Cause(s.uploadCtx)
+		}
+		return err
 	}
 }
 
@@ -384,15 +401,19 @@ func (s *Saver) Flush(ctx context.Context) (SaveStats, error) {
 		return SaveStats{}, errors.New("repo: Flush called twice")
 	}
 	s.flushed = true
-	var open []*openPack
-	for t, p := range s.open {
-		if p != nil {
-			open = append(open, p)
-			s.open[t] = nil
-		}
-	}
+	open := s.open
+	s.open = [3]*openPack{}
 	s.mu.Unlock()
-	for _, p := range open {
+	for t, p := range open {
+		if p == nil {
+			continue
+		}
+		if pack.BlobType(t) != pack.DataBlob {
+			if err := s.takeSlot(ctx); err != nil {
+				s.fail(fmt.Errorf("flush: %w", err))
+				continue // the wait below reports it
+			}
+		}
 		s.upload(p)
 	}
 

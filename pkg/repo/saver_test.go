@@ -431,6 +431,46 @@ func testSaverBoundedMemory(t *testing.T, connections int, wrap func(*blockingSt
 	}
 }
 
+// TestSaverOpenTreePackHoldsNoSlot checks that an open tree pack, which
+// may take the whole backup to fill, does not take the memory slot a data
+// pack needs while another uploads.
+func TestSaverOpenTreePackHoldsNoSlot(t *testing.T) {
+	ctx := context.Background()
+	opts := testInitOptions()
+	opts.PackSize = minPackSize
+	base, _ := newTestRepo(t, opts)
+	store := &blockingStore{Store: base, release: make(chan struct{})}
+	r := openTestRepo(t, store, OpenOptions{})
+	s := r.NewSaver(ctx, SaverOptions{Connections: 1})
+	rng := rand.New(rand.NewPCG(6, 6))
+	blob := func(n int) []byte {
+		b := make([]byte, n)
+		for j := range b {
+			b[j] = byte(rng.Uint32())
+		}
+		return b
+	}
+	if _, err := s.SaveBlob(ctx, pack.TreeBlob, blob(100)); err != nil {
+		t.Fatal(err)
+	}
+	// The first data pack fills and blocks in its upload; the second
+	// must still get the other slot.
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for i := range 2 {
+		if _, err := s.SaveBlob(cctx, pack.DataBlob, blob(minPackSize)); err != nil {
+			t.Fatalf("data pack %d with a tree pack open: %v", i, err)
+		}
+	}
+	close(store.release)
+	if _, err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(names(t, base, "data/")); n != 3 {
+		t.Errorf("%d packs uploaded, want 3", n)
+	}
+}
+
 func TestSaverWithoutCompression(t *testing.T) {
 	// Random data is stored raw; check the sealed size.
 	ctx := context.Background()

@@ -85,8 +85,8 @@ type Creator interface {
 }
 
 // PutConcurrency is implemented by stores that gain nothing from more
-// concurrent Puts than ConcurrentPuts returns: a local disk writes two
-// streams about as fast as eight, while an object store hides its latency
+// concurrent Puts than ConcurrentPuts returns: a local disk writes one
+// stream about as fast as eight, while an object store hides its latency
 // behind many. Callers that hold each upload in memory (the repository
 // holds a pack per upload) run at most that many Puts at once.
 type PutConcurrency interface {
