@@ -14,21 +14,22 @@ import (
 	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/index"
 	"github.com/cairn-backup/cairn/pkg/repo"
+	"github.com/cairn-backup/cairn/pkg/repo/repotest"
 	"github.com/cairn-backup/cairn/pkg/storage"
 )
 
 // twoSnapshots backs up two overlapping file sets and returns their IDs.
 func twoSnapshots(f *fixture) (crypto.ID, crypto.ID) {
 	files1 := map[string][]byte{
-		"/home/a/x": content(1, 5000),
-		"/home/a/y": content(2, 300),
-		"/etc/z":    content(3, 4000),
+		"/home/a/x": repotest.Content(1, 5000),
+		"/home/a/y": repotest.Content(2, 300),
+		"/etc/z":    repotest.Content(3, 4000),
 	}
-	s1 := f.backup(f.repo, t0, files1)
+	s1 := f.Backup(f.Repo, repotest.T0, files1)
 	files2 := maps.Clone(files1)
-	files2["/home/a/y"] = content(4, 2000)
-	files2["/home/b/w"] = content(5, 3500)
-	s2 := f.backup(f.repo, t0.Add(time.Hour), files2)
+	files2["/home/a/y"] = repotest.Content(4, 2000)
+	files2["/home/b/w"] = repotest.Content(5, 3500)
+	s2 := f.Backup(f.Repo, repotest.T0.Add(time.Hour), files2)
 	return s1, s2
 }
 
@@ -45,11 +46,11 @@ func mustCheck(t *testing.T, r Repo, opts Options) *Report {
 // includes a blob that bad reports as damaged.
 func (f *fixture) affectedPaths(bad func(blob crypto.ID) bool) []string {
 	var out []string
-	keys := f.repo.Keys()
-	for id, files := range f.files {
+	keys := f.Repo.Keys()
+	for id, files := range f.Files {
 		for p, data := range files {
-			for off := 0; off < len(data); off += chunkSize {
-				if bad(keys.BlobID(data[off:min(off+chunkSize, len(data))])) {
+			for off := 0; off < len(data); off += repotest.ChunkSize {
+				if bad(keys.BlobID(data[off:min(off+repotest.ChunkSize, len(data))])) {
 					out = append(out, id.Short()+":"+p)
 					break
 				}
@@ -73,7 +74,7 @@ func TestCleanRepositoryPasses(t *testing.T) {
 	f := newFixture(t)
 	twoSnapshots(f)
 	for _, readData := range []bool{false, true} {
-		rep := mustCheck(t, f.open(), Options{ReadData: readData})
+		rep := mustCheck(t, f.Open(), Options{ReadData: readData})
 		if !rep.OK() || len(rep.DamagedPacks) > 0 || len(rep.DamagedBlobs) > 0 || len(rep.Affected) > 0 {
 			t.Fatalf("read data %v: clean repository fails: %+v", readData, rep)
 		}
@@ -89,16 +90,16 @@ func TestCleanRepositoryPasses(t *testing.T) {
 func TestMissingPackNamesPackAndFiles(t *testing.T) {
 	f := newFixture(t)
 	_, s2 := twoSnapshots(f)
-	victim := f.packsOf(f.repo, s2, "/home/b/w")[0]
+	victim := f.PacksOf(f.Repo, s2, "/home/b/w")[0]
 	want := f.affectedPaths(func(b crypto.ID) bool {
-		e, _ := f.repo.Index().Lookup(b)
+		e, _ := f.Repo.Index().Lookup(b)
 		return e.Pack == victim
 	})
-	if err := f.store.Delete(f.ctx, repo.PackName(victim)); err != nil {
+	if err := f.Store.Delete(f.Ctx, repo.PackName(victim)); err != nil {
 		t.Fatal(err)
 	}
 
-	rep := mustCheck(t, f.open(), Options{})
+	rep := mustCheck(t, f.Open(), Options{})
 	if rep.OK() {
 		t.Fatal("check passes with a pack missing")
 	}
@@ -116,26 +117,26 @@ func TestMissingPackNamesPackAndFiles(t *testing.T) {
 // flipByte damages one byte in the middle of the first blob of pack p and
 // returns that blob's index entry.
 func (f *fixture) flipByte(p crypto.ID) index.Entry {
-	f.t.Helper()
+	f.T.Helper()
 	var first index.Entry
 	found := false
-	_ = f.repo.Index().Each(func(e index.Entry) error {
+	_ = f.Repo.Index().Each(func(e index.Entry) error {
 		if e.Pack == p && (!found || e.Offset < first.Offset) {
 			first, found = e, true
 		}
 		return nil
 	})
 	if !found {
-		f.t.Fatalf("pack %s has no index entries", p.Short())
+		f.T.Fatalf("pack %s has no index entries", p.Short())
 	}
 	name := repo.PackName(p)
-	data, err := storage.ReadAll(f.ctx, f.store, name)
+	data, err := storage.ReadAll(f.Ctx, f.Store, name)
 	if err != nil {
-		f.t.Fatal(err)
+		f.T.Fatal(err)
 	}
 	data[first.Offset+first.Length/2] ^= 0x40
-	if err := f.store.Put(f.ctx, name, data); err != nil {
-		f.t.Fatal(err)
+	if err := f.Store.Put(f.Ctx, name, data); err != nil {
+		f.T.Fatal(err)
 	}
 	return first
 }
@@ -143,14 +144,14 @@ func (f *fixture) flipByte(p crypto.ID) index.Entry {
 func TestFlippedByteNeedsReadData(t *testing.T) {
 	f := newFixture(t)
 	_, s2 := twoSnapshots(f)
-	victim := f.packsOf(f.repo, s2, "/home/b/w")[0]
+	victim := f.PacksOf(f.Repo, s2, "/home/b/w")[0]
 	bad := f.flipByte(victim)
 	want := f.affectedPaths(func(b crypto.ID) bool { return b == bad.ID })
 
-	if rep := mustCheck(t, f.open(), Options{}); !rep.OK() {
+	if rep := mustCheck(t, f.Open(), Options{}); !rep.OK() {
 		t.Fatalf("structural check sees a flipped byte inside a blob: %v", rep.Errors)
 	}
-	rep := mustCheck(t, f.open(), Options{ReadData: true})
+	rep := mustCheck(t, f.Open(), Options{ReadData: true})
 	if rep.OK() {
 		t.Fatal("check --read-data passes with a flipped byte")
 	}
@@ -194,12 +195,12 @@ func (s *recordingStore) Get(ctx context.Context, name string, offset, length in
 func TestSubsetsCoverEveryPackOnce(t *testing.T) {
 	f := newFixture(t)
 	for i := range 6 {
-		f.backup(f.repo, t0.Add(time.Duration(i)*time.Hour), map[string][]byte{
-			"/d/f": content(uint64(100+i), 6000),
+		f.Backup(f.Repo, repotest.T0.Add(time.Duration(i)*time.Hour), map[string][]byte{
+			"/d/f": repotest.Content(uint64(100+i), 6000),
 		})
 	}
 	var all []crypto.ID
-	if err := f.repo.ListPacks(f.ctx, func(id crypto.ID, _ int64) error {
+	if err := f.Repo.ListPacks(f.Ctx, func(id crypto.ID, _ int64) error {
 		all = append(all, id)
 		return nil
 	}); err != nil {
@@ -208,13 +209,13 @@ func TestSubsetsCoverEveryPackOnce(t *testing.T) {
 	if len(all) < 8 {
 		t.Fatalf("only %d packs; the test needs more", len(all))
 	}
-	victim := f.packsOf(f.repo, firstSnapshot(f), "/d/f")[0]
+	victim := f.PacksOf(f.Repo, firstSnapshot(f), "/d/f")[0]
 	f.flipByte(victim)
 
 	const m = 3
 	readCount := make(map[string]int)
 	for n := 1; n <= m; n++ {
-		rr := recordingRepo{Repository: f.open(), store: &recordingStore{Store: f.store}}
+		rr := recordingRepo{Repository: f.Open(), store: &recordingStore{Store: f.Store}}
 		rep := mustCheck(t, rr, Options{Subset: subsetString(n, m)})
 		if holds := int(victim[0])%m == n-1; rep.OK() == holds {
 			t.Errorf("subset %d/%d: OK %v, but it does %shold the damaged pack", n, m, rep.OK(), map[bool]string{true: "", false: "not "}[holds])
@@ -235,14 +236,14 @@ func TestSubsetsCoverEveryPackOnce(t *testing.T) {
 		t.Errorf("%d objects read, %d packs", len(readCount), len(all))
 	}
 
-	rep := mustCheck(t, f.open(), Options{Subset: "50%"})
+	rep := mustCheck(t, f.Open(), Options{Subset: "50%"})
 	if want := (len(all) + 1) / 2; rep.PacksRead != want {
 		t.Errorf("50%%: read %d packs, want %d", rep.PacksRead, want)
 	}
 }
 
 func firstSnapshot(f *fixture) crypto.ID {
-	for id := range f.files {
+	for id := range f.Files {
 		return id
 	}
 	return crypto.ID{}
@@ -267,31 +268,31 @@ func TestParseSubset(t *testing.T) {
 func TestOrphanPackIsInfo(t *testing.T) {
 	f := newFixture(t)
 	twoSnapshots(f)
-	before, err := f.repo.ListObjects(f.ctx, repo.KindIndex)
+	before, err := f.Repo.ListObjects(f.Ctx, repo.KindIndex)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A backup that uploaded a pack and its index, then lost the index.
-	r := f.open()
-	saver := r.NewSaver(f.ctx, repo.SaverOptions{})
-	if _, err := saver.SaveBlob(f.ctx, 1, content(99, 1000)); err != nil {
+	r := f.Open()
+	saver := r.NewSaver(f.Ctx, repo.SaverOptions{})
+	if _, err := saver.SaveBlob(f.Ctx, 1, repotest.Content(99, 1000)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := saver.Flush(f.ctx); err != nil {
+	if _, err := saver.Flush(f.Ctx); err != nil {
 		t.Fatal(err)
 	}
-	after, err := f.repo.ListObjects(f.ctx, repo.KindIndex)
+	after, err := f.Repo.ListObjects(f.Ctx, repo.KindIndex)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range after {
 		if !slices.Contains(before, id) {
-			if err := f.repo.DeleteObject(f.ctx, repo.KindIndex, id); err != nil {
+			if err := f.Repo.DeleteObject(f.Ctx, repo.KindIndex, id); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	rep := mustCheck(t, f.open(), Options{ReadData: true})
+	rep := mustCheck(t, f.Open(), Options{ReadData: true})
 	if !rep.OK() {
 		t.Fatalf("orphan pack is an error: %v", rep.Errors)
 	}
@@ -303,15 +304,15 @@ func TestOrphanPackIsInfo(t *testing.T) {
 func TestDamagedIndexObjectIsNamed(t *testing.T) {
 	f := newFixture(t)
 	_, s2 := twoSnapshots(f)
-	ids, err := f.repo.ListObjects(f.ctx, repo.KindIndex)
+	ids, err := f.Repo.ListObjects(f.Ctx, repo.KindIndex)
 	if err != nil {
 		t.Fatal(err)
 	}
 	victim := ids[0]
-	if err := f.store.Put(f.ctx, repo.ObjectName(repo.KindIndex, victim), []byte("garbage")); err != nil {
+	if err := f.Store.Put(f.Ctx, repo.ObjectName(repo.KindIndex, victim), []byte("garbage")); err != nil {
 		t.Fatal(err)
 	}
-	rep := mustCheck(t, f.open(), Options{})
+	rep := mustCheck(t, f.Open(), Options{})
 	if rep.OK() || !strings.Contains(strings.Join(rep.Errors, "\n"), victim.String()) {
 		t.Fatalf("damaged index %s not named: %v", victim.Short(), rep.Errors)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cairn-backup/cairn/pkg/check"
 	"github.com/cairn-backup/cairn/pkg/repo"
+	"github.com/cairn-backup/cairn/pkg/repo/repotest"
 	"github.com/cairn-backup/cairn/pkg/storage/fault"
 )
 
@@ -33,23 +34,23 @@ func TestCrashAtEveryStep(t *testing.T) {
 		base := newFixture(t)
 		// The seed varies contents and sizes, so pack boundaries differ.
 		size := func(n int) int { return n + int(seed)*700 }
-		forgotten := content(seed*100+1, size(4300))
-		b, c := content(seed*100+2, size(8000)), content(seed*100+3, size(2300))
-		s1 := base.backup(base.repo, t0, map[string][]byte{"/a": forgotten, "/b": b, "/c": c})
-		base.backup(base.repo, t0.Add(time.Hour), map[string][]byte{"/b": b, "/d": content(seed*100+4, size(4000))})
-		base.backup(base.repo, t0.Add(2*time.Hour), map[string][]byte{"/c": c, "/e": content(seed*100+5, size(1000))})
+		forgotten := repotest.Content(seed*100+1, size(4300))
+		b, c := repotest.Content(seed*100+2, size(8000)), repotest.Content(seed*100+3, size(2300))
+		s1 := base.Backup(base.Repo, repotest.T0, map[string][]byte{"/a": forgotten, "/b": b, "/c": c})
+		base.Backup(base.Repo, repotest.T0.Add(time.Hour), map[string][]byte{"/b": b, "/d": repotest.Content(seed*100+4, size(4000))})
+		base.Backup(base.Repo, repotest.T0.Add(2*time.Hour), map[string][]byte{"/c": c, "/e": repotest.Content(seed*100+5, size(1000))})
 		base.forget(s1)
 
 		for _, m := range modes {
 			steps := 0
 			for n := 1; ; n++ {
 				name := fmt.Sprintf("seed %d: %s %d (after %v)", seed, m.op, n, m.after)
-				fs := fault.New(cloneStore(t, base.store))
+				fs := fault.New(cloneStore(t, base.Store))
 				f := base.on(fs)
-				f.t = t
-				r := f.open()
+				f.T = t
+				r := f.Open()
 				fs.Add(fault.Rule{Op: m.op, Nth: n, AfterInner: m.after})
-				_, err := Prune(f.ctx, r, opts)
+				_, err := Prune(f.Ctx, r, opts)
 				if fs.Calls(m.op) < n {
 					// The prune made fewer calls: every step was covered.
 					if err != nil {
@@ -62,7 +63,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 
 				// Consistent right after the interruption.
 				f.verifyAll()
-				rep, cerr := check.Check(f.ctx, f.open(), check.Options{})
+				rep, cerr := check.Check(f.Ctx, f.Open(), check.Options{})
 				if cerr != nil || !rep.OK() {
 					t.Fatalf("%s (prune error: %v): check after the crash: %v\n%s", name, err, cerr, strings.Join(rep.Errors, "\n"))
 				}
@@ -70,14 +71,14 @@ func TestCrashAtEveryStep(t *testing.T) {
 				// The next prune completes the work. A crash that left the
 				// crashed run's lease unfinished (its start or its end
 				// failed) makes the marker wait until that lease expires.
-				stats := mustPrune(t, f.open(), opts)
+				stats := mustPrune(t, f.Open(), opts)
 				if stats.MarkersPending > 0 {
 					if !f.unfinishedLease() {
 						t.Fatalf("%s: rerun left %d markers waiting without a live lease", name, stats.MarkersPending)
 					}
 					expired := opts
 					expired.LeaseTTL = time.Nanosecond
-					stats = mustPrune(t, f.open(), expired)
+					stats = mustPrune(t, f.Open(), expired)
 				}
 				if ms := f.markers(); len(ms) != 0 {
 					t.Fatalf("%s: %d markers left after the rerun (%+v)", name, len(ms), stats)
@@ -85,7 +86,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 				f.assertGone(forgotten)
 				f.verifyAll()
 				f.checkOK()
-				if again := mustPrune(t, f.open(), opts); again.PacksCondemned != 0 {
+				if again := mustPrune(t, f.Open(), opts); again.PacksCondemned != 0 {
 					t.Fatalf("%s: a third prune still condemns %d packs", name, again.PacksCondemned)
 				}
 			}
@@ -99,17 +100,17 @@ func TestCrashAtEveryStep(t *testing.T) {
 
 // unfinishedLease reports whether a lease without "done" exists.
 func (f *fixture) unfinishedLease() bool {
-	f.t.Helper()
-	r := f.open()
-	ids, err := r.ListObjects(f.ctx, repo.KindLease)
+	f.T.Helper()
+	r := f.Open()
+	ids, err := r.ListObjects(f.Ctx, repo.KindLease)
 	if err != nil {
-		f.t.Fatal(err)
+		f.T.Fatal(err)
 	}
 	done := make(map[string]bool)
 	for _, id := range ids {
-		rec, err := r.LoadLease(f.ctx, id)
+		rec, err := r.LoadLease(f.Ctx, id)
 		if err != nil {
-			f.t.Fatal(err)
+			f.T.Fatal(err)
 		}
 		done[rec.Run] = done[rec.Run] || rec.Done
 	}
