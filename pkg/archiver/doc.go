@@ -81,7 +81,10 @@
 // (1.25 times the maximum chunk size, allocated when first used), the blob
 // pool holds at most one chunk per goroutine plus one queued chunk per
 // core, and the Saver holds at most Connections+1 packs. Small files are
-// held only while being saved. What grows with the tree is the metadata of
+// read into a buffer per worker. Chunk, small-file and pack buffers are
+// reused rather than left to the garbage collector, so a large file
+// allocates next to nothing once running and the heap stays close to what
+// is live. What grows with the tree is the metadata of
 // directories in progress (about one directory listing per level of the
 // current path) and, when a parent snapshot is used, the parent listings of
 // those directories and of a prefetch window of 2×Connections directories.
