@@ -24,7 +24,6 @@ const racyWindow = time.Second
 
 // blobIndex is what reuse checks need of the index (*index.Set).
 type blobIndex interface {
-	Has(id crypto.ID) bool
 	Lookup(id crypto.ID) (index.Entry, bool)
 	LookupAll(id crypto.ID) []index.Entry
 	IsCondemned(pack crypto.ID) bool
@@ -62,14 +61,17 @@ func (a *archiver) reusable(n, prev *snapshot.Node) bool {
 }
 
 // hasData reports whether id is stored as a data blob in a pack that is
-// not condemned. Index.Has ignores the type, and a data blob may share its
-// ID with a tree blob of the same bytes; that is rare, so the common case
-// costs one extra lookup.
+// not condemned. One Lookup answers the common case, since it prefers a
+// copy in a pack that is not condemned. The index ignores types, and a data
+// blob may share its ID with a tree blob of the same bytes; only when the
+// copy found is a tree blob or condemned does it look at every copy, which
+// is rare.
 func hasData(idx blobIndex, id crypto.ID) bool {
-	if !idx.Has(id) {
+	e, ok := idx.Lookup(id)
+	if !ok {
 		return false
 	}
-	if e, ok := idx.Lookup(id); ok && e.Type == pack.DataBlob && !idx.IsCondemned(e.Pack) {
+	if e.Type == pack.DataBlob && !idx.IsCondemned(e.Pack) {
 		return true
 	}
 	for _, e := range idx.LookupAll(id) {

@@ -121,3 +121,39 @@ func BenchmarkMerge(b *testing.B) {
 		Merge(views, nil, nil)
 	}
 }
+
+// BenchmarkLookupSevenViews measures lookups in a set of 7 cached views of
+// 200k entries each, as a big backup leaves (an intermediate index every 32
+// packs): hits (IDs present in one view) and misses (absent from all).
+func BenchmarkLookupSevenViews(b *testing.B) {
+	const views, perView, distinct = 7, 200_000, 1 << 14
+	set := NewSet()
+	var hits []crypto.ID
+	for i := range views {
+		body, sample := syntheticBody(perView, uint64(100+i))
+		set.AddView(crypto.ID{byte(i + 1)}, fileView(b, body))
+		hits = append(hits, sample...)
+	}
+	rng := rand.New(rand.NewPCG(5, 5))
+	rng.Shuffle(len(hits), func(i, j int) { hits[i], hits[j] = hits[j], hits[i] })
+	misses := randomIDs(rng, distinct, uniformIDs)
+	for _, q := range []struct {
+		name string
+		ids  []crypto.ID
+	}{{"hit", hits}, {"miss", misses}} {
+		b.Run("Has/"+q.name, func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				set.Has(q.ids[i%len(q.ids)])
+				i++
+			}
+		})
+		b.Run("Lookup/"+q.name, func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				set.Lookup(q.ids[i%len(q.ids)])
+				i++
+			}
+		})
+	}
+}

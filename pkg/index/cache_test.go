@@ -283,3 +283,39 @@ func TestCacheReadErrors(t *testing.T) {
 	}()
 	Merge([]*View{v}, nil, nil)
 }
+
+// TestFingerprintsAvoidReads checks that a file view reads nothing for an
+// ID whose fingerprint no entry of its block carries: after Close, such a
+// lookup reports no read error, while a lookup of a present ID does.
+func TestFingerprintsAvoidReads(t *testing.T) {
+	c := openTestCache(t)
+	body, sample := syntheticBody(10000, 7)
+	name := crypto.Hash(body)
+	if err := c.Store(name, body); err != nil {
+		t.Fatal(err)
+	}
+	v, err := c.Load(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.fps) != v.Len() {
+		t.Fatalf("%d fingerprints for %d entries", len(v.fps), v.Len())
+	}
+	set := NewSet()
+	set.AddView(name, v)
+	present := sample[len(sample)/2]
+	absent := present
+	absent[9] ^= 0x55 // same block, other fingerprint
+	if !set.Has(present) || set.Has(absent) || set.Err() != nil {
+		t.Fatal("lookups wrong before Close")
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if set.Has(absent) || set.Err() != nil {
+		t.Fatalf("lookup of an absent ID read the file: %v", set.Err())
+	}
+	if set.Has(present) || set.Err() == nil {
+		t.Fatal("lookup of a present ID did not read the file")
+	}
+}

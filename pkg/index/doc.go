@@ -31,10 +31,31 @@
 // Index objects are encrypted and often compressed, so each run would have
 // to download and decrypt them all. Instead a Cache keeps the decrypted
 // bodies on local disk, one file per index object, and Load returns a view
-// of the file that keeps only a fence table in memory: the first 8 bytes of
-// every 64th ID, 0.125 bytes per entry. A lookup finds the one 64-entry
-// block that can hold the ID in the fences and reads those 3 KiB with one
-// pread(2) into a stack buffer.
+// of the file that keeps in memory only a fence table, the first 8 bytes of
+// every 64th ID (0.125 bytes per entry), and a 16-bit fingerprint of every
+// entry, bytes 8 and 9 of its ID (2 bytes per entry). A lookup finds in the
+// fences the one 64-entry block that can hold the ID, compares the ID's
+// fingerprint with the block's 64 in memory, and only if one matches reads
+// the matching records (usually one) with one pread(2) into a stack buffer
+// and checks the full ID.
+//
+// # Why fingerprints
+//
+// A Set asks every view whose ID range could hold an ID, and a big backup
+// leaves several index objects (an intermediate one every 32 packs, about
+// 7 for 1.5 million blobs), so without fingerprints every lookup cost one
+// pread per view, almost all of them finding nothing: a backup with no
+// changes over 1.5 million small files spent most of a minute there, and
+// a first backup pays it for every new chunk. IDs are keyed hashes, so
+// bytes 8 and 9 are uniform and independent of the first 8 that the fences
+// narrow down; an absent ID matches one of a block's 64 fingerprints with
+// probability about 64/65536, one lookup in a thousand per view. Misses
+// thus cost no I/O, and hits one pread in the view that holds the blob. The
+// fingerprints are filled in during the pass Load already makes over the
+// file to check its checksum, so loading reads the file no more than
+// before. An 8-bit fingerprint would save a byte per entry but let one
+// absent lookup in four read a block; 16 bits keep the total near 2.1
+// bytes per entry, far inside the budget.
 //
 // The first design memory-mapped the file instead, which keeps the heap at
 // zero too, but RSS counts every mapped page a process touches, and the
@@ -46,8 +67,8 @@
 // Neither MADV_RANDOM nor MADV_NOHUGEPAGE changed it.
 // With pread the file's pages stay in the kernel's page cache, which is
 // shared, reclaimable and not RSS, whatever the kernel or file system does
-// with folios. A lookup costs a system call (about 3 to 5 microseconds per
-// view on the development VM, against well under a microsecond for a
+// with folios. A lookup that a fingerprint matches costs a system call
+// (about 3 to 5 microseconds on the development VM, against well under a microsecond for a
 // search in memory), which is negligible beside reading and hashing a
 // chunk of about 1 MiB. Reads also fail with an error rather than SIGBUS
 // when the disk does.
@@ -58,9 +79,10 @@
 // entries loaded from the cache, plus RSS after lookups) and
 // BenchmarkRSSAfterLookups (1.5M entries, 20 and 20,000 lookups):
 //
-//   - a cached index object loaded with Cache.Load: 0.125 bytes per entry
-//     of heap (the fences; measured slope 0.10 to 0.14 bytes of heap and of
-//     RSS), plus its supersedes list and a few hundred bytes per object;
+//   - a cached index object loaded with Cache.Load: 2.125 bytes per entry
+//     of heap (0.125 for the fences, 2 for the fingerprints; measured slope
+//     2.10 bytes of heap and 2.0 of RSS), plus its supersedes list and a
+//     few hundred bytes per object;
 //   - blobs added by the running backup (Set.Add): 48 bytes each in sorted
 //     runs, plus about 6 bytes per blob for the pack table with 16 blobs to
 //     a pack; the largest merge of runs briefly holds both inputs as well;

@@ -19,9 +19,9 @@ import (
 //
 // Load reads the file once, with read(2) through a 48 KiB buffer, to check
 // the trailer and the CRC-32C of the whole body and to build the view's
-// fence table; it does not re-check the order of the entries, since Store
-// validated them before writing and the checksum proves the bytes are still
-// the ones it wrote. The file then stays open: the view reads it with
+// fence table and fingerprints; it does not re-check the order of the
+// entries, since Store validated them before writing and the checksum
+// proves the bytes are still the ones it wrote. The file then stays open: the view reads it with
 // pread(2). See doc.go for why a CRC and not SHA-256, and why not mmap.
 func (c *Cache) Load(name crypto.ID) (*View, error) {
 	c.mu.Lock()
@@ -116,7 +116,8 @@ func (c *Cache) read(f *os.File, name crypto.ID) (*View, error) {
 }
 
 // scanFile streams the body of an open cache file once: it returns the
-// CRC-32C of name || body and fills in v's supersedes list and fences.
+// CRC-32C of name || body and fills in v's supersedes list, fences and
+// fingerprints.
 func (c *Cache) scanFile(f *os.File, name crypto.ID, v *View) (uint32, error) {
 	crc := crc32.Update(0, c.table, name[:])
 	r := io.NewSectionReader(f, 0, int64(v.entOff)+int64(v.nentries)*recordSize)
@@ -141,6 +142,7 @@ func (c *Cache) scanFile(f *os.File, name crypto.ID, v *View) (uint32, error) {
 	}
 	// Entries, in whole records, so that fences never straddle reads.
 	v.fences = make([]uint64, 0, (v.nentries+fenceStride-1)/fenceStride)
+	v.fps = make([]uint16, v.nentries)
 	for i := 0; i < v.nentries; {
 		n := min(scanChunk, v.nentries-i)
 		chunk := buf[:n*recordSize]
@@ -148,6 +150,9 @@ func (c *Cache) scanFile(f *os.File, name crypto.ID, v *View) (uint32, error) {
 			return 0, truncated(err)
 		}
 		crc = crc32.Update(crc, c.table, chunk)
+		for j := range n {
+			v.fps[i+j] = fingerprint(chunk[j*recordSize:])
+		}
 		for j := (i + fenceStride - 1) / fenceStride * fenceStride; j < i+n; j += fenceStride {
 			v.fences = append(v.fences, prefix(chunk[(j-i)*recordSize:]))
 		}

@@ -3,6 +3,7 @@ package index
 import (
 	"bytes"
 	"math"
+	"slices"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
 )
@@ -14,6 +15,8 @@ import (
 // In-memory views interpolate (see searchMemory); file views find in their
 // fence table the one block of fewer than fenceStride entries that can hold
 // id and read just that block: one pread(2) per lookup (see searchFile).
+// Set lookups go through eachMatch, which first checks the block's
+// fingerprints and so reads nothing for most absent IDs.
 func (v *View) Search(id crypto.ID) int {
 	if t := prefix(id[:]); v.nentries == 0 || t < v.first {
 		return 0
@@ -46,6 +49,10 @@ func (v *View) eachMatch(id *crypto.ID, fn func(r record) bool) {
 		}
 		return
 	}
+	if lo, hi := v.fenceRange(prefix(id[:])); hi-lo <= fpWindow {
+		v.eachMatchFingerprint(id, lo, hi, fn)
+		return
+	}
 	var buf [fenceStride * recordSize]byte
 	i, blk, base := v.searchFile(id, buf[:])
 	for ; i < v.nentries; i++ {
@@ -68,6 +75,75 @@ func (v *View) eachMatch(id *crypto.ID, fn func(r record) bool) {
 // block of at most 64 records (3 KiB).
 const fenceStride = 64
 
+// fpWindow is the widest fence range (entries that may hold an ID) that
+// eachMatch filters with fingerprints: normally fewer than fenceStride
+// entries, or about twice that when a fence shares the ID's 8-byte prefix.
+// Wider ranges (many IDs sharing a prefix, never seen with keyed hashes)
+// take the bisecting path of searchFile.
+const fpWindow = 2 * fenceStride
+
+// fingerprint returns the in-memory fingerprint of a raw record (or ID) of
+// a file view: ID bytes 8 and 9. Bytes 0 to 7 are the prefix that the
+// fences already narrow down, and IDs are keyed hashes, so these 16 bits
+// are uniform and independent of the entry's position: an absent ID
+// matches one of a block's 64 fingerprints with probability about 1/1000.
+func fingerprint(r []byte) uint16 {
+	return uint16(r[8])<<8 | uint16(r[9])
+}
+
+// fenceRange returns the entries [lo, hi) of a file view that can hold an
+// ID with prefix t, according to the fences: entry (j-1)*stride below t
+// bounds the range from below, entry k*stride above t from above.
+func (v *View) fenceRange(t uint64) (lo, hi int) {
+	f := v.fences
+	j := searchFences(f, func(p uint64) bool { return p >= t })
+	k := j + searchFences(f[j:], func(p uint64) bool { return p > t })
+	lo, hi = 0, v.nentries
+	if j > 0 {
+		lo = (j-1)*fenceStride + 1 // entry (j-1)*stride < id
+	}
+	if k < len(f) {
+		hi = k * fenceStride // entry k*stride > id
+	}
+	return lo, hi
+}
+
+// eachMatchFingerprint is eachMatch for a file view once the fences have
+// narrowed id down to entries [lo, hi), at most fpWindow of them. It
+// compares id's fingerprint with theirs in memory and reads nothing unless
+// one matches; then it reads, with one pread(2), only the records from the
+// first matching fingerprint to the last (usually one record), and checks
+// their full IDs. Entries with ID id all lie in [lo, hi) and all carry its
+// fingerprint, so none is missed.
+func (v *View) eachMatchFingerprint(id *crypto.ID, lo, hi int, fn func(r record) bool) {
+	want := fingerprint(id[:])
+	fps := v.fps[lo:hi]
+	a := slices.Index(fps, want)
+	if a < 0 {
+		return
+	}
+	b := a + 1
+	for i := a + 1; i < len(fps); i++ {
+		if fps[i] == want {
+			b = i + 1
+		}
+	}
+	var buf [fpWindow * recordSize]byte
+	blk, ok := v.records(lo+a, b-a, buf[:])
+	if !ok {
+		return
+	}
+	for off := 0; off < len(blk); off += recordSize {
+		r := blk[off : off+recordSize]
+		if !bytes.Equal(r[:crypto.IDSize], id[:]) {
+			continue
+		}
+		if !fn(decodeRecord(r)) {
+			return
+		}
+	}
+}
+
 // searchFile finds id in a file view. The fences give the ID prefix of
 // every fenceStride-th entry; a fence below id's prefix bounds the answer
 // from below, one above bounds it from above, so for all but pathological
@@ -80,16 +156,7 @@ const fenceStride = 64
 // add nothing to RSS; doc.go explains the measurement behind that.
 func (v *View) searchFile(id *crypto.ID, buf []byte) (pos int, blk []byte, base int) {
 	t := prefix(id[:])
-	f := v.fences
-	j := searchFences(f, func(p uint64) bool { return p >= t })
-	k := j + searchFences(f[j:], func(p uint64) bool { return p > t })
-	lo, hi := 0, v.nentries
-	if j > 0 {
-		lo = (j-1)*fenceStride + 1 // entry (j-1)*stride < id
-	}
-	if k < len(f) {
-		hi = k * fenceStride // entry k*stride > id
-	}
+	lo, hi := v.fenceRange(t)
 	for hi-lo > fenceStride {
 		// Only when many entries share id's first 8 bytes: bisect with
 		// single-record reads until one block remains.

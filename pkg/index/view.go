@@ -18,8 +18,9 @@ var ErrCorrupt = errors.New("corrupt index")
 // View is a read-only view of one encoded index body. It never decodes the
 // entries into Go values: every accessor reads the fixed-size records it
 // needs. A view holds its body either in memory (NewView) or in a cache
-// file that it reads with pread(2) (Cache.Load); a file view keeps only a
-// small fence table in memory (see search.go), about 0.125 bytes per entry.
+// file that it reads with pread(2) (Cache.Load); a file view keeps in
+// memory only a fence table and a 16-bit fingerprint per entry (see
+// search.go), about 2.125 bytes per entry.
 //
 // A View is safe for concurrent use. A file view's reads can fail (a disk
 // error, or use after Cache.Close); methods without an error result then
@@ -28,6 +29,7 @@ type View struct {
 	body     []byte   // in-memory view: the whole body; nil for a file view
 	file     *os.File // file view: the body starts at offset 0
 	fences   []uint64 // file view: ID prefix of every fenceStride-th entry
+	fps      []uint16 // file view: fingerprint of every entry, in entry order
 	sup      []crypto.ID
 	first    uint64 // ID prefix of the first entry
 	last     uint64 // ID prefix of the last entry
