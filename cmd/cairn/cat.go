@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/cairn-backup/cairn/pkg/repo"
 )
 
 func newCatCommand(a *app) *cobra.Command {
@@ -29,21 +31,18 @@ need the full ID). An index is shown as its entries; a pack as its header.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			r, _, done, err := a.openRepository(ctx)
-			if err != nil {
-				return err
-			}
-			defer done()
 			id := ""
 			if len(args) == 2 {
 				id = args[1]
 			}
-			out, err := r.CatJSON(ctx, args[0], id)
-			if err != nil {
+			return a.withRepository(ctx, func(r *repo.Repository) error {
+				out, err := r.CatJSON(ctx, args[0], id)
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintf(a.stdout, "%s\n", out)
 				return err
-			}
-			_, err = fmt.Fprintf(a.stdout, "%s\n", out)
-			return err
+			})
 		},
 	}
 }

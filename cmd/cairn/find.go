@@ -57,26 +57,14 @@ func (a *app) runFind(ctx context.Context, pattern string, f *snapshotFilter) er
 	if _, err := path.Match(pattern, ""); err != nil {
 		return fmt.Errorf("find: pattern %q: %w; see cairn find --help", pattern, err)
 	}
-	filter, err := f.filter()
-	if err != nil {
-		return err
-	}
-	r, _, done, err := a.openRepository(ctx)
+	r, snaps, done, err := a.openSnapshots(ctx, f)
 	if err != nil {
 		return err
 	}
 	defer done()
-	all, err := snapshot.List(ctx, r)
-	if err != nil {
-		return err
-	}
-	var snaps []snapshot.Entry
 	hosts := map[crypto.ID]string{}
-	for _, e := range all {
-		if filter.Match(e.Snapshot) {
-			snaps = append(snaps, e)
-			hosts[e.ID] = e.Snapshot.Host
-		}
+	for _, e := range snaps {
+		hosts[e.ID] = e.Snapshot.Host
 	}
 	if err := r.LoadIndex(ctx); err != nil {
 		return err

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/repo"
 )
 
@@ -31,16 +33,13 @@ func newKeyListCommand(a *app) *cobra.Command {
 		Example: "  cairn key list\n  cairn key list --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, _, done, err := a.openRepository(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer done()
-			keys, err := r.ListKeys(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return a.printKeys(keys)
+			return a.withRepository(cmd.Context(), func(r *repo.Repository) error {
+				keys, err := r.ListKeys(cmd.Context())
+				if err != nil {
+					return err
+				}
+				return a.printKeys(keys)
+			})
 		},
 	}
 }
@@ -84,19 +83,9 @@ func newKeyAddCommand(a *app) *cobra.Command {
 		Example: "  cairn key add --new-password-file ~/alice-pass\n  cairn key add   # asks on the terminal",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			r, _, done, err := a.openRepository(ctx)
+			id, err := a.newKey(cmd.Context(), file, "key add", (*repo.Repository).AddKey)
 			if err != nil {
 				return err
-			}
-			defer done()
-			pw, err := a.newPassphrase(file)
-			if err != nil {
-				return err
-			}
-			id, err := r.AddKey(ctx, pw, a.kdf())
-			if err != nil {
-				return fmt.Errorf("key add: %w", err)
 			}
 			return a.report(map[string]any{"message_type": "key_added", "id": id.String()}, "added key %s\n", id.Short())
 		},
@@ -116,19 +105,16 @@ unreadable.`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			r, _, done, err := a.openRepository(ctx)
-			if err != nil {
-				return err
-			}
-			defer done()
-			id, err := r.FindObject(ctx, repo.KindKey, args[0])
-			if err != nil {
-				return fmt.Errorf("key remove %s: %w; run cairn key list", args[0], err)
-			}
-			if err := r.RemoveKey(ctx, id); err != nil {
-				return fmt.Errorf("key remove %s: %w", id.Short(), err)
-			}
-			return a.report(map[string]any{"message_type": "key_removed", "id": id.String()}, "removed key %s\n", id.Short())
+			return a.withRepository(ctx, func(r *repo.Repository) error {
+				id, err := r.FindObject(ctx, repo.KindKey, args[0])
+				if err != nil {
+					return fmt.Errorf("key remove %s: %w; run cairn key list", args[0], err)
+				}
+				if err := r.RemoveKey(ctx, id); err != nil {
+					return fmt.Errorf("key remove %s: %w", id.Short(), err)
+				}
+				return a.report(map[string]any{"message_type": "key_removed", "id": id.String()}, "removed key %s\n", id.Short())
+			})
 		},
 	}
 }
@@ -143,25 +129,34 @@ the new key is added first, then the old one is removed.`,
 		Example: "  cairn key passwd --new-password-file ~/new-pass",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			r, _, done, err := a.openRepository(ctx)
+			id, err := a.newKey(cmd.Context(), file, "key passwd", (*repo.Repository).ChangePassphrase)
 			if err != nil {
 				return err
-			}
-			defer done()
-			pw, err := a.newPassphrase(file)
-			if err != nil {
-				return err
-			}
-			id, err := r.ChangePassphrase(ctx, pw, a.kdf())
-			if err != nil {
-				return fmt.Errorf("key passwd: %w", err)
 			}
 			return a.report(map[string]any{"message_type": "key_changed", "id": id.String()}, "changed passphrase: new key %s\n", id.Short())
 		},
 	}
 	cmd.Flags().StringVar(&file, "new-password-file", "", "read the new passphrase from this file")
 	return cmd
+}
+
+// newKey opens the repository, reads a new passphrase from file (or asks
+// for it twice on the terminal) and stores a key for it with store, which
+// is AddKey or ChangePassphrase. cmd names the command in errors.
+func (a *app) newKey(ctx context.Context, file, cmd string,
+	store func(*repo.Repository, context.Context, []byte, crypto.KDFParams) (crypto.ID, error)) (crypto.ID, error) {
+	var id crypto.ID
+	err := a.withRepository(ctx, func(r *repo.Repository) error {
+		pw, err := a.newPassphrase(file)
+		if err != nil {
+			return err
+		}
+		if id, err = store(r, ctx, pw, a.kdf()); err != nil {
+			return fmt.Errorf("%s: %w", cmd, err)
+		}
+		return nil
+	})
+	return id, err
 }
 
 // report prints a short result: v as JSON with --json, else the formatted

@@ -48,18 +48,11 @@ with --json, one JSON object per line.`,
 }
 
 func (a *app) runLs(ctx context.Context, ref, dir string, o lsOptions) error {
-	r, _, done, err := a.openRepository(ctx)
+	r, snap, done, err := a.openSnapshot(ctx, ref, &o.filter)
 	if err != nil {
 		return err
 	}
 	defer done()
-	snap, err := findSnapshot(ctx, r, ref, &o.filter)
-	if err != nil {
-		return err
-	}
-	if err := r.LoadIndex(ctx); err != nil {
-		return err
-	}
 	return listTree(ctx, r, snap.Snapshot, dir, o, func(p string, n *snapshot.Node) error {
 		return a.printNode(p, n, o.long)
 	})

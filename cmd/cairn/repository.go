@@ -8,6 +8,7 @@ import (
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/repo"
+	"github.com/cairn-backup/cairn/pkg/snapshot"
 	"github.com/cairn-backup/cairn/pkg/storage"
 	"github.com/cairn-backup/cairn/pkg/storage/backends"
 )
@@ -65,6 +66,61 @@ func (a *app) openNamedRepository(ctx context.Context, name string) (*repo.Repos
 		release()
 	}
 	return r, s, closeAll, nil
+}
+
+// withRepository opens the repository, runs fn with it and closes it.
+func (a *app) withRepository(ctx context.Context, fn func(*repo.Repository) error) error {
+	r, _, done, err := a.openRepository(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return fn(r)
+}
+
+// openSnapshot opens the repository, resolves ref (an ID, a unique prefix,
+// or latest narrowed by f) and loads the index, ready to read the
+// snapshot's files. The returned function closes the repository.
+func (a *app) openSnapshot(ctx context.Context, ref string, f *snapshotFilter) (*repo.Repository, snapshot.Entry, func(), error) {
+	r, _, done, err := a.openRepository(ctx)
+	if err != nil {
+		return nil, snapshot.Entry{}, nil, err
+	}
+	snap, err := findSnapshot(ctx, r, ref, f)
+	if err == nil {
+		err = r.LoadIndex(ctx)
+	}
+	if err != nil {
+		done()
+		return nil, snapshot.Entry{}, nil, err
+	}
+	return r, snap, done, nil
+}
+
+// openSnapshots checks the filter f, opens the repository and lists the
+// snapshots that f matches, oldest first. The returned function closes the
+// repository.
+func (a *app) openSnapshots(ctx context.Context, f *snapshotFilter) (*repo.Repository, []snapshot.Entry, func(), error) {
+	filter, err := f.filter()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r, _, done, err := a.openRepository(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	all, err := snapshot.List(ctx, r)
+	if err != nil {
+		done()
+		return nil, nil, nil, err
+	}
+	var matched []snapshot.Entry
+	for _, e := range all {
+		if filter.Match(e.Snapshot) {
+			matched = append(matched, e)
+		}
+	}
+	return r, matched, done, nil
 }
 
 // identity is the host and user name recorded in key files and leases.

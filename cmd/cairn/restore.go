@@ -55,18 +55,11 @@ func (a *app) runRestore(ctx context.Context, ref string, o restoreOptions) erro
 	if err != nil {
 		return fmt.Errorf("restore: target %s: %w", o.target, err)
 	}
-	r, _, done, err := a.openRepository(ctx)
+	r, snap, done, err := a.openSnapshot(ctx, ref, &o.filter)
 	if err != nil {
 		return err
 	}
 	defer done()
-	snap, err := findSnapshot(ctx, r, ref, &o.filter)
-	if err != nil {
-		return err
-	}
-	if err := r.LoadIndex(ctx); err != nil {
-		return err
-	}
 	p := a.newProgress()
 	defer p.done()
 	start := time.Now()
@@ -154,18 +147,11 @@ standard output. SNAPSHOT is an ID, a unique prefix, or "latest".`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			r, _, done, err := a.openRepository(ctx)
+			r, snap, done, err := a.openSnapshot(ctx, args[0], &f)
 			if err != nil {
 				return err
 			}
 			defer done()
-			snap, err := findSnapshot(ctx, r, args[0], &f)
-			if err != nil {
-				return err
-			}
-			if err := r.LoadIndex(ctx); err != nil {
-				return err
-			}
 			return restorer.Dump(ctx, r, snap.Snapshot, args[1], a.stdout)
 		},
 	}

@@ -66,25 +66,11 @@ array (each snapshot as stored, plus "id" and "short_id").`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			filter, err := f.filter()
-			if err != nil {
-				return err
-			}
-			r, _, done, err := a.openRepository(ctx)
+			_, entries, done, err := a.openSnapshots(ctx, &f)
 			if err != nil {
 				return err
 			}
 			defer done()
-			all, err := snapshot.List(ctx, r)
-			if err != nil {
-				return err
-			}
-			var entries []snapshot.Entry
-			for _, e := range all {
-				if filter.Match(e.Snapshot) {
-					entries = append(entries, e)
-				}
-			}
 			if a.v.GetBool("json") {
 				return printSnapshotsJSON(a, entries)
 			}

@@ -68,18 +68,11 @@ func (a *app) runVerify(ctx context.Context, ref string, o verifyOptions) error 
 			return fmt.Errorf("verify: --against %s: %w", o.against, err)
 		}
 	}
-	r, _, done, err := a.openRepository(ctx)
+	r, snap, done, err := a.openSnapshot(ctx, ref, &o.filter)
 	if err != nil {
 		return err
 	}
 	defer done()
-	snap, err := findSnapshot(ctx, r, ref, &o.filter)
-	if err != nil {
-		return err
-	}
-	if err := r.LoadIndex(ctx); err != nil {
-		return err
-	}
 	p := a.newProgress()
 	defer p.done()
 	start := time.Now()
