@@ -150,8 +150,9 @@ func (c *Cache) scanFile(f *os.File, name crypto.ID, v *View) (uint32, error) {
 			return 0, truncated(err)
 		}
 		crc = crc32.Update(crc, c.table, chunk)
-		for j := range n {
-			v.fps[i+j] = fingerprint(chunk[j*recordSize:])
+		fps := v.fps[i : i+n]
+		for j, r := 0, chunk; j < len(fps) && len(r) >= recordSize; j, r = j+1, r[recordSize:] {
+			fps[j] = fingerprint(r)
 		}
 		for j := (i + fenceStride - 1) / fenceStride * fenceStride; j < i+n; j += fenceStride {
 			v.fences = append(v.fences, prefix(chunk[(j-i)*recordSize:]))
