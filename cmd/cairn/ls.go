@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"path"
 	"strconv"
 	"time"
@@ -101,7 +100,7 @@ type lsJSON struct {
 func (a *app) printNode(p string, n *snapshot.Node, long bool) error {
 	if a.v.GetBool("json") {
 		return writeJSON(a.stdout, lsJSON{
-			Path: p, Type: n.Type.String(), Mode: fileMode(n).String(), UID: n.UID, GID: n.GID,
+			Path: p, Type: n.Type.String(), Mode: n.FileMode().String(), UID: n.UID, GID: n.GID,
 			User: n.User, Group: n.Group, Size: n.Size, MTime: time.Unix(0, n.MTime).UTC().Format(time.RFC3339Nano),
 			Target: string(n.LinkTarget),
 		})
@@ -117,38 +116,11 @@ func (a *app) printNode(p string, n *snapshot.Node, long bool) error {
 	if group == "" {
 		group = strconv.FormatUint(uint64(n.GID), 10)
 	}
-	line := fmt.Sprintf("%s %-8s %-8s %12d %s %s", fileMode(n), user, group, n.Size,
+	line := fmt.Sprintf("%s %-8s %-8s %12d %s %s", n.FileMode(), user, group, n.Size,
 		time.Unix(0, n.MTime).Local().Format("2006-01-02 15:04:05"), printable(p))
 	if n.Type == snapshot.NodeSymlink {
 		line += " -> " + printable(string(n.LinkTarget))
 	}
 	_, err := fmt.Fprintln(a.stdout, line)
 	return err
-}
-
-// fileMode renders a node's type and permission bits as fs.FileMode.
-func fileMode(n *snapshot.Node) fs.FileMode {
-	m := fs.FileMode(n.Mode & 0o777)
-	if n.Mode&0o4000 != 0 {
-		m |= fs.ModeSetuid
-	}
-	if n.Mode&0o2000 != 0 {
-		m |= fs.ModeSetgid
-	}
-	if n.Mode&0o1000 != 0 {
-		m |= fs.ModeSticky
-	}
-	switch n.Type {
-	case snapshot.NodeDir:
-		m |= fs.ModeDir
-	case snapshot.NodeSymlink:
-		m |= fs.ModeSymlink
-	case snapshot.NodeFifo:
-		m |= fs.ModeNamedPipe
-	case snapshot.NodeCharDev:
-		m |= fs.ModeDevice | fs.ModeCharDevice
-	case snapshot.NodeBlockDev:
-		m |= fs.ModeDevice
-	}
-	return m
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"testing"
 	"time"
-
-	"github.com/cairn-backup/cairn/pkg/snapshot"
 )
 
 func TestFormatting(t *testing.T) {
@@ -46,25 +44,5 @@ func TestFormatting(t *testing.T) {
 	}
 	if got := eta(0, 100, 10*time.Second); got != "" {
 		t.Errorf("eta without progress = %q", got)
-	}
-}
-
-func TestFileMode(t *testing.T) {
-	tests := []struct {
-		node snapshot.Node
-		want string
-	}{
-		{snapshot.Node{Type: snapshot.NodeFile, Mode: 0o640}, "-rw-r-----"},
-		{snapshot.Node{Type: snapshot.NodeDir, Mode: 0o2750}, "dgrwxr-x---"},
-		{snapshot.Node{Type: snapshot.NodeSymlink, Mode: 0o777}, "Lrwxrwxrwx"},
-		{snapshot.Node{Type: snapshot.NodeFile, Mode: 0o4755}, "urwxr-xr-x"},
-		{snapshot.Node{Type: snapshot.NodeDir, Mode: 0o1777}, "dtrwxrwxrwx"},
-		{snapshot.Node{Type: snapshot.NodeCharDev, Mode: 0o666}, "Dcrw-rw-rw-"},
-		{snapshot.Node{Type: snapshot.NodeFifo, Mode: 0o644}, "prw-r--r--"},
-	}
-	for _, tc := range tests {
-		if got := fileMode(&tc.node).String(); got != tc.want {
-			t.Errorf("fileMode(%v %o) = %q, want %q", tc.node.Type, tc.node.Mode, got, tc.want)
-		}
 	}
 }

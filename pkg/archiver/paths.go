@@ -99,28 +99,4 @@ func (fi nodeInfo) ModTime() time.Time { return time.Unix(0, fi.n.MTime) }
 func (fi nodeInfo) IsDir() bool        { return fi.n.Type == snapshot.NodeDir }
 func (fi nodeInfo) Sys() any           { return fi.n }
 
-func (fi nodeInfo) Mode() fs.FileMode {
-	m := fs.FileMode(fi.n.Mode & 0o777)
-	if fi.n.Mode&0o4000 != 0 {
-		m |= fs.ModeSetuid
-	}
-	if fi.n.Mode&0o2000 != 0 {
-		m |= fs.ModeSetgid
-	}
-	if fi.n.Mode&0o1000 != 0 {
-		m |= fs.ModeSticky
-	}
-	switch fi.n.Type {
-	case snapshot.NodeDir:
-		m |= fs.ModeDir
-	case snapshot.NodeSymlink:
-		m |= fs.ModeSymlink
-	case snapshot.NodeFifo:
-		m |= fs.ModeNamedPipe
-	case snapshot.NodeCharDev:
-		m |= fs.ModeDevice | fs.ModeCharDevice
-	case snapshot.NodeBlockDev:
-		m |= fs.ModeDevice
-	}
-	return m
-}
+func (fi nodeInfo) Mode() fs.FileMode { return fi.n.FileMode() }

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"bytes"
 	"fmt"
+	"io/fs"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
 )
@@ -124,4 +125,32 @@ func (n *Node) Validate() error {
 		seen[x.Name] = true
 	}
 	return nil
+}
+
+// FileMode returns the node's type and permission bits as an fs.FileMode,
+// as ls -l shows them and as an fs.FileInfo reports them.
+func (n *Node) FileMode() fs.FileMode {
+	m := fs.FileMode(n.Mode & 0o777)
+	if n.Mode&0o4000 != 0 {
+		m |= fs.ModeSetuid
+	}
+	if n.Mode&0o2000 != 0 {
+		m |= fs.ModeSetgid
+	}
+	if n.Mode&0o1000 != 0 {
+		m |= fs.ModeSticky
+	}
+	switch n.Type {
+	case NodeDir:
+		m |= fs.ModeDir
+	case NodeSymlink:
+		m |= fs.ModeSymlink
+	case NodeFifo:
+		m |= fs.ModeNamedPipe
+	case NodeCharDev:
+		m |= fs.ModeDevice | fs.ModeCharDevice
+	case NodeBlockDev:
+		m |= fs.ModeDevice
+	}
+	return m
 }
