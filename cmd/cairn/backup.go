@@ -160,7 +160,7 @@ func (a *app) backup(ctx context.Context, r *repo.Repository, paths []string, o 
 	opts.Progress = func(s archiver.Progress) {
 		p.update(func() string { return backupLine(s) }, func() any { return newBackupStatus(s) }, false)
 	}
-	defer tuneGCForBackup()()
+	defer tuneGC()()
 	start := time.Now()
 	res, err := archiver.Run(ctx, r, opts)
 	p.done()
@@ -170,8 +170,8 @@ func (a *app) backup(ctx context.Context, r *repo.Repository, paths []string, o 
 	return res, newBackupSummary(res, time.Since(start), o.dryRun), nil
 }
 
-// backupGCPercent is the garbage collector's target during a backup,
-// unless GOGC is set. A backup's live heap is mostly buffers it reuses
+// gcPercent is the garbage collector's target during a backup, restore or
+// verify, unless GOGC is set. A backup's live heap is mostly buffers it reuses
 // (packs, chunks, the chunker's), about 80 MB; Go's default of 100 lets the
 // heap grow to twice that before collecting. Peak RSS on tmpfs, three runs
 // each, GOGC 100 / 50 / 25: 1 GiB file 122-128 / 118-144 / 107-131 MB,
@@ -179,11 +179,11 @@ func (a *app) backup(ctx context.Context, r *repo.Repository, paths []string, o 
 // 144-164 / 122-126 MB. At 25 the collector used 0.1-0.3 s of CPU
 // (gctrace) against 0.03-0.07 s at 100, a few percent of the backup's at
 // most, and the backups' CPU and wall times did not differ measurably.
-const backupGCPercent = 25
+const gcPercent = 25
 
-// tuneGCForBackup sets the GC target for a backup and returns a function
-// that restores the previous one.
-func tuneGCForBackup() (restore func()) {
+// tuneGC sets the GC target for a long data-moving command and returns a
+// function that restores the previous one.
+func tuneGC() (restore func()) {
 	// Unlocking the repository ran Argon2id over 64 MiB, garbage now. The
 	// heap target set while it was live would let the backup grow to
 	// twice that before the next collection; collecting now resets it.
@@ -191,7 +191,7 @@ func tuneGCForBackup() (restore func()) {
 	if os.Getenv("GOGC") != "" {
 		return func() {}
 	}
-	old := debug.SetGCPercent(backupGCPercent)
+	old := debug.SetGCPercent(gcPercent)
 	return func() { debug.SetGCPercent(old) }
 }
 

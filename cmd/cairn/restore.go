@@ -63,6 +63,7 @@ func (a *app) runRestore(ctx context.Context, ref string, o restoreOptions) erro
 	p := a.newProgress()
 	defer p.done()
 	start := time.Now()
+	defer tuneGC()()
 	res, err := restorer.Restore(ctx, r, snap.Snapshot, restorer.Options{
 		Target:    target,
 		Include:   o.include,

@@ -76,6 +76,7 @@ func (a *app) runVerify(ctx context.Context, ref string, o verifyOptions) error 
 	p := a.newProgress()
 	defer p.done()
 	start := time.Now()
+	defer tuneGC()()
 	res, err := restorer.Verify(ctx, r, snap.Snapshot, restorer.VerifyOptions{
 		Against: against,
 		Progress: func(s restorer.Progress) {

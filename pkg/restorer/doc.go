@@ -42,7 +42,7 @@
 // decrypted. Packs are fetched in walk order, and never more than
 // 2*Connections places ahead of the oldest unfinished one, so that is
 // almost always already the case; a blob that arrives early waits in
-// memory (up to 256 MiB in all). Past that budget it is dropped and its pack fetched a
+// memory (up to 64 MiB in all). Past that budget it is dropped and its pack fetched a
 // second time once the batch is through, when every offset is known: a
 // rare case (deduplication against old, scattered packs) that trades a
 // second request for bounded memory.

@@ -21,7 +21,7 @@ const (
 	// maxPending bounds decrypted blobs held in memory because an earlier
 	// blob of their file has not arrived, so their offset is not known.
 	// Blobs beyond it are dropped and fetched again in a second round.
-	maxPending = 256 << 20
+	maxPending = 64 << 20
 	// zeroCheckSize is the stride of the all-zero test.
 	zeroCheckSize = 64 << 10
 )
