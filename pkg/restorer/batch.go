@@ -2,6 +2,7 @@ package restorer
 
 import (
 	"fmt"
+	"iter"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -192,19 +193,31 @@ func (b *batch) addFile(idx *index.Set, f *fileState) error {
 	return nil
 }
 
+// files yields each file that needs bp once: targets are appended one file
+// at a time (addFile), so a file repeats only in a run.
+func (bp *blobPlan) files() iter.Seq[*fileState] {
+	return func(yield func(*fileState) bool) {
+		var last *fileState
+		for _, t := range bp.targets {
+			if t.file == last {
+				continue
+			}
+			last = t.file
+			if !yield(t.file) {
+				return
+			}
+		}
+	}
+}
+
 // filePaths lists the files a blob belongs to, for error messages.
 func filePaths(bp *blobPlan) string {
 	const maxNames = 10
 	var names []string
-	var last *fileState
 	n := 0
-	for _, t := range bp.targets {
-		if t.file == last {
-			continue
-		}
-		last = t.file
+	for f := range bp.files() {
 		if n < maxNames {
-			names = append(names, t.file.path)
+			names = append(names, f.path)
 		}
 		n++
 	}

@@ -226,13 +226,7 @@ func (v *verifier) blob(bp *blobPlan, data []byte) {
 
 func (v *verifier) fail(bp *blobPlan, err error) {
 	err = fmt.Errorf("%w; damaged files: %s", err, filePaths(bp))
-	var last *fileState
-	for _, t := range bp.targets {
-		f := t.file
-		if f == last {
-			continue
-		}
-		last = f
+	for f := range bp.files() {
 		f.mu.Lock()
 		first := !f.failed
 		f.failed = true

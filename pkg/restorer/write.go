@@ -285,13 +285,7 @@ func (w *writer) dropPending(f *fileState) {
 // file that needs it. The error names the pack, the blob and the files.
 func (w *writer) fail(bp *blobPlan, err error) {
 	err = fmt.Errorf("%w; damaged files: %s", err, filePaths(bp))
-	var last *fileState
-	for _, t := range bp.targets {
-		f := t.file
-		if f == last {
-			continue
-		}
-		last = f
+	for f := range bp.files() {
 		f.mu.Lock()
 		if !f.failed {
 			f.failed = true
