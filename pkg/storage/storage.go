@@ -19,6 +19,11 @@ var (
 	ErrPermission = errors.New("permission denied")
 	// ErrInvalidName means the object name breaks the naming rules below.
 	ErrInvalidName = errors.New("invalid object name")
+	// ErrExists means Put found an object of that name already there and
+	// left it as it was (Put never replaces). Object names other than
+	// config are the SHA-256 of their content, so for those it means the
+	// same bytes are stored already; callers confirm with Stat.
+	ErrExists = errors.New("object already exists")
 	// ErrNoRepository means the bucket or directory itself does not exist.
 	ErrNoRepository = errors.New("storage location does not exist")
 	// ErrTransient marks a failure worth retrying (throttling, 5xx, resets,

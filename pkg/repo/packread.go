@@ -1,0 +1,241 @@
+package repo
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/cairn-backup/cairn/pkg/index"
+)
+
+// PackGap is the largest run of unneeded bytes LoadPackBlobs reads through
+// inside one request: reading 4 MiB more is cheaper than another round
+// trip, except on links much faster than 4 MiB per request latency.
+const PackGap = 4 << 20
+
+// PackReadOptions configure LoadPackBlobs.
+type PackReadOptions struct {
+	// WholePack reads the pack from its first byte to its last in one
+	// request and checks its SHA-256 against its name; a mismatch is
+	// returned as an error wrapping ErrCorrupt after every blob was
+	// handed to fn. check --read-data uses it.
+	WholePack bool
+}
+
+// BlobFunc receives one blob of LoadPackBlobs: its plaintext, valid only
+// during the call, or why it could not be loaded. An error wrapping
+// ErrCorrupt means bytes were received and failed their checks (content
+// damage); any other error means the storage did not deliver them (missing,
+// unreachable, cut off). A non-nil return stops LoadPackBlobs, which
+// returns it.
+type BlobFunc func(e index.Entry, plain []byte, err error) error
+
+// LoadPackBlobs is the one path by which whole runs of blobs are read from a
+// pack: restore, check --read-data, prune's repacking and its copy proofs
+// all use it. It reads the entries (which must all name packID; order does
+// not matter) with as few ranged requests as PackGap allows, authenticates,
+// decompresses and checks each blob against its ID and type, and calls fn
+// once per entry, in offset order, from the calling goroutine.
+//
+// The returned error is ctx's, fn's, or with WholePack a pack-level one
+// (the pack's hash, or a failure to read it at all, after fn was called for
+// every entry with that failure).
+func (r *Repository) LoadPackBlobs(ctx context.Context, packID crypto.ID, entries []index.Entry, opts PackReadOptions, fn BlobFunc) error {
+	for _, e := range entries {
+		if e.Pack != packID {
+			return fmt.Errorf("LoadPackBlobs: entry %s names pack %s, not %s", e.ID.Short(), e.Pack.Short(), packID.Short())
+		}
+	}
+	es := slices.Clone(entries)
+	slices.SortFunc(es, func(a, b index.Entry) int { return cmp.Compare(a.Offset, b.Offset) })
+	if opts.WholePack {
+		return r.readWholePack(ctx, packID, es, fn)
+	}
+	var buf []byte
+	for start := 0; start < len(es); {
+		end := start + 1
+		for end < len(es) && int64(es[end].Offset)-entryEnd(es[end-1]) <= PackGap {
+			end++
+		}
+		var err error
+		buf, err = r.readPackRun(ctx, packID, es[start:end], buf, fn)
+		if err != nil {
+			return err
+		}
+		start = end
+	}
+	return ctx.Err()
+}
+
+func entryEnd(e index.Entry) int64 { return int64(e.Offset) + int64(e.Length) }
+
+// readPackRun reads es (sorted, overlapping allowed) with one ranged Get.
+func (r *Repository) readPackRun(ctx context.Context, packID crypto.ID, es []index.Entry, buf []byte, fn BlobFunc) ([]byte, error) {
+	name := PackName(packID)
+	first := int64(es[0].Offset)
+	last := first
+	for _, e := range es {
+		last = max(last, entryEnd(e))
+	}
+	rc, err := r.store.Get(ctx, name, first, last-first)
+	if err != nil {
+		if ctx.Err() != nil {
+			return buf, ctx.Err()
+		}
+		return buf, failEntries(es, fmt.Errorf("read %s: %w", name, err), fn)
+	}
+	defer rc.Close()
+	s := &packStream{rc: rc, pos: first}
+	for i, e := range es {
+		sealed, err := s.read(e, &buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return buf, ctx.Err()
+			}
+			err = r.classifyShort(ctx, name, e, err)
+			return buf, failEntries(es[i:], fmt.Errorf("read %s: %w", name, err), fn)
+		}
+		if err := r.deliver(name, e, sealed, fn); err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
+}
+
+// readWholePack streams the whole pack through SHA-256.
+func (r *Repository) readWholePack(ctx context.Context, packID crypto.ID, es []index.Entry, fn BlobFunc) error {
+	name := PackName(packID)
+	rc, err := r.store.Get(ctx, name, 0, -1)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		err = fmt.Errorf("read %s: %w", name, err)
+		if ferr := failEntries(es, err, fn); ferr != nil {
+			return ferr
+		}
+		return err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	s := &packStream{rc: io.TeeReader(rc, h), pos: 0}
+	var buf []byte
+	for i, e := range es {
+		sealed, err := s.read(e, &buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			err = fmt.Errorf("read %s: %w", name, r.classifyShort(ctx, name, e, err))
+			if ferr := failEntries(es[i:], err, fn); ferr != nil {
+				return ferr
+			}
+			return err
+		}
+		if err := r.deliver(name, e, sealed, fn); err != nil {
+			return err
+		}
+	}
+	if _, err := io.Copy(h, s.rc); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("read %s: %w", name, err)
+	}
+	var got crypto.ID
+	copy(got[:], h.Sum(nil))
+	if got != packID {
+		return fmt.Errorf("%s: content does not match its name (its SHA-256 is %s): %w", name, got.Short(), ErrCorrupt)
+	}
+	return nil
+}
+
+// deliver opens one sealed blob and hands it to fn.
+func (r *Repository) deliver(name string, e index.Entry, sealed []byte, fn BlobFunc) error {
+	plain, err := r.OpenBlob(e.Type, e.ID, sealed)
+	if err != nil {
+		return fn(e, nil, fmt.Errorf("%s: %s blob %s at offset %d: %w", name, e.Type, e.ID.Short(), e.Offset, err))
+	}
+	return fn(e, plain, nil)
+}
+
+// failEntries reports err for every entry.
+func failEntries(es []index.Entry, err error, fn BlobFunc) error {
+	for _, e := range es {
+		if ferr := fn(e, nil, fmt.Errorf("%s blob %s: %w", e.Type, e.ID.Short(), err)); ferr != nil {
+			return ferr
+		}
+	}
+	return nil
+}
+
+// packStream reads blobs in offset order from one response body. Entries
+// may overlap (only a hostile index makes them): an entry that starts
+// before the stream's position is served from the previous buffer when it
+// lies inside it, else it is a damaged entry.
+type packStream struct {
+	rc  io.Reader
+	pos int64
+	// prev is the last blob read and prevOff its offset.
+	prev    []byte
+	prevOff int64
+}
+
+// errShortRead means a response ended before an entry did: either the
+// pack is shorter than the entry claims (damage) or the connection was cut
+// (not damage). classifyShort tells which.
+var errShortRead = errors.New("the response ended before the blob did")
+
+// classifyShort turns a short read into content damage (ErrCorrupt) when
+// the stored object really is shorter than e needs, and leaves it a storage
+// failure otherwise: a cut connection must never be reported as damage.
+func (r *Repository) classifyShort(ctx context.Context, name string, e index.Entry, err error) error {
+	if !errors.Is(err, errShortRead) {
+		return err
+	}
+	info, serr := r.store.Stat(ctx, name)
+	if serr != nil {
+		return fmt.Errorf("%w (and stat failed: %w)", err, serr)
+	}
+	if info.Size < entryEnd(e) {
+		return fmt.Errorf("%s blob %s: the pack has %d bytes, the blob would end at %d (truncated pack, or a false index entry): %w",
+			e.Type, e.ID.Short(), info.Size, entryEnd(e), ErrCorrupt)
+	}
+	return err
+}
+
+func (s *packStream) read(e index.Entry, buf *[]byte) ([]byte, error) {
+	off, n := int64(e.Offset), int64(e.Length)
+	if off < s.pos {
+		if off >= s.prevOff && off+n <= s.prevOff+int64(len(s.prev)) {
+			return s.prev[off-s.prevOff : off-s.prevOff+n], nil
+		}
+		return nil, fmt.Errorf("entry at offset %d overlaps the previous blob: %w", off, ErrCorrupt)
+	}
+	if skip := off - s.pos; skip > 0 {
+		if _, err := io.CopyN(io.Discard, s.rc, skip); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, fmt.Errorf("at %d: %w", s.pos, errShortRead)
+			}
+			return nil, fmt.Errorf("at %d: %w", s.pos, err)
+		}
+	}
+	if int64(cap(*buf)) < n {
+		*buf = make([]byte, n)
+	}
+	sealed := (*buf)[:n]
+	if _, err := io.ReadFull(s.rc, sealed); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("at %d: %w", off, errShortRead)
+		}
+		return nil, fmt.Errorf("at %d: %w", off, err)
+	}
+	s.pos = off + n
+	s.prev, s.prevOff = sealed, off
+	return sealed, nil
+}
