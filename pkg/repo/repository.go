@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -63,6 +64,11 @@ type OpenOptions struct {
 	Connections int
 	// Host and Username are recorded in key files and leases.
 	Host, Username string
+	// Warn, if not nil, is told about objects that were skipped because
+	// they failed their checks (junk, damaged or oversized objects in a
+	// listing), naming the object. Commands print it on stderr; it is
+	// called from several goroutines, one call at a time.
+	Warn func(object string, err error)
 }
 
 // zstdWindow is the compressor's window size; see newRepository.
@@ -97,8 +103,9 @@ type Repository struct {
 
 	cache *index.Cache // nil without a cache directory
 
-	mu    sync.Mutex
-	keyID crypto.ID // the key file that unlocked the repository
+	mu      sync.Mutex
+	skipped []SkippedObject // objects passed over with a warning, see Skipped
+	keyID   crypto.ID       // the key file that unlocked the repository
 	idx   *index.Set
 	views map[crypto.ID]*index.View // index objects in idx, for upkeep
 }
@@ -243,3 +250,31 @@ func newDecoder(concurrency int) *zstd.Decoder {
 
 // utcNow is the clock of a Repository unless a test replaces it.
 func utcNow() time.Time { return time.Now().UTC() }
+
+// SkippedObject is an object a listing passed over because it failed its
+// checks: its name, and why.
+type SkippedObject struct {
+	Name string
+	Err  error
+}
+
+// skip records an object passed over and tells OpenOptions.Warn. Commands
+// that must see everything (prune, check) look at Skipped afterwards and
+// refuse, or report, rather than act on a partial view.
+func (r *Repository) skip(name string, err error) {
+	r.mu.Lock()
+	r.skipped = append(r.skipped, SkippedObject{Name: name, Err: err})
+	warn := r.opts.Warn
+	if warn != nil {
+		// Under r.mu so that calls are serialised, as documented.
+		warn(name, err)
+	}
+	r.mu.Unlock()
+}
+
+// Skipped returns the objects this Repository has passed over so far.
+func (r *Repository) Skipped() []SkippedObject {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.skipped)
+}
