@@ -106,8 +106,8 @@ type Repository struct {
 	mu      sync.Mutex
 	skipped []SkippedObject // objects passed over with a warning, see Skipped
 	keyID   crypto.ID       // the key file that unlocked the repository
-	idx   *index.Set
-	views map[crypto.ID]*index.View // index objects in idx, for upkeep
+	idx     *index.Set
+	views   map[crypto.ID]*index.View // index objects in idx, for upkeep
 }
 
 // Init creates a repository in store: a key file for passphrase and the
