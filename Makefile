@@ -4,7 +4,7 @@ BIN     ?= bin/cairn
 TOOLS   ?= $(or $(CAIRN_TOOLS),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/cairn-tools)
 export CAIRN_TOOLS := $(TOOLS)
 
-.PHONY: build test unit e2e demo bench bench-scale tools vet fmt
+.PHONY: build test unit e2e demo bench bench-scale tools vet fmt fuzz
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/cairn
@@ -15,6 +15,7 @@ tools:
 
 vet:
 	$(GO) vet ./...
+	@$(GO) mod tidy -diff >/dev/null || (echo "go.mod/go.sum are not tidy: run go mod tidy"; $(GO) mod tidy -diff; exit 1)
 	@test -z "$$(gofmt -l cmd pkg e2e)" || (gofmt -l cmd pkg e2e; exit 1)
 
 # test runs everything: vet, unit tests with the race detector, then the
@@ -28,6 +29,10 @@ unit:
 
 e2e: tools build
 	CAIRN_BIN=$(CURDIR)/$(BIN) $(GO) test -timeout 30m -count=1 -v ./e2e/...
+
+# fuzz runs every fuzz target for FUZZTIME (default 1m) each.
+fuzz:
+	scripts/fuzz.sh $(or $(FUZZTIME),1m)
 
 demo: build
 	scripts/demo.sh $(BIN)

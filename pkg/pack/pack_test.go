@@ -144,19 +144,62 @@ func TestEncodeBlob(t *testing.T) {
 	}
 }
 
+// FuzzParseHeader seals the fuzzer's input as a pack header with the test
+// key, so every input passes authentication and exercises the decoder and
+// its range checks: the plaintext is what a key holder could write. packSize
+// is fuzzed too. Accepted entries must lie inside the blob area.
 func FuzzParseHeader(f *testing.F) {
 	keys := testKeys()
 	h := keys.NewIDHasher()
-	data, _ := buildPack(f, keys, map[crypto.ID][]byte{h.Sum([]byte("x")): []byte("x")})
-	f.Add(data)
-	f.Add([]byte{0, 0, 0, 0})
-	f.Add([]byte{})
-	f.Fuzz(func(t *testing.T, data []byte) {
-		hl, err := HeaderLength(data)
-		if err != nil || hl+4 > len(data) {
+	data, _ := buildPack(f, keys, map[crypto.ID][]byte{h.Sum([]byte("x")): []byte("x"), h.Sum([]byte("y")): []byte("y")})
+	hl, _ := HeaderLength(data)
+	plain, err := keys.Open(nil, data[len(data)-4-hl:len(data)-4], []byte(headerAD))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(plain, int64(len(data)))
+	f.Add(plain[:len(plain)-1], int64(len(data)))
+	f.Add([]byte{0}, int64(100))
+	f.Add(append([]byte{0}, headerMagic+"\xff\xff\xff\xff"...), int64(1<<20))
+	f.Fuzz(func(t *testing.T, body []byte, packSize int64) {
+		sealed := keys.Seal(nil, body, []byte(headerAD))
+		entries, err := ParseHeader(keys, sealed, packSize)
+		if err != nil {
 			return
 		}
-		_, _ = ParseHeader(keys, data[len(data)-4-hl:len(data)-4], int64(len(data)))
+		area := packSize - int64(len(sealed)) - 4
+		for _, e := range entries {
+			if !e.Type.Valid() || int64(e.Offset)+int64(e.Length) > area {
+				t.Fatalf("accepted entry %+v outside a blob area of %d bytes", e, area)
+			}
+		}
+	})
+}
+
+// FuzzOpenBlob seals the fuzzer's input as a blob payload (compression byte
+// and body) under the test key, so decompression and the ID check see
+// every input. A blob that opens must hash to its ID.
+func FuzzOpenBlob(f *testing.F) {
+	keys := testKeys()
+	h := keys.NewIDHasher()
+	enc, _ := zstd.NewWriter(nil)
+	dec, _ := zstd.NewReader(nil, zstd.WithDecoderMaxMemory(1<<24))
+	id := h.Sum([]byte("blob"))
+	f.Add(Compress(enc, nil, []byte("blob")), uint8(1))
+	f.Add(Compress(enc, nil, bytes.Repeat([]byte("blob"), 1000)), uint8(1))
+	f.Add([]byte("\x00blob"), uint8(1))
+	f.Add([]byte("\x01\x28\xb5\x2f\xfd\x00\x00"), uint8(2))
+	f.Add([]byte{}, uint8(1))
+	f.Fuzz(func(t *testing.T, payload []byte, typ uint8) {
+		bt := BlobType(typ%3 + 1)
+		sealed := SealBlob(keys, nil, bt, id, payload)
+		plain, err := OpenBlob(keys, h, dec, bt, id, sealed, 1<<20)
+		if err == nil && string(plain) != "blob" {
+			t.Fatalf("opened %q as blob %s", plain, id.Short())
+		}
+		if err == nil && len(plain) > 1<<20 {
+			t.Fatalf("OpenBlob returned %d bytes above its limit", len(plain))
+		}
 	})
 }
 
