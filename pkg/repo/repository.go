@@ -272,6 +272,16 @@ func (r *Repository) skip(name string, err error) {
 	r.mu.Unlock()
 }
 
+// warn tells OpenOptions.Warn about a problem with an object that was
+// worked around, without recording it as skipped.
+func (r *Repository) warn(name string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.opts.Warn != nil {
+		r.opts.Warn(name, err)
+	}
+}
+
 // Skipped returns the objects this Repository has passed over so far.
 func (r *Repository) Skipped() []SkippedObject {
 	r.mu.Lock()

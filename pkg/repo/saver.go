@@ -25,6 +25,13 @@ type SaverOptions struct {
 	// IndexEvery uploaded packs (default 32), so that the packs of a
 	// killed backup are indexed and reused by the next one.
 	IndexEvery int
+	// VerifyExisting makes the Saver read and authenticate, once per run,
+	// a stored copy of every blob it would deduplicate against in a pack
+	// this run did not write, before trusting it. Without it, an index
+	// entry written by any key holder is believed (see the trust model in
+	// FORMAT.md). A copy that fails is reported through OpenOptions.Warn
+	// and the blob is stored again.
+	VerifyExisting bool
 }
 
 // DefaultIndexEvery is SaverOptions.IndexEvery when zero.
@@ -37,6 +44,10 @@ type SaveStats struct {
 	// BytesNew is the plaintext size of new blobs, BytesStored their
 	// compressed and sealed size, Packs the packs uploaded.
 	BytesNew, BytesStored, Packs int64
+	// BlobsVerified counts stored copies read and authenticated before
+	// deduplicating (SaverOptions.VerifyExisting); BlobsRefused those that
+	// failed, whose blobs were stored again.
+	BlobsVerified, BlobsRefused int
 }
 
 // Saver stores blobs for one run (a backup, or prune's repacking): it
@@ -73,6 +84,11 @@ type Saver struct {
 	mu      sync.Mutex
 	open    [3]*openPack // by pack.BlobType: data and tree blobs go to separate packs
 	pending map[blobKey]struct{}
+	// verify is SaverOptions.VerifyExisting; trusted holds the blobs whose
+	// stored copy this run has authenticated, own the packs it uploaded.
+	verify  bool
+	trusted map[blobKey]struct{}
+	own     map[crypto.ID]struct{}
 	// unindexed are the entries of uploaded packs not yet in an index
 	// object, packsUnindexed how many packs they came from.
 	unindexed      []index.Entry
@@ -149,6 +165,9 @@ func (r *Repository) NewSaver(ctx context.Context, opts SaverOptions) *Saver {
 		uploads:    g,
 		uploadCtx:  gctx,
 		pending:    make(map[blobKey]struct{}),
+		verify:     opts.VerifyExisting,
+		trusted:    make(map[blobKey]struct{}),
+		own:        make(map[crypto.ID]struct{}),
 	}
 }
 
@@ -183,9 +202,26 @@ func (s *Saver) SaveBlobID(ctx context.Context, t pack.BlobType, id crypto.ID, d
 	// An upload adds its entries to the index before removing them from
 	// pending (both under s.mu for the removal), so a blob is always in
 	// one or the other while this lock is held.
-	if _, ok := s.pending[key]; ok || s.repo.hasBlob(t, id) {
+	if _, ok := s.pending[key]; ok {
 		s.mu.Unlock()
 		return false, nil
+	}
+	if s.repo.hasBlob(t, id) {
+		if !s.verify || s.isTrusted(key) {
+			s.mu.Unlock()
+			return false, nil
+		}
+		s.mu.Unlock()
+		good, err := s.verifyStored(ctx, t, id)
+		if err != nil {
+			return false, err
+		}
+		s.mu.Lock()
+		if _, ok := s.pending[key]; ok || good {
+			s.mu.Unlock()
+			return false, nil
+		}
+		// No stored copy holds up: store it again, as if it were new.
 	}
 	s.pending[key] = struct{}{}
 	s.stats.BlobsNew++
@@ -223,6 +259,48 @@ func (r *Repository) hasBlob(t pack.BlobType, id crypto.ID) bool {
 		}
 	}
 	return false
+}
+
+// isTrusted reports whether this run authenticated a stored copy of key or
+// stored one itself. s.mu is held.
+func (s *Saver) isTrusted(key blobKey) bool {
+	if _, ok := s.trusted[key]; ok {
+		return true
+	}
+	for _, e := range s.repo.idx.LookupAll(key.id) {
+		if _, mine := s.own[e.Pack]; mine && e.Type == key.t {
+			return true
+		}
+	}
+	return false
+}
+
+// verifyStored reads the stored copies of a blob that no condemned pack
+// holds until one authenticates (AEAD and content ID), and records it as
+// trusted. It reports false when none does; each failure is a warning that
+// names the pack. Only a cancelled ctx is an error.
+func (s *Saver) verifyStored(ctx context.Context, t pack.BlobType, id crypto.ID) (bool, error) {
+	key := blobKey{t, id}
+	for _, e := range s.repo.idx.LookupAll(id) {
+		if e.Type != t || s.repo.idx.IsCondemned(e.Pack) {
+			continue
+		}
+		_, err := s.repo.loadBlobAt(ctx, e)
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		s.mu.Lock()
+		if err == nil {
+			s.trusted[key] = struct{}{}
+			s.stats.BlobsVerified++
+			s.mu.Unlock()
+			return true, nil
+		}
+		s.stats.BlobsRefused++
+		s.mu.Unlock()
+		s.repo.warn(PackName(e.Pack), fmt.Errorf("the index claims %s blob %s here, but it does not hold up (%w); storing the blob again", t, id.Short(), err))
+	}
+	return false, nil
 }
 
 // usable returns the error that stops this Saver, if any. s.mu is held.
@@ -361,6 +439,7 @@ func (s *Saver) upload(p *openPack) {
 			delete(s.pending, blobKey{e.Type, e.ID})
 		}
 		s.unindexed = append(s.unindexed, added...)
+		s.own[id] = struct{}{}
 		s.packsUnindexed++
 		s.stats.Packs++
 		if s.packsUnindexed >= s.indexEvery {
