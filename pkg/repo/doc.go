@@ -35,10 +35,12 @@
 // small tree packs only. A pack that reaches the target size is handed to
 // an upload goroutine, which seals its header, hashes it and puts it; once
 // stored, its entries join the in-memory index, which is what makes later
-// duplicates of those blobs skip. Every IndexEvery packs the uploaded but
-// unindexed entries are written as an index object, so a killed backup
-// leaves its packs indexed and the next run reuses them; Flush writes the
-// rest and merges index objects when there are too many.
+// duplicates of those blobs skip. After the first pack, and then every
+// IndexEvery packs, 256 MiB or 5 minutes, the uploaded but unindexed
+// entries are written as an index object, so a killed backup leaves its
+// packs indexed and the next run reuses them; Flush writes the rest (folding
+// in the first-pack index when it was the only one, so a small backup leaves
+// one index object) and merges index objects when there are too many.
 //
 // # Bounded memory
 //

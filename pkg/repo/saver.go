@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/index"
@@ -23,8 +24,14 @@ type SaverOptions struct {
 	Connections int
 	// IndexEvery makes the Saver write an intermediate index object every
 	// IndexEvery uploaded packs (default 32), so that the packs of a
-	// killed backup are indexed and reused by the next one.
-	IndexEvery int
+	// killed backup are indexed and reused by the next one. It also
+	// writes one after the first pack, and whenever IndexBytes of packs
+	// (default 256 MiB) or IndexInterval (default 5 minutes) have been
+	// uploaded since the last one, so a backup killed at any point after
+	// its first pack loses at most that much work to the next run.
+	IndexEvery    int
+	IndexBytes    int64
+	IndexInterval time.Duration
 	// VerifyExisting makes the Saver read and authenticate, once per run,
 	// a stored copy of every blob it would deduplicate against in a pack
 	// this run did not write, before trusting it. Without it, an index
@@ -34,8 +41,12 @@ type SaverOptions struct {
 	VerifyExisting bool
 }
 
-// DefaultIndexEvery is SaverOptions.IndexEvery when zero.
-const DefaultIndexEvery = 32
+// Defaults of SaverOptions' intermediate index triggers.
+const (
+	DefaultIndexEvery    = 32
+	DefaultIndexBytes    = 256 << 20
+	DefaultIndexInterval = 5 * time.Minute
+)
 
 // SaveStats count a Saver's work.
 type SaveStats struct {
@@ -61,6 +72,8 @@ type Saver struct {
 	repo       *Repository
 	packSize   int
 	indexEvery int
+	indexBytes int64
+	indexAfter time.Duration
 
 	// slots holds one token per data pack in memory, open or uploading,
 	// and per tree pack being uploaded, so memory stays bounded by
@@ -93,6 +106,15 @@ type Saver struct {
 	// object, packsUnindexed how many packs they came from.
 	unindexed      []index.Entry
 	packsUnindexed int
+	bytesUnindexed int64
+	indexesWritten int       // intermediate index objects so far
+	lastIndex      time.Time // when the last one was written (r.now)
+	// firstIndex is the index object written after the first pack, and
+	// firstEntries its entries, so that Flush can fold it into the final
+	// one when it stayed the only intermediate index (a small backup then
+	// leaves one index object, not two).
+	firstIndex   crypto.ID
+	firstEntries []index.Entry
 	stats          SaveStats
 	err            error // the first failure; every later call returns it
 	flushed        bool
@@ -151,6 +173,12 @@ func (r *Repository) NewSaver(ctx context.Context, opts SaverOptions) *Saver {
 	if opts.IndexEvery <= 0 {
 		opts.IndexEvery = DefaultIndexEvery
 	}
+	if opts.IndexBytes <= 0 {
+		opts.IndexBytes = DefaultIndexBytes
+	}
+	if opts.IndexInterval <= 0 {
+		opts.IndexInterval = DefaultIndexInterval
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	// Never reached (each goroutine holds a slot); a backstop only.
 	g.SetLimit(opts.Connections + 1)
@@ -158,6 +186,9 @@ func (r *Repository) NewSaver(ctx context.Context, opts SaverOptions) *Saver {
 		repo:       r,
 		packSize:   r.cfg.PackSize,
 		indexEvery: opts.IndexEvery,
+		indexBytes: opts.IndexBytes,
+		indexAfter: opts.IndexInterval,
+		lastIndex:  r.now(),
 		slots:      make(chan struct{}, opts.Connections+1),
 		puts:       make(chan struct{}, opts.Connections),
 		packBufs:   make(chan []byte, opts.Connections+1),
@@ -441,23 +472,40 @@ func (s *Saver) upload(p *openPack) {
 		s.unindexed = append(s.unindexed, added...)
 		s.own[id] = struct{}{}
 		s.packsUnindexed++
+		s.bytesUnindexed += int64(len(data))
 		s.stats.Packs++
-		if s.packsUnindexed >= s.indexEvery {
+		if s.indexDue() {
 			batch = s.unindexed
-			s.unindexed, s.packsUnindexed = nil, 0
+			s.unindexed, s.packsUnindexed, s.bytesUnindexed = nil, 0, 0
+			s.indexesWritten++
+			s.lastIndex = s.repo.now()
 		}
 		s.mu.Unlock()
 
 		if batch != nil {
-			if _, err := s.repo.saveIndex(s.uploadCtx, index.Encode(batch, nil)); err != nil {
+			id, err := s.repo.saveIndex(s.uploadCtx, index.Encode(batch, nil))
+			s.mu.Lock()
+			switch {
+			case err != nil:
 				// Not fatal: Flush writes these entries with the rest.
-				s.mu.Lock()
 				s.unindexed = append(s.unindexed, batch...)
-				s.mu.Unlock()
+			case s.firstIndex.IsZero() && s.indexesWritten == 1:
+				s.firstIndex, s.firstEntries = id, batch
 			}
+			s.mu.Unlock()
 		}
 		return nil
 	})
+}
+
+// indexDue reports whether the uploaded but unindexed packs should be
+// indexed now: after the first pack, then by count, bytes or time (see
+// SaverOptions.IndexEvery). s.mu is held.
+func (s *Saver) indexDue() bool {
+	return s.indexesWritten == 0 ||
+		s.packsUnindexed >= s.indexEvery ||
+		s.bytesUnindexed >= s.indexBytes ||
+		s.repo.now().Sub(s.lastIndex) >= s.indexAfter
 }
 
 // Stats returns the counts so far.
@@ -506,14 +554,26 @@ func (s *Saver) Flush(ctx context.Context) (SaveStats, error) {
 
 	s.mu.Lock()
 	err, batch, stats := s.err, s.unindexed, s.stats
-	s.unindexed, s.packsUnindexed = nil, 0
+	s.unindexed, s.packsUnindexed, s.bytesUnindexed = nil, 0, 0
 	s.mu.Unlock()
 	if err != nil {
 		return stats, err
 	}
 	if len(batch) > 0 {
-		if _, err := s.repo.saveIndex(ctx, index.Encode(batch, nil)); err != nil {
+		s.mu.Lock()
+		var supersedes []crypto.ID
+		if !s.firstIndex.IsZero() && s.indexesWritten == 1 {
+			batch = append(batch, s.firstEntries...)
+			supersedes = []crypto.ID{s.firstIndex}
+		}
+		s.mu.Unlock()
+		if _, err := s.repo.saveIndex(ctx, index.Encode(batch, supersedes)); err != nil {
 			return stats, fmt.Errorf("write index: %w", err)
+		}
+		// The final index holds every entry of the one it supersedes;
+		// append-only credentials leave it for prune.
+		for _, old := range supersedes {
+			_ = s.repo.DeleteObject(ctx, KindIndex, old)
 		}
 	}
 	// Index upkeep is an optimisation; its failure must not fail the run

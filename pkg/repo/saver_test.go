@@ -302,7 +302,8 @@ func TestIntermediateIndex(t *testing.T) {
 		ids, blobs = append(ids, id), append(blobs, b)
 	}
 	// Without Flush (as if the process were killed now), the uploaded
-	// packs become indexed in groups of two.
+	// packs become indexed: the first on its own, then in groups of two,
+	// so only the last pack waits for Flush.
 	deadline := time.Now().Add(10 * time.Second)
 	for len(names(t, store, "index/")) < 3 {
 		if time.Now().After(deadline) {
@@ -314,23 +315,116 @@ func TestIntermediateIndex(t *testing.T) {
 	if err := r2.LoadIndex(ctx); err != nil {
 		t.Fatal(err)
 	}
+	indexed := 0
 	for i, id := range ids {
-		if got, err := r2.LoadBlob(ctx, pack.DataBlob, id); err != nil || !bytes.Equal(got, blobs[i]) {
-			t.Errorf("blob %d from an unflushed run: %v", i, err)
+		got, err := r2.LoadBlob(ctx, pack.DataBlob, id)
+		if err == nil && !bytes.Equal(got, blobs[i]) {
+			t.Fatalf("blob %d: wrong content", i)
+		}
+		if err == nil {
+			indexed++
 		}
 	}
-	// The next run reuses them.
+	if indexed != 5 {
+		t.Fatalf("%d of 6 blobs indexed before Flush, want 5", indexed)
+	}
+	// The next run reuses them: only one pack's worth is stored again.
 	s2 := r2.NewSaver(ctx, SaverOptions{})
+	stored := 0
 	for i, b := range blobs {
-		if added, err := s2.SaveBlobID(ctx, pack.DataBlob, ids[i], b); err != nil || added {
-			t.Errorf("blob %d stored again: %v", i, err)
+		added, err := s2.SaveBlobID(ctx, pack.DataBlob, ids[i], b)
+		if err != nil {
+			t.Fatal(err)
 		}
+		if added {
+			stored++
+		}
+	}
+	if stored != 1 {
+		t.Errorf("the next run stored %d blobs again, want 1", stored)
+	}
+	if _, err := s2.Flush(ctx); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := names(t, store, "index/"); len(got) != 3 {
-		t.Errorf("flush after complete intermediate indexes wrote more: %v", got)
+	// Three intermediate ones, the second run's first-pack index, and
+	// Flush's for the last pack.
+	if got := names(t, store, "index/"); len(got) != 5 {
+		t.Errorf("index objects after Flush: %v, want 5", got)
+	}
+}
+
+// TestIndexAfterFirstPackAndByTime: a backup killed after its first pack
+// leaves it indexed, and one that uploads slowly indexes by time; a small
+// backup still ends with a single index object (the first is folded in).
+func TestIndexAfterFirstPackAndByTime(t *testing.T) {
+	ctx := context.Background()
+	opts := testInitOptions()
+	opts.PackSize = minPackSize
+	store, r := newTestRepo(t, opts)
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	r.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	s := r.NewSaver(ctx, SaverOptions{Connections: 1, IndexEvery: 100, IndexInterval: time.Minute})
+	rng := rand.New(rand.NewPCG(4, 4))
+	save := func() {
+		b := make([]byte, minPackSize+100)
+		for j := range b {
+			b[j] = byte(rng.Uint32())
+		}
+		if _, err := s.SaveBlob(ctx, pack.DataBlob, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitIndexes := func(n int) {
+		deadline := time.Now().Add(10 * time.Second)
+		for len(names(t, store, "index/")) < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("index objects: %v, want %d", names(t, store, "index/"), n)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	save()
+	waitIndexes(1) // the first pack, on its own
+	save()
+	save()
+	time.Sleep(50 * time.Millisecond)
+	if got := names(t, store, "index/"); len(got) != 1 {
+		t.Fatalf("index objects before the interval: %v", got)
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Minute)
+	mu.Unlock()
+	save()
+	waitIndexes(2) // by time
+	if _, err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// A small backup: one pack and a flush leave one index object.
+	store2, r2 := newTestRepo(t, opts)
+	s2 := r2.NewSaver(ctx, SaverOptions{})
+	if _, err := s2.SaveBlob(ctx, pack.DataBlob, make([]byte, minPackSize+100)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.SaveBlob(ctx, pack.TreeBlob, []byte("tree")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(t, store2, "index/"); len(got) != 1 {
+		t.Fatalf("small backup left index objects %v, want one", got)
+	}
+	r3 := openTestRepo(t, store2, OpenOptions{})
+	if err := r3.LoadIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := r3.Index().Len(); n != 2 {
+		t.Fatalf("folded index holds %d entries, want 2", n)
 	}
 }
 
