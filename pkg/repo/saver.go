@@ -115,9 +115,9 @@ type Saver struct {
 	// leaves one index object, not two).
 	firstIndex   crypto.ID
 	firstEntries []index.Entry
-	stats          SaveStats
-	err            error // the first failure; every later call returns it
-	flushed        bool
+	stats        SaveStats
+	err          error // the first failure; every later call returns it
+	flushed      bool
 }
 
 // blobKey identifies a blob accepted in this run whose pack is not yet
