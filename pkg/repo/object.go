@@ -25,11 +25,12 @@ const (
 
 // kindDirs maps kinds to their directories (FORMAT.md section 2).
 var kindDirs = map[string]string{
-	KindSnapshot: "snapshots",
-	KindIndex:    "index",
-	KindLease:    "leases",
-	KindDeletion: "deletions",
-	KindKey:      "keys",
+	KindSnapshot:  "snapshots",
+	KindIndex:     "index",
+	KindLease:     "leases",
+	KindDeletion:  "deletions",
+	KindKey:       "keys",
+	KindForgotten: "forgotten",
 }
 
 func kindDir(kind string) (string, error) {

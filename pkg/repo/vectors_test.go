@@ -15,6 +15,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/index"
@@ -63,6 +64,11 @@ type vectors struct {
 		Stored string `json:"stored"`
 		Body   string `json:"body"` // hex
 	} `json:"index"`
+	Forgotten struct {
+		Name   string `json:"name"`
+		Stored string `json:"stored"`
+		Body   string `json:"body"` // JSON text
+	} `json:"forgotten"`
 }
 
 // Independent implementation of the format's primitives.
@@ -179,6 +185,12 @@ func buildVectors() vectors {
 	v.Index.Name = "index/" + vecHash(storedIdx)
 	v.Index.Stored = hex.EncodeToString(storedIdx)
 	v.Index.Body = hex.EncodeToString(body)
+
+	// A forgotten record (section 13).
+	v.Forgotten.Body = `{"created":"2026-11-26T08:00:00Z","host":"vector","snapshots":["` + strings.TrimPrefix(v.Snapshots[0].Name, "snapshots/") + `"]}`
+	storedF := vecSeal(encKey, 0x07, append([]byte{0}, v.Forgotten.Body...), []byte("cairn 1 forgotten"))
+	v.Forgotten.Name = "forgotten/" + vecHash(storedF)
+	v.Forgotten.Stored = hex.EncodeToString(storedF)
 	return v
 }
 
@@ -209,7 +221,7 @@ func TestVectors(t *testing.T) {
 	}
 	// The file and the independent builder agree (except the zstd frame,
 	// whose bytes may change with the compressor's version).
-	if built.Config != v.Config || built.KeyFile != v.KeyFile || built.Pack != v.Pack || built.Index != v.Index || built.Snapshots[0] != v.Snapshots[0] {
+	if built.Config != v.Config || built.KeyFile != v.KeyFile || built.Pack != v.Pack || built.Index != v.Index || built.Snapshots[0] != v.Snapshots[0] || built.Forgotten != v.Forgotten {
 		t.Errorf("%s does not match the independent builder; regenerate with -update only for an intended format change", vectorsFile)
 	}
 
@@ -223,6 +235,7 @@ func TestVectors(t *testing.T) {
 	}
 	rawPut(t, store, v.Pack.Name, unhex(t, v.Pack.Stored))
 	rawPut(t, store, v.Index.Name, unhex(t, v.Index.Stored))
+	rawPut(t, store, v.Forgotten.Name, unhex(t, v.Forgotten.Stored))
 
 	r, err := Open(ctx, store, []byte(v.Passphrase), OpenOptions{})
 	if err != nil {
@@ -280,6 +293,15 @@ func TestVectors(t *testing.T) {
 	entries, size, err := r.ReadPackHeader(ctx, packID)
 	if err != nil || len(entries) != 1 || entries[0].ID != blobID || entries[0].Offset != 0 || size != int64(len(v.Pack.Stored)/2) {
 		t.Errorf("pack header %+v %d %v", entries, size, err)
+	}
+	fs, err := r.LoadForgotten(ctx)
+	snap0, _ := crypto.ParseID(strings.TrimPrefix(v.Snapshots[0].Name, "snapshots/"))
+	if err != nil || len(fs.Snapshots) != 1 || !fs.Snapshots[snap0].Equal(time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)) {
+		t.Errorf("forgotten record: %+v %v", fs, err)
+	}
+	fb, _ := json.Marshal(Forgotten{Created: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC), Host: "vector", Snapshots: []crypto.ID{snap0}})
+	if string(fb) != v.Forgotten.Body {
+		t.Errorf("Forgotten encodes as %s, want %s", fb, v.Forgotten.Body)
 	}
 	// The writer's index encoding matches the vector byte for byte.
 	enc := index.Encode([]index.Entry{{ID: blobID, Type: pack.DataBlob, Pack: packID, Offset: 0, Length: entries[0].Length}}, nil)

@@ -1,0 +1,135 @@
+package repo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/cairn-backup/cairn/pkg/storage"
+	"golang.org/x/sync/errgroup"
+)
+
+// KindForgotten is the kind of the records `forget` and `key remove` write
+// (FORMAT.md section 13): the authenticated statement that a snapshot or a
+// key file was removed on purpose. Without it, a snapshot that vanishes is
+// the storage hiding it, and a key file that reappears is the storage
+// putting back a revoked passphrase.
+const KindForgotten = "forgotten"
+
+// Forgotten is the body of a forgotten record.
+type Forgotten struct {
+	Created   time.Time
+	Host      string
+	Snapshots []crypto.ID // snapshots removed by forget (or replaced by tag)
+	Keys      []crypto.ID // key files removed by key remove
+}
+
+type forgottenJSON struct {
+	Created   time.Time `json:"created"`
+	Host      string    `json:"host"`
+	Snapshots []string  `json:"snapshots,omitempty"`
+	Keys      []string  `json:"keys,omitempty"`
+}
+
+// MarshalJSON writes the format's JSON, with hex IDs.
+func (f Forgotten) MarshalJSON() ([]byte, error) {
+	return json.Marshal(forgottenJSON{Created: f.Created.UTC(), Host: f.Host, Snapshots: hexIDs(f.Snapshots), Keys: hexIDs(f.Keys)})
+}
+
+// UnmarshalJSON reads the format's JSON.
+func (f *Forgotten) UnmarshalJSON(b []byte) error {
+	var w forgottenJSON
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	snaps, err := parseIDs(w.Snapshots)
+	if err != nil {
+		return fmt.Errorf("snapshots: %w", err)
+	}
+	keys, err := parseIDs(w.Keys)
+	if err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	*f = Forgotten{Created: w.Created, Host: w.Host, Snapshots: snaps, Keys: keys}
+	return nil
+}
+
+// RecordForgotten writes a forgotten record for snapshots and key files
+// about to be removed. Write it before removing them: a crash in between
+// leaves a record of something still there, which is harmless, while the
+// other order would leave a removal nobody vouches for.
+func (r *Repository) RecordForgotten(ctx context.Context, snapshots, keys []crypto.ID) (crypto.ID, error) {
+	if len(snapshots) == 0 && len(keys) == 0 {
+		return crypto.ID{}, nil
+	}
+	body, err := json.Marshal(Forgotten{Created: r.now(), Host: r.opts.Host, Snapshots: snapshots, Keys: keys})
+	if err != nil {
+		return crypto.ID{}, err
+	}
+	id, err := r.SaveObject(ctx, KindForgotten, body)
+	if err != nil {
+		return crypto.ID{}, fmt.Errorf("record what is removed: %w", err)
+	}
+	return id, nil
+}
+
+// ForgottenSet is what every forgotten record in a repository says.
+type ForgottenSet struct {
+	Snapshots map[crypto.ID]time.Time // when each was forgotten
+	Keys      map[crypto.ID]time.Time
+}
+
+// LoadForgotten reads every forgotten record. A record that fails its
+// checks is skipped with a warning (r.skip): it vouches for nothing, so the
+// worst it can do is make a removal look unexplained.
+func (r *Repository) LoadForgotten(ctx context.Context) (ForgottenSet, error) {
+	set := ForgottenSet{Snapshots: map[crypto.ID]time.Time{}, Keys: map[crypto.ID]time.Time{}}
+	ids, err := r.ListObjects(ctx, KindForgotten)
+	if err != nil {
+		return set, err
+	}
+	records := make([]Forgotten, len(ids))
+	ok := make([]bool, len(ids))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.opts.Connections)
+	for i, id := range ids {
+		g.Go(func() error {
+			name := ObjectName(KindForgotten, id)
+			body, err := r.LoadObject(gctx, KindForgotten, id)
+			switch {
+			case errors.Is(err, storage.ErrNotFound):
+				return nil
+			case errors.Is(err, ErrCorrupt):
+				r.skip(name, err)
+				return nil
+			case err != nil:
+				return err // storage trouble: the caller cannot judge removals
+			}
+			if err := json.Unmarshal(body, &records[i]); err != nil {
+				r.skip(name, fmt.Errorf("%s: decode: %w", name, err))
+				return nil
+			}
+			ok[i] = true
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return set, err
+	}
+	for i, f := range records {
+		if !ok[i] {
+			continue
+		}
+		for _, s := range f.Snapshots {
+			set.Snapshots[s] = f.Created
+		}
+		for _, k := range f.Keys {
+			set.Keys[k] = f.Created
+		}
+	}
+	return set, nil
+}
+
