@@ -132,4 +132,3 @@ func (r *Repository) LoadForgotten(ctx context.Context) (ForgottenSet, error) {
 	}
 	return set, nil
 }
-
