@@ -83,6 +83,10 @@ func Open(ctx context.Context, rawURL string, opts Options) (storage.Store, erro
 		if err := opts.validate(); err != nil {
 			return nil, fmt.Errorf("open repository %s: %w", loc, err)
 		}
+		region := opts.Region
+		if region == "" {
+			region = InferRegion(loc.Endpoint)
+		}
 		s, err := s3.New(ctx, s3.Config{
 			Endpoint:     loc.Endpoint,
 			Bucket:       loc.Bucket,
@@ -91,7 +95,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (storage.Store, erro
 			AccessKey:    opts.AccessKey,
 			SecretKey:    opts.SecretKey,
 			SessionToken: opts.SessionToken,
-			Region:       opts.Region,
+			Region:       region,
 			Lookup:       opts.PathStyle,
 			CAFile:       opts.CAFile,
 			StorageClass: opts.StorageClass,
