@@ -7,7 +7,7 @@ export CAIRN_TOOLS := $(TOOLS)
 .PHONY: build test unit e2e demo bench bench-scale tools vet fmt fuzz
 
 build:
-	$(GO) build -trimpath -o $(BIN) ./cmd/cairn
+	$(GO) build -trimpath -buildvcs=auto -o $(BIN) ./cmd/cairn
 
 # tools installs MinIO and mc (pinned) into $(TOOLS)/bin once; later runs reuse them.
 tools:

@@ -151,6 +151,7 @@ Exit codes: 0 ok, 1 error, 3 backup saved but some files were not read,
 		newCatCommand(a),
 		newCompletionCommand(a),
 		newManCommand(a),
+		newVersionCommand(a),
 	)
 	return root
 }
