@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -119,10 +120,16 @@ func (a *app) runPrune(ctx context.Context, o pruneOptions) error {
 // prune runs prune.Prune on r with its connection setting, logging
 // notable events on stderr with --verbose. forget --prune and cairn run's
 // prune step use it too.
+//
+// Bad packs are always reported on stderr: they mean someone wrote a pack
+// or index that lies, or a pack is damaged. A lease of a run of this host
+// (as leases record it, see identity) whose process is gone does not hold
+// back deletions.
 func (a *app) prune(ctx context.Context, r *repo.Repository, opts prune.Options) (*prune.Stats, error) {
 	opts.Connections = r.Connections()
+	opts.Host, _ = identity()
 	opts.Log = func(msg string) {
-		if a.v.GetBool("verbose") {
+		if a.v.GetBool("verbose") || strings.Contains(msg, "is never kept") || strings.Contains(msg, " waits for ") {
 			fmt.Fprintf(a.stderr, "cairn: prune: %s\n", oneLine(msg))
 		}
 	}
@@ -160,6 +167,12 @@ func printPruneStats(w io.Writer, s *prune.Stats, dryRun bool, took time.Duratio
 	fmt.Fprintf(w, "Cleanup:    %d index(es) merged, %d lease(s) removed\n", s.IndexesMerged, s.LeasesRemoved)
 	if s.MarkersPending > 0 {
 		fmt.Fprintf(w, "Pending:    %d marked set(s) wait for running backups (or --grace); run cairn prune again later to free them\n", s.MarkersPending)
+	}
+	if len(s.BadPacks) > 0 {
+		fmt.Fprintf(w, "Bad packs:  %d, never kept as a blob's copy (a damaged pack, or one written to mislead); run cairn check --read-data:\n", len(s.BadPacks))
+		for _, name := range s.BadPacks {
+			fmt.Fprintf(w, "  %s\n", name)
+		}
 	}
 	fmt.Fprintf(w, "Pruned in %s\n", formatDuration(took))
 }
