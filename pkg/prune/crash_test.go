@@ -47,11 +47,12 @@ func TestCrashAtEveryStep(t *testing.T) {
 		b, c := repotest.Content(seed*100+2, size(8000)), repotest.Content(seed*100+3, size(2300))
 		s1 := base.Backup(base.Repo, repotest.T0, map[string][]byte{"/a": forgotten, "/b": b, "/c": c})
 		base.Backup(base.Repo, repotest.T0.Add(time.Hour), map[string][]byte{"/b": b, "/d": repotest.Content(seed*100+4, size(4000))})
-		base.Backup(base.Repo, repotest.T0.Add(2*time.Hour), map[string][]byte{"/c": c, "/e": repotest.Content(seed*100+5, size(1000))})
-		// A client that did not load the index stores /b again: its
-		// blobs are duplicated, so prune must prove one copy before it
-		// deletes the other.
-		base.Backup(base.Open(), repotest.T0.Add(3*time.Hour), map[string][]byte{"/b": b})
+		e := repotest.Content(seed*100+5, size(1000))
+		base.Backup(base.Repo, repotest.T0.Add(2*time.Hour), map[string][]byte{"/c": c, "/e": e})
+		// A client that did not load the index stores /e again: its blob
+		// is duplicated, so prune must prove one copy before it deletes
+		// the other.
+		base.Backup(base.Open(), repotest.T0.Add(3*time.Hour), map[string][]byte{"/e": e})
 		base.forget(s1)
 
 		for _, m := range modes {
