@@ -65,22 +65,24 @@ func TestUnreadableObjectStopsPrune(t *testing.T) {
 			f.verifyAll()
 		}
 	})
-	t.Run("junk snapshot", func(t *testing.T) {
-		f := setup(t)
-		// No passphrase needed: four bytes under snapshots/.
-		junk := []byte("junk")
-		name := repo.ObjectName(repo.KindSnapshot, crypto.Hash(junk))
-		if err := createonly.New(f.Store).Put(f.Ctx, name, junk); err != nil {
-			t.Fatal(err)
-		}
-		gone, err := f.deletedBy(f.Open(), Options{})
-		if err == nil || !strings.Contains(err.Error(), crypto.Hash(junk).String()[:8]) {
-			t.Errorf("prune error %v does not name %s", err, name)
-		}
-		if len(gone) != 0 {
-			t.Errorf("prune deleted %v", gone)
-		}
-	})
+	for _, kind := range []string{repo.KindSnapshot, repo.KindIndex} {
+		t.Run("junk "+kind, func(t *testing.T) {
+			f := setup(t)
+			// No passphrase needed: four bytes.
+			junk := []byte("junk")
+			name := repo.ObjectName(kind, crypto.Hash(junk))
+			if err := createonly.New(f.Store).Put(f.Ctx, name, junk); err != nil {
+				t.Fatal(err)
+			}
+			gone, err := f.deletedBy(f.Open(), Options{})
+			if err == nil || !strings.Contains(err.Error(), crypto.Hash(junk).String()[:8]) {
+				t.Errorf("prune error %v does not name %s", err, name)
+			}
+			if len(gone) != 0 {
+				t.Errorf("prune deleted %v", gone)
+			}
+		})
+	}
 }
 
 // TestMisplacingIndexMakesPackBad: an index object (a key holder's) that
