@@ -36,6 +36,14 @@ ended (its lease is done or expired). Deletions that still wait are counted
 as pending; the next prune completes them. An interrupted prune leaves the
 repository consistent.
 
+Prune believes neither the index nor a pack's header on its own: it deletes
+a pack that holds a blob some snapshot needs only once it has read and
+authenticated another copy of that blob, and it deletes nothing while a
+snapshot or index object cannot be read. Packs that fail these checks are
+listed as bad packs and never kept as a blob's copy; run cairn check
+--read-data about them. A lease left by a killed cairn on this host does
+not hold deletions back.
+
 Prune needs credentials that may delete: run it from a machine with a
 privileged credential, not with a backup client's append-only one.
 
@@ -141,6 +149,9 @@ func pruneDetail(s *prune.Stats) string {
 	detail := fmt.Sprintf("%d pack(s) deleted, %s freed, %d repacked", s.PacksDeleted, formatBytes(uint64(s.BytesFreed)), s.PacksRepacked)
 	if s.MarkersPending > 0 {
 		detail += fmt.Sprintf("; %d deletion(s) wait for running backups", s.MarkersPending)
+	}
+	if len(s.BadPacks) > 0 {
+		detail += fmt.Sprintf("; %d bad pack(s), see stderr", len(s.BadPacks))
 	}
 	return detail
 }
