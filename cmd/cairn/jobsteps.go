@@ -89,7 +89,21 @@ const maxCheckErrorsShown = 20
 // checkStep checks the repository, reading the job's subset of the data.
 func (a *app) checkStep(ctx context.Context, r *repo.Repository, spec *jobSpec) (string, any, error) {
 	subset := spec.job.Check.ReadDataSubset
-	rep, err := a.check(ctx, r, check.Options{ReadData: subset != "", Subset: subset})
+	return a.checkWith(ctx, r, check.Options{ReadData: subset != "", Subset: subset})
+}
+
+// precheckStep is the structural check a job runs before it prunes: prune
+// must not act on a repository whose index, packs or snapshots disagree.
+func (a *app) precheckStep(ctx context.Context, r *repo.Repository) (string, any, error) {
+	detail, data, err := a.checkWith(ctx, r, check.Options{})
+	if err != nil {
+		return "", data, fmt.Errorf("%w; prune was not run", err)
+	}
+	return "before prune: " + detail, data, nil
+}
+
+func (a *app) checkWith(ctx context.Context, r *repo.Repository, opts check.Options) (string, any, error) {
+	rep, err := a.check(ctx, r, opts)
 	if err != nil {
 		return "", nil, err
 	}

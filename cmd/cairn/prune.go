@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -34,6 +35,14 @@ and deletes them in a later phase once every backup that was running has
 ended (its lease is done or expired). Deletions that still wait are counted
 as pending; the next prune completes them. An interrupted prune leaves the
 repository consistent.
+
+Prune believes neither the index nor a pack's header on its own: it deletes
+a pack that holds a blob some snapshot needs only once it has read and
+authenticated another copy of that blob, and it deletes nothing while a
+snapshot or index object cannot be read. Packs that fail these checks are
+listed as bad packs and never kept as a blob's copy; run cairn check
+--read-data about them. A lease left by a killed cairn on this host does
+not hold deletions back.
 
 Prune needs credentials that may delete: run it from a machine with a
 privileged credential, not with a backup client's append-only one.
@@ -119,10 +128,16 @@ func (a *app) runPrune(ctx context.Context, o pruneOptions) error {
 // prune runs prune.Prune on r with its connection setting, logging
 // notable events on stderr with --verbose. forget --prune and cairn run's
 // prune step use it too.
+//
+// Bad packs are always reported on stderr: they mean someone wrote a pack
+// or index that lies, or a pack is damaged. A lease of a run of this host
+// (as leases record it, see identity) whose process is gone does not hold
+// back deletions.
 func (a *app) prune(ctx context.Context, r *repo.Repository, opts prune.Options) (*prune.Stats, error) {
 	opts.Connections = r.Connections()
+	opts.Host, _ = identity()
 	opts.Log = func(msg string) {
-		if a.v.GetBool("verbose") {
+		if a.v.GetBool("verbose") || strings.Contains(msg, "is never kept") || strings.Contains(msg, " waits for ") {
 			fmt.Fprintf(a.stderr, "cairn: prune: %s\n", oneLine(msg))
 		}
 	}
@@ -134,6 +149,9 @@ func pruneDetail(s *prune.Stats) string {
 	detail := fmt.Sprintf("%d pack(s) deleted, %s freed, %d repacked", s.PacksDeleted, formatBytes(uint64(s.BytesFreed)), s.PacksRepacked)
 	if s.MarkersPending > 0 {
 		detail += fmt.Sprintf("; %d deletion(s) wait for running backups", s.MarkersPending)
+	}
+	if len(s.BadPacks) > 0 {
+		detail += fmt.Sprintf("; %d bad pack(s), see stderr", len(s.BadPacks))
 	}
 	return detail
 }
@@ -160,6 +178,12 @@ func printPruneStats(w io.Writer, s *prune.Stats, dryRun bool, took time.Duratio
 	fmt.Fprintf(w, "Cleanup:    %d index(es) merged, %d lease(s) removed\n", s.IndexesMerged, s.LeasesRemoved)
 	if s.MarkersPending > 0 {
 		fmt.Fprintf(w, "Pending:    %d marked set(s) wait for running backups (or --grace); run cairn prune again later to free them\n", s.MarkersPending)
+	}
+	if len(s.BadPacks) > 0 {
+		fmt.Fprintf(w, "Bad packs:  %d, never kept as a blob's copy (a damaged pack, or one written to mislead); run cairn check --read-data:\n", len(s.BadPacks))
+		for _, name := range s.BadPacks {
+			fmt.Fprintf(w, "  %s\n", name)
+		}
 	}
 	fmt.Fprintf(w, "Pruned in %s\n", formatDuration(took))
 }

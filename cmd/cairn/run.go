@@ -26,8 +26,9 @@ func newRunCommand(a *app) *cobra.Command {
 		Long: `Run the job JOB from the config file (jobs: in --config): back up its
 paths into its repository, then, as configured, forget snapshots by its
 keep policy, prune unreferenced data, and check the repository. The
-steps run in that order; the first that fails stops the job, and the
-summary says which steps ran.
+steps run in that order, with a structural check before prune too (prune
+does not run when it fails); the first step that fails stops the job, and
+the summary says which steps ran.
 
 The job's snapshots are those of its host with its set of paths and all
 its tags; keep rules apply to them only. See config/example.yaml for every key.`,
@@ -130,6 +131,17 @@ func (a *app) runSteps(ctx context.Context, r *repo.Repository, spec *jobSpec, o
 				"remove %s from the job or upgrade cairn", st.name, st.name, st.key)
 			sum.Steps = append(sum.Steps, stepResult{Step: st.name, Status: "failed", Error: err.Error()})
 			return err
+		}
+		if st.name == "prune" {
+			// Check first: prune decides what to delete from the index and
+			// the packs, and must not when they disagree.
+			detail, data, err := a.precheckStep(ctx, r)
+			if err != nil {
+				sum.Steps = append(sum.Steps, stepResult{Step: "check", Status: "failed", Error: oneLine(err.Error()), Data: data},
+					stepResult{Step: "prune", Status: "skipped", Detail: "the check before it failed"})
+				return err
+			}
+			sum.Steps = append(sum.Steps, stepResult{Step: "check", Status: "ok", Detail: detail, Data: data})
 		}
 		detail, data, err := fn(ctx, r, spec)
 		if err != nil {

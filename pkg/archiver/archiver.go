@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
-	"github.com/cairn-backup/cairn/pkg/index"
 	"github.com/cairn-backup/cairn/pkg/repo"
 	"github.com/cairn-backup/cairn/pkg/snapshot"
 )
@@ -27,7 +26,7 @@ type Repo interface {
 	Config() repo.Config
 	Keys() *crypto.Keys
 	Connections() int
-	Index() *index.Set
+	Index() repo.IndexReader
 	LoadIndex(ctx context.Context) error
 	NewSaver(ctx context.Context, opts repo.SaverOptions) *repo.Saver
 	StartLease(ctx context.Context, operation string) (*repo.Lease, error)

@@ -14,13 +14,13 @@ import (
 	"github.com/cairn-backup/cairn/pkg/pack"
 	"github.com/cairn-backup/cairn/pkg/repo"
 	"github.com/cairn-backup/cairn/pkg/snapshot"
-	"github.com/cairn-backup/cairn/pkg/storage"
 )
 
 // Repo is what Check needs of a repository; *repo.Repository satisfies it.
 type Repo interface {
 	LoadIndex(ctx context.Context) error
-	Index() *index.Set
+	Index() repo.IndexReader
+	LoadIndexObject(ctx context.Context, id crypto.ID) error
 	ListObjects(ctx context.Context, kind string) ([]crypto.ID, error)
 	LoadObject(ctx context.Context, kind string, id crypto.ID) ([]byte, error)
 	LoadDeletion(ctx context.Context, id crypto.ID) (repo.Deletion, error)
@@ -28,7 +28,7 @@ type Repo interface {
 	ReadPackHeader(ctx context.Context, id crypto.ID) ([]pack.Entry, int64, error)
 	LoadBlob(ctx context.Context, t pack.BlobType, id crypto.ID) ([]byte, error)
 	OpenBlob(t pack.BlobType, id crypto.ID, sealed []byte) ([]byte, error)
-	Store() storage.Store
+	LoadPackBlobs(ctx context.Context, packID crypto.ID, entries []index.Entry, opts repo.PackReadOptions, fn repo.BlobFunc) error
 }
 
 var _ Repo = (*repo.Repository)(nil)

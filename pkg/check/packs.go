@@ -42,25 +42,16 @@ func (c *checker) loadIndex(ctx context.Context) error {
 		if slices.Contains(loaded, id) {
 			continue
 		}
-		body, err := c.r.LoadObject(ctx, repo.KindIndex, id)
+		err := c.r.LoadIndexObject(ctx, id)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		if errors.Is(err, storage.ErrNotFound) {
 			continue // removed by a concurrent prune
 		}
-		var v *index.View
-		if err == nil {
-			v, err = index.NewView(body)
-		}
-		if err == nil {
-			err = v.Validate()
-		}
 		if err != nil {
 			c.errorf("index %s is damaged: %v", id, err)
-			continue
 		}
-		set.AddView(id, v)
 	}
 	c.progress(StageIndex, len(ids), len(ids))
 	return nil

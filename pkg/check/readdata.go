@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/cairn-backup/cairn/pkg/index"
 	"github.com/cairn-backup/cairn/pkg/repo"
-	"github.com/cairn-backup/cairn/pkg/storage"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -106,30 +106,20 @@ func (c *checker) readData(ctx context.Context, subset Subset) error {
 // every blob the index places in it. Only a cancelled context is returned
 // as an error.
 func (c *checker) readPack(ctx context.Context, p crypto.ID) error {
-	name := repo.PackName(p)
-	data, err := storage.ReadAll(ctx, c.r.Store(), name)
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if err != nil {
-		c.errorf("pack %s: read: %v", p, err)
-		c.markDamaged(p)
-		return nil
-	}
-	if got := crypto.Hash(data); got != p {
-		c.errorf("pack %s: content does not match its name (its SHA-256 is %s): the pack is damaged", p, got.Short())
-		c.markDamaged(p)
-	}
-	for _, e := range c.byPack[p] {
-		end := int64(e.Offset) + int64(e.Length)
-		if end > int64(len(data)) {
-			continue // reported by checkPacks
-		}
-		if _, err := c.r.OpenBlob(e.Type, e.ID, data[e.Offset:end]); err != nil {
+	err := c.r.LoadPackBlobs(ctx, p, c.byPack[p], repo.PackReadOptions{WholePack: true}, func(e index.Entry, _ []byte, err error) error {
+		if err != nil {
 			c.errorf("pack %s: %s blob %s at offset %d: %v", p, e.Type, e.ID, e.Offset, err)
 			c.markDamaged(p)
 			c.markBad(e)
 		}
+		return nil
+	})
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil {
+		c.errorf("pack %s: %v", p, err)
+		c.markDamaged(p)
 	}
 	return nil
 }

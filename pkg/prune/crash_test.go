@@ -1,14 +1,18 @@
 package prune
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cairn-backup/cairn/pkg/check"
 	"github.com/cairn-backup/cairn/pkg/repo"
 	"github.com/cairn-backup/cairn/pkg/repo/repotest"
+	"github.com/cairn-backup/cairn/pkg/storage"
 	"github.com/cairn-backup/cairn/pkg/storage/fault"
 )
 
@@ -22,12 +26,17 @@ func TestCrashAtEveryStep(t *testing.T) {
 	if testing.Short() {
 		seeds = seeds[:1]
 	}
+	// Reads of packs fail too: header reads, the reads that prove a copy
+	// before another is deleted, and the reads that copy blobs out of a
+	// pack before it is condemned.
 	modes := []struct {
-		op    fault.Op
-		after bool
+		op     fault.Op
+		after  bool
+		prefix string
 	}{
-		{fault.OpPut, false}, {fault.OpPut, true},
-		{fault.OpDelete, false}, {fault.OpDelete, true},
+		{fault.OpPut, false, ""}, {fault.OpPut, true, ""},
+		{fault.OpDelete, false, ""}, {fault.OpDelete, true, ""},
+		{fault.OpGet, false, "data/"}, {fault.OpStat, false, "data/"},
 	}
 	opts := Options{RepackThreshold: 0.9}
 	for _, seed := range seeds {
@@ -38,23 +47,35 @@ func TestCrashAtEveryStep(t *testing.T) {
 		b, c := repotest.Content(seed*100+2, size(8000)), repotest.Content(seed*100+3, size(2300))
 		s1 := base.Backup(base.Repo, repotest.T0, map[string][]byte{"/a": forgotten, "/b": b, "/c": c})
 		base.Backup(base.Repo, repotest.T0.Add(time.Hour), map[string][]byte{"/b": b, "/d": repotest.Content(seed*100+4, size(4000))})
-		base.Backup(base.Repo, repotest.T0.Add(2*time.Hour), map[string][]byte{"/c": c, "/e": repotest.Content(seed*100+5, size(1000))})
+		e := repotest.Content(seed*100+5, size(1000))
+		base.Backup(base.Repo, repotest.T0.Add(2*time.Hour), map[string][]byte{"/c": c, "/e": e})
+		// A client that did not load the index stores /e again: its blob
+		// is duplicated, so prune must prove one copy before it deletes
+		// the other.
+		base.Backup(base.Open(), repotest.T0.Add(3*time.Hour), map[string][]byte{"/e": e})
 		base.forget(s1)
 
 		for _, m := range modes {
 			steps := 0
 			for n := 1; ; n++ {
-				name := fmt.Sprintf("seed %d: %s %d (after %v)", seed, m.op, n, m.after)
+				name := fmt.Sprintf("seed %d: %s %s%d (after %v)", seed, m.op, m.prefix, n, m.after)
 				fs := fault.New(cloneStore(t, base.Store))
-				f := base.on(fs)
+				counted := &countingStore{Store: fs, op: m.op, prefix: m.prefix}
+				f := base.on(counted)
 				f.T = t
 				r := f.Open()
-				fs.Add(fault.Rule{Op: m.op, Nth: n, AfterInner: m.after})
-				_, err := Prune(f.Ctx, r, opts)
-				if fs.Calls(m.op) < n {
+				counted.calls.Store(0)
+				fs.Add(fault.Rule{Op: m.op, Prefix: m.prefix, Nth: n, AfterInner: m.after})
+				full, err := Prune(f.Ctx, r, opts)
+				if int(counted.calls.Load()) < n {
 					// The prune made fewer calls: every step was covered.
 					if err != nil {
 						t.Fatalf("%s: prune without a fault: %v", name, err)
+					}
+					// The steps covered include proving a copy before
+					// deleting another, and copying blobs out.
+					if full.BlobsVerified == 0 || full.BlobsRepacked == 0 {
+						t.Errorf("%s: the scenario verified %d copies and repacked %d blobs; it should do both", name, full.BlobsVerified, full.BlobsRepacked)
 					}
 					break
 				}
@@ -96,6 +117,41 @@ func TestCrashAtEveryStep(t *testing.T) {
 			t.Logf("seed %d: %s interrupted at %d steps (after inner: %v)", seed, m.op, steps, m.after)
 		}
 	}
+}
+
+// countingStore counts the calls of one operation on names with a prefix,
+// as the fault store's rule with that prefix matches them.
+type countingStore struct {
+	storage.Store
+	op     fault.Op
+	prefix string
+	calls  atomic.Int64
+}
+
+func (s *countingStore) count(op fault.Op, name string) {
+	if op == s.op && strings.HasPrefix(name, s.prefix) {
+		s.calls.Add(1)
+	}
+}
+
+func (s *countingStore) Put(ctx context.Context, name string, data []byte) error {
+	s.count(fault.OpPut, name)
+	return s.Store.Put(ctx, name, data)
+}
+
+func (s *countingStore) Get(ctx context.Context, name string, offset, length int64) (io.ReadCloser, error) {
+	s.count(fault.OpGet, name)
+	return s.Store.Get(ctx, name, offset, length)
+}
+
+func (s *countingStore) Stat(ctx context.Context, name string) (storage.ObjectInfo, error) {
+	s.count(fault.OpStat, name)
+	return s.Store.Stat(ctx, name)
+}
+
+func (s *countingStore) Delete(ctx context.Context, name string) error {
+	s.count(fault.OpDelete, name)
+	return s.Store.Delete(ctx, name)
 }
 
 // unfinishedLease reports whether a lease without "done" exists.

@@ -8,7 +8,6 @@ import (
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/index"
-	"github.com/cairn-backup/cairn/pkg/pack"
 	"github.com/cairn-backup/cairn/pkg/repo"
 	"github.com/cairn-backup/cairn/pkg/storage"
 )
@@ -24,13 +23,13 @@ type marker struct {
 // be read stops prune: backups cannot load the index either until it is
 // repaired, and its packs' fate is unknown.
 func (p *pruner) loadMarkers(ctx context.Context) ([]marker, error) {
-	infos, err := listObjects(ctx, p.r.Store(), repo.KindDeletion)
+	infos, err := p.r.ListObjectInfos(ctx, repo.KindDeletion)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("prune: %w", err)
 	}
 	var out []marker
 	for _, oi := range infos {
-		id := objectID(oi)
+		id := oi.ID
 		d, err := p.r.LoadDeletion(ctx, id)
 		if errors.Is(err, storage.ErrNotFound) {
 			continue // swept by a concurrent prune
@@ -110,15 +109,4 @@ func (v *view) usable(pk crypto.ID) bool {
 	}
 	_, condemned := v.condemned[pk]
 	return !condemned
-}
-
-// hasCopy reports whether blob id of type t has a location in a usable pack
-// other than except.
-func (p *pruner) hasCopy(v *view, id crypto.ID, t pack.BlobType, except crypto.ID) bool {
-	for _, e := range p.r.Index().LookupAll(id) {
-		if e.Type == t && e.Pack != except && v.usable(e.Pack) {
-			return true
-		}
-	}
-	return false
 }

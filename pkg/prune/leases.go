@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -39,43 +38,27 @@ type leaseState struct {
 	// unreadable are leases that failed to load; a young one blocks every
 	// marker, since we cannot tell what it has seen.
 	unreadable []leaseObject
-}
-
-// listObjects lists the objects of a kind with their server times.
-func listObjects(ctx context.Context, store storage.Store, kind string) ([]storage.ObjectInfo, error) {
-	prefix := strings.TrimSuffix(repo.ObjectName(kind, crypto.ID{}), crypto.ID{}.String())
-	var out []storage.ObjectInfo
-	err := store.List(ctx, prefix, func(oi storage.ObjectInfo) error {
-		if _, err := crypto.ParseID(strings.TrimPrefix(oi.Name, prefix)); err == nil {
-			out = append(out, oi)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", prefix, err)
-	}
-	return out, nil
-}
-
-func objectID(oi storage.ObjectInfo) crypto.ID {
-	id, _ := crypto.ParseID(oi.Name[strings.LastIndexByte(oi.Name, '/')+1:])
-	return id
+	// host is this machine (Options.Host) and alive tells whether a
+	// process of it exists: a run of this host whose process is gone is
+	// over, however young its lease.
+	host  string
+	alive func(pid int) bool
 }
 
 // leases lists and loads every lease. It fails if our own run's lease is
 // not listed, since then the server's "now" is unknown.
 func (p *pruner) leases(ctx context.Context) (*leaseState, error) {
-	infos, err := listObjects(ctx, p.r.Store(), repo.KindLease)
+	infos, err := p.r.ListObjectInfos(ctx, repo.KindLease)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("prune: %w", err)
 	}
-	st := &leaseState{ttl: p.opts.LeaseTTL, runs: make(map[string]*leaseRun)}
+	st := &leaseState{ttl: p.opts.LeaseTTL, runs: make(map[string]*leaseRun), host: p.opts.Host, alive: p.opts.ProcessAlive}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(p.opts.Connections)
 	for _, oi := range infos {
 		g.Go(func() error {
-			id := objectID(oi)
+			id := oi.ID
 			rec, err := p.r.LoadLease(gctx, id)
 			if errors.Is(err, storage.ErrNotFound) {
 				return nil // replaced by a newer lease of its run
@@ -128,7 +111,13 @@ func (st *leaseState) add(rec repo.LeaseRecord, obj leaseObject) {
 
 // live reports whether a run may still add data.
 func (st *leaseState) live(r *leaseRun) bool {
-	return !r.done && st.now.Sub(r.newest) < st.ttl
+	return !r.done && st.now.Sub(r.newest) < st.ttl && !st.dead(r)
+}
+
+// dead reports whether r ran on this host in a process that no longer
+// exists (killed, or crashed before ending its lease).
+func (st *leaseState) dead(r *leaseRun) bool {
+	return st.host != "" && r.record.Host == st.host && !st.alive(r.record.PID)
 }
 
 // blockers describes the live runs (other than self) that do not list
@@ -140,8 +129,8 @@ func (st *leaseState) blockers(marker crypto.ID, self string) []string {
 			continue
 		}
 		rec := r.record
-		out = append(out, fmt.Sprintf("%s run %.8s on %s (pid %d, lease renewed %v ago)",
-			rec.Operation, run, rec.Host, rec.PID, st.now.Sub(r.newest).Round(time.Second)))
+		out = append(out, fmt.Sprintf("%s run %.8s on host %s (pid %d, started %s, lease renewed %v ago)",
+			rec.Operation, run, rec.Host, rec.PID, rec.Started.UTC().Format(time.RFC3339), st.now.Sub(r.newest).Round(time.Second)))
 	}
 	for _, u := range st.unreadable {
 		if st.now.Sub(u.modTime) < st.ttl {

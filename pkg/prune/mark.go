@@ -32,9 +32,18 @@ type plan struct {
 
 // makePlan reads the current state and decides what to condemn. Packs that
 // markers already condemn are left to those markers.
+//
+// Every usable pack's header is read, and the index entries of each pack
+// checked against it, before any entry is believed (packs.go). The copy of
+// a referenced blob to keep is chosen among the indexed copies in packs
+// that passed. A pack is condemned only when every referenced blob it may
+// hold is copied out by repacking, or has its kept copy in a pack that
+// stays, read and authenticated by this run (prove.go). A kept copy that
+// fails to authenticate makes its pack bad, and the choice is made again
+// without it.
 func (p *pruner) makePlan(ctx context.Context) (*plan, error) {
 	if err := p.r.LoadIndex(ctx); err != nil {
-		return nil, fmt.Errorf("prune: %w", err)
+		return nil, fmt.Errorf("prune: %w; nothing was deleted", err)
 	}
 	snaps, refs, err := p.referenced(ctx)
 	if err != nil {
@@ -53,22 +62,62 @@ func (p *pruner) makePlan(ctx context.Context) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	var usable []crypto.ID
+	for pk := range sizes {
+		if v.usable(pk) {
+			usable = append(usable, pk)
+		}
+	}
+	slices.SortFunc(usable, compareIDs)
+	if err := p.readHeaders(ctx, usable); err != nil {
+		return nil, err
+	}
+	for _, pk := range usable {
+		p.validate(pk, entries[pk])
+	}
+	for {
+		pl, needs, err := p.choose(snaps, refs, v, usable, entries)
+		if err != nil {
+			return nil, err
+		}
+		newBad, err := p.verify(ctx, needs)
+		if err != nil {
+			return nil, err
+		}
+		if !newBad {
+			return pl, nil
+		}
+		// Each round makes at least one more pack bad, so this ends.
+	}
+}
 
+// choose makes one plan with the packs known to be good, and returns the
+// kept copies that must be read before the plan's packs may be condemned.
+func (p *pruner) choose(snaps []snapshot.Entry, refs refSet, v *view, usable []crypto.ID, entries map[crypto.ID][]index.Entry) (*plan, []index.Entry, error) {
 	// One copy of each referenced blob is kept: the one in the pack with
 	// the most referenced bytes, so duplicates drain out of sparse packs.
+	// Bad packs hold no copy worth keeping.
 	score := make(map[crypto.ID]int64)
 	stored := make(map[crypto.ID]int64) // blob bytes, without the header
-	for pk, es := range entries {
-		for _, e := range es {
+	for _, pk := range usable {
+		for _, e := range p.holds(pk, entries[pk]) {
 			stored[pk] += int64(e.Length)
+		}
+		if p.isBad(pk) {
+			continue
+		}
+		for _, e := range entries[pk] {
 			if refs.has(e.ID, e.Type) {
 				score[pk] += int64(e.Length)
 			}
 		}
 	}
 	keeper := make(map[blobKey]index.Entry)
-	for _, es := range entries {
-		for _, e := range es {
+	for _, pk := range usable {
+		if p.isBad(pk) {
+			continue
+		}
+		for _, e := range entries[pk] {
 			if !refs.has(e.ID, e.Type) {
 				continue
 			}
@@ -79,7 +128,7 @@ func (p *pruner) makePlan(ctx context.Context) (*plan, error) {
 		}
 	}
 	if err := p.checkAllFound(refs, keeper, v); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	used := make(map[crypto.ID]int64)
@@ -94,10 +143,7 @@ func (p *pruner) makePlan(ctx context.Context) (*plan, error) {
 		ratio float64
 	}
 	var candidates []candidate
-	for pk := range sizes {
-		if !v.usable(pk) {
-			continue
-		}
+	for _, pk := range usable {
 		// The share of the pack's blob bytes in use: headers do not
 		// count, or small packs of small tree blobs would be repacked
 		// into equally small packs forever.
@@ -108,7 +154,6 @@ func (p *pruner) makePlan(ctx context.Context) (*plan, error) {
 			candidates = append(candidates, candidate{pk, float64(u) / float64(stored[pk])})
 		}
 	}
-	slices.SortFunc(pl.unused, compareIDs)
 	slices.SortFunc(candidates, func(a, b candidate) int {
 		if c := cmp.Compare(a.ratio, b.ratio); c != 0 {
 			return c
@@ -126,7 +171,45 @@ func (p *pruner) makePlan(ctx context.Context) (*plan, error) {
 		slices.SortFunc(es, func(a, b index.Entry) int { return cmp.Compare(a.Offset, b.Offset) })
 		pl.keep[c.pk] = es
 	}
-	return pl, nil
+
+	// What condemning each pack needs: every referenced blob it may hold
+	// is either copied out (its kept copy is in a pack being repacked) or
+	// kept in a pack that stays, and then that copy must be read. A blob
+	// with no copy to keep pins the pack.
+	pinned := make(map[crypto.ID]bool)
+	for _, pk := range append(slices.Clone(pl.unused), pl.repack...) {
+		for _, e := range p.holds(pk, entries[pk]) {
+			if _, ok := keeper[blobKey{e.ID, e.Type}]; !ok && refs.has(e.ID, e.Type) {
+				p.logf("pack %s stays: its %s blob %s has no other copy that can be kept", pk.Short(), e.Type, e.ID.Short())
+				pinned[pk] = true
+				break
+			}
+		}
+	}
+	isPinned := func(pk crypto.ID) bool { return pinned[pk] }
+	pl.unused = slices.DeleteFunc(pl.unused, isPinned)
+	pl.repack = slices.DeleteFunc(pl.repack, isPinned)
+	for pk := range pinned {
+		delete(pl.keep, pk)
+	}
+	repacked := make(map[crypto.ID]bool, len(pl.repack))
+	for _, pk := range pl.repack {
+		repacked[pk] = true
+	}
+	var needs []index.Entry
+	for _, pk := range append(slices.Clone(pl.unused), pl.repack...) {
+		for _, e := range p.holds(pk, entries[pk]) {
+			if !refs.has(e.ID, e.Type) {
+				continue
+			}
+			// Copied out by this run's Saver, or kept in a pack that
+			// stays: then that copy must be read.
+			if kept := keeper[blobKey{e.ID, e.Type}]; !repacked[kept.Pack] && !p.proven(kept) {
+				needs = append(needs, kept)
+			}
+		}
+	}
+	return pl, needs, nil
 }
 
 // betterKeeper reports whether e is a better copy to keep than cur: in a
@@ -176,7 +259,7 @@ func (p *pruner) mark(ctx context.Context) (bool, error) {
 	if len(condemn) == 0 {
 		return false, nil
 	}
-	if err := p.repack(ctx, pl, condemn); err != nil {
+	if err := p.repack(ctx, pl); err != nil {
 		return false, err
 	}
 	seen := make([]crypto.ID, len(pl.snaps))

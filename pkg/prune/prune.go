@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
@@ -16,21 +17,24 @@ import (
 // Repo is what Prune needs of a repository; *repo.Repository satisfies it.
 type Repo interface {
 	LoadIndex(ctx context.Context) error
-	Index() *index.Set
+	Index() repo.IndexReader
+	Skipped() []repo.SkippedObject
 	ListObjects(ctx context.Context, kind string) ([]crypto.ID, error)
+	ListObjectInfos(ctx context.Context, kind string) ([]repo.ObjectInfo, error)
 	LoadObject(ctx context.Context, kind string, id crypto.ID) ([]byte, error)
 	SaveObject(ctx context.Context, kind string, body []byte) (crypto.ID, error)
 	DeleteObject(ctx context.Context, kind string, id crypto.ID) error
 	ListPacks(ctx context.Context, fn func(id crypto.ID, size int64) error) error
 	ReadPackHeader(ctx context.Context, id crypto.ID) ([]pack.Entry, int64, error)
 	LoadBlob(ctx context.Context, t pack.BlobType, id crypto.ID) ([]byte, error)
-	OpenBlob(t pack.BlobType, id crypto.ID, sealed []byte) ([]byte, error)
+	LoadPackBlobs(ctx context.Context, packID crypto.ID, entries []index.Entry, opts repo.PackReadOptions, fn repo.BlobFunc) error
+	DeletePack(ctx context.Context, id crypto.ID) error
+	SetAside(packs []crypto.ID)
 	NewSaver(ctx context.Context, opts repo.SaverOptions) *repo.Saver
 	StartLease(ctx context.Context, operation string) (*repo.Lease, error)
 	LoadLease(ctx context.Context, id crypto.ID) (repo.LeaseRecord, error)
 	LoadDeletion(ctx context.Context, id crypto.ID) (repo.Deletion, error)
 	SaveDeletion(ctx context.Context, d repo.Deletion) (crypto.ID, error)
-	Store() storage.Store
 }
 
 var _ Repo = (*repo.Repository)(nil)
@@ -62,8 +66,18 @@ type Options struct {
 	// Connections bounds concurrent storage requests; default 8.
 	Connections int
 	// Log, if set, receives one line per notable event (a marker waiting
-	// for a backup, a pack rescued).
+	// for a backup, a pack rescued, a pack that fails its checks).
 	Log func(msg string)
+	// Host is this machine's name as leases record it (the repository's
+	// OpenOptions.Host). A lease of a run on Host whose process no longer
+	// exists (ProcessAlive) does not block a sweep: a killed backup or
+	// prune on this machine does not delay the next prune. "" turns the
+	// rule off. Host must name one process namespace: two containers that
+	// share a host name but not their PIDs must not both set it.
+	Host string
+	// ProcessAlive reports whether process pid exists on this machine;
+	// nil means kill(pid, 0).
+	ProcessAlive func(pid int) bool
 }
 
 // Stats count what a Prune did (or, with DryRun, would do).
@@ -85,6 +99,16 @@ type Stats struct {
 	MarkersSwept   int `json:"markers_swept"`   // markers completed and removed
 	MarkersPending int `json:"markers_pending"` // markers left for a later prune (live backups or Grace)
 	LeasesRemoved  int `json:"leases_removed"`  // lease objects of finished or expired runs removed
+
+	// BadPacks names the packs whose header is damaged or implausible,
+	// that an index misplaces, or whose blobs failed to authenticate when
+	// prune read them: they are never kept as the copy of a blob, and are
+	// deleted only as any other pack, once every blob they may hold has a
+	// copy prune has read elsewhere.
+	BadPacks []string `json:"bad_packs,omitempty"`
+	// BlobsVerified counts the copies prune read and authenticated before
+	// deleting another copy of the same blob.
+	BlobsVerified int `json:"blobs_verified"`
 }
 
 // ErrNeedsDelete means the storage refused a delete: prune was run with
@@ -110,6 +134,14 @@ type pruner struct {
 	// never change content under the same IDs.
 	refsFor []crypto.ID
 	refs    refSet
+
+	// What this run has learned of packs, which never change under the
+	// same name: their headers and whether they are bad (packs.go), and
+	// which stored copies it has read and authenticated, or written
+	// itself (prove.go).
+	mu       sync.Mutex
+	packs    map[crypto.ID]*packInfo
+	verified map[copyKey]bool
 }
 
 // Prune runs the two phases of the package documentation: it sweeps the
@@ -127,7 +159,10 @@ func Prune(ctx context.Context, r Repo, opts Options) (stats *Stats, err error) 
 	if opts.Connections <= 0 {
 		opts.Connections = repo.DefaultConnections
 	}
-	p := &pruner{r: r, opts: opts}
+	if opts.ProcessAlive == nil {
+		opts.ProcessAlive = processAlive
+	}
+	p := &pruner{r: r, opts: opts, packs: make(map[crypto.ID]*packInfo), verified: make(map[copyKey]bool)}
 	if opts.DryRun {
 		err := p.dryRun(ctx)
 		return &p.stats, err

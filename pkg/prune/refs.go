@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/pack"
+	"github.com/cairn-backup/cairn/pkg/repo"
 	"github.com/cairn-backup/cairn/pkg/snapshot"
 	"golang.org/x/sync/errgroup"
 )
@@ -40,6 +42,9 @@ func (p *pruner) referenced(ctx context.Context) ([]snapshot.Entry, refSet, erro
 	if err != nil {
 		return nil, nil, fmt.Errorf("prune: %w; nothing was deleted on its account, run cairn check", err)
 	}
+	if err := p.refuseSkipped(); err != nil {
+		return nil, nil, err
+	}
 	ids := make([]crypto.ID, len(snaps))
 	for i, e := range snaps {
 		ids[i] = e.ID
@@ -66,6 +71,21 @@ func (p *pruner) referenced(ctx context.Context) ([]snapshot.Entry, refSet, erro
 	}
 	p.refsFor, p.refs = ids, w.refs
 	return snaps, w.refs, nil
+}
+
+// refuseSkipped fails when the repository passed over a snapshot or index
+// object it could not read: a snapshot prune did not see may need any pack,
+// and an index object it did not see may be the only one locating a blob.
+func (p *pruner) refuseSkipped() error {
+	for _, sk := range p.r.Skipped() {
+		for _, kind := range []string{repo.KindSnapshot, repo.KindIndex} {
+			dir := strings.TrimSuffix(repo.ObjectName(kind, crypto.ID{}), crypto.ID{}.String())
+			if strings.HasPrefix(sk.Name, dir) {
+				return fmt.Errorf("prune: %s could not be read (%v); prune deletes nothing while any snapshot or index object is unreadable: run cairn check, and remove or repair that object", sk.Name, sk.Err)
+			}
+		}
+	}
+	return nil
 }
 
 // refWalker collects referenced blobs from many snapshots at once, loading

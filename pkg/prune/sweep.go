@@ -2,8 +2,8 @@ package prune
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
@@ -43,7 +43,7 @@ func (p *pruner) sweep(ctx context.Context) error {
 	}
 
 	if err := p.r.LoadIndex(ctx); err != nil {
-		return fmt.Errorf("prune: %w", err)
+		return fmt.Errorf("prune: %w; nothing was deleted", err)
 	}
 	_, refs, err := p.referenced(ctx)
 	if err != nil {
@@ -59,13 +59,27 @@ func (p *pruner) sweep(ctx context.Context) error {
 		return err
 	}
 	v := &view{sizes: sizes, condemned: condemnedBy(current)}
-	inReady := make(map[crypto.ID]bool)
+	entries, err := p.packEntries(func(pk crypto.ID) bool { _, ok := sizes[pk]; return ok })
+	if err != nil {
+		return err
+	}
+	var targets []crypto.ID
+	seen := make(map[crypto.ID]bool)
 	for _, m := range ready {
 		for _, pk := range m.Packs {
-			inReady[pk] = true
+			if _, exists := sizes[pk]; exists && !seen[pk] {
+				seen[pk] = true
+				targets = append(targets, pk)
+			}
 		}
 	}
-	entries, err := p.packEntries(func(pk crypto.ID) bool { return inReady[pk] })
+	if err := p.readHeaders(ctx, targets); err != nil {
+		return err
+	}
+	for _, pk := range targets {
+		p.validate(pk, entries[pk])
+	}
+	why, err := p.proveAll(ctx, v, targets, entries, refs)
 	if err != nil {
 		return err
 	}
@@ -81,16 +95,12 @@ func (p *pruner) sweep(ctx context.Context) error {
 				gone[pk] = true
 				continue
 			}
-			needed, err := p.needed(ctx, v, pk, entries[pk], refs)
-			if err != nil {
-				return err
-			}
-			if needed != "" {
+			if needed := why[pk]; needed != "" {
 				p.stats.PacksRescued++
 				p.logf("pack %s stays: %s", pk.Short(), needed)
 				continue
 			}
-			if err := p.r.Store().Delete(ctx, repo.PackName(pk)); err != nil {
+			if err := p.r.DeletePack(ctx, pk); err != nil {
 				return deleteErr(repo.PackName(pk), err)
 			}
 			gone[pk] = true
@@ -110,29 +120,91 @@ func (p *pruner) sweep(ctx context.Context) error {
 	return nil
 }
 
-// needed returns why condemned pack pk must stay ("" if it may go): it
-// holds a referenced blob with no copy in a usable pack. A pack no index
-// mentions is judged by its header.
-func (p *pruner) needed(ctx context.Context, v *view, pk crypto.ID, entries []index.Entry, refs refSet) (string, error) {
-	if len(entries) == 0 {
-		header, _, err := p.r.ReadPackHeader(ctx, pk)
-		switch {
-		case errors.Is(err, repo.ErrCorrupt):
-			// Unindexed and unreadable: nothing can ever use it.
-			return "", nil
-		case err != nil:
-			return "", fmt.Errorf("prune: %w", err)
-		}
-		for _, h := range header {
-			entries = append(entries, index.Entry{ID: h.ID, Type: h.Type, Pack: pk, Offset: h.Offset, Length: h.Length})
+// proveAll decides which condemned packs may go: a pack may when every
+// referenced blob it may hold (header and index, see holds) has a copy in
+// a usable, good pack that this run has read and authenticated or written
+// itself. Copies are tried in index order until one authenticates; each
+// copy that fails makes its pack bad. It returns why each pack that must
+// stay does; the rest may be deleted. A pack no index mentions and whose
+// header is unreadable holds nothing anyone can find, and may go.
+func (p *pruner) proveAll(ctx context.Context, v *view, targets []crypto.ID, entries map[crypto.ID][]index.Entry, refs refSet) (map[crypto.ID]string, error) {
+	type need struct {
+		pk crypto.ID
+		e  index.Entry
+	}
+	var needs []need
+	var copyPacks []crypto.ID
+	for _, pk := range targets {
+		for _, e := range p.holds(pk, entries[pk]) {
+			if !refs.has(e.ID, e.Type) {
+				continue
+			}
+			needs = append(needs, need{pk, e})
+			for _, c := range p.r.Index().LookupAll(e.ID) {
+				if c.Type == e.Type && c.Pack != pk && v.usable(c.Pack) {
+					copyPacks = append(copyPacks, c.Pack)
+				}
+			}
 		}
 	}
-	for _, e := range entries {
-		if refs.has(e.ID, e.Type) && !p.hasCopy(v, e.ID, e.Type, pk) {
-			return fmt.Sprintf("a snapshot written after it was condemned needs its %s blob %s", e.Type, e.ID.Short()), nil
+	// The packs of candidate copies must pass the same header checks.
+	slices.SortFunc(copyPacks, compareIDs)
+	copyPacks = slices.Compact(copyPacks)
+	if err := p.readHeaders(ctx, copyPacks); err != nil {
+		return nil, err
+	}
+	for _, pk := range copyPacks {
+		p.validate(pk, entries[pk])
+	}
+
+	why := make(map[crypto.ID]string)
+	for {
+		var toRead []index.Entry
+		for _, n := range needs {
+			if why[n.pk] != "" {
+				continue
+			}
+			c, ok := p.nextCopy(v, n.pk, n.e)
+			switch {
+			case !ok:
+				why[n.pk] = fmt.Sprintf("its %s blob %s, which a snapshot needs, has no other copy this prune could read", n.e.Type, n.e.ID.Short())
+			case !p.proven(c):
+				toRead = append(toRead, c)
+			}
+		}
+		if len(toRead) == 0 {
+			return why, nil
+		}
+		if _, err := p.verify(ctx, toRead); err != nil {
+			return nil, err
+		}
+		// Each round reads copies not read before, so this ends.
+	}
+}
+
+// nextCopy returns the copy of e's blob to rely on: a proven one in a
+// usable, good pack other than pk if there is one, else the first such copy
+// not read yet; ok is false when none is left.
+func (p *pruner) nextCopy(v *view, pk crypto.ID, e index.Entry) (index.Entry, bool) {
+	var untried *index.Entry
+	for _, c := range p.r.Index().LookupAll(e.ID) {
+		if c.Type != e.Type || c.Pack == pk || !v.usable(c.Pack) || p.isBad(c.Pack) {
+			continue
+		}
+		if p.proven(c) {
+			return c, true
+		}
+		p.mu.Lock()
+		_, tried := p.verified[keyOf(c)]
+		p.mu.Unlock()
+		if !tried && untried == nil {
+			untried = &c
 		}
 	}
-	return "", nil
+	if untried == nil {
+		return index.Entry{}, false
+	}
+	return *untried, true
 }
 
 // mergeIndex writes one index object that supersedes every index object in

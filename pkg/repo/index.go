@@ -19,7 +19,7 @@ const MaxIndexObjects = 32
 
 // Index returns the loaded index: what LoadIndex found plus the blobs Savers
 // of this repository stored since.
-func (r *Repository) Index() *index.Set { return r.idx }
+func (r *Repository) Index() IndexReader { return r.idx }
 
 // LoadIndex loads every index object into Index(): from the local cache
 // when it holds a copy, else downloaded, checked and added to the cache. It

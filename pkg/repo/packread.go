@@ -141,7 +141,7 @@ func (r *Repository) readWholePack(ctx context.Context, packID crypto.ID, es []i
 			return err
 		}
 	}
-	if _, err := io.Copy(io.Discard, s.rc); err != nil {
+	if _, err := io.Copy(io.Discard, s.rc); err != nil { // the tee hashes it
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

@@ -231,11 +231,46 @@ func (r *Repository) Config() Config { return r.cfg }
 // Keys returns the repository's subkeys.
 func (r *Repository) Keys() *crypto.Keys { return r.keys }
 
-// Store returns the underlying store.
-func (r *Repository) Store() storage.Store { return r.store }
-
 // Connections is the number of concurrent storage requests to use.
 func (r *Repository) Connections() int { return r.opts.Connections }
+
+// IndexReader is the read-only view of the loaded index that Index gives
+// other packages: lookups for deduplication, restore and check, and the
+// views and names prune merges. Adding entries and condemning packs stay
+// inside this package, where Savers and deletion markers do them.
+type IndexReader interface {
+	Has(id crypto.ID) bool
+	Lookup(id crypto.ID) (index.Entry, bool)
+	LookupAll(id crypto.ID) []index.Entry
+	Each(fn func(index.Entry) error) error
+	IsCondemned(pack crypto.ID) bool
+	Len() int
+	Err() error
+	Names() []crypto.ID
+	Superseded() []crypto.ID
+	Views() []*index.View
+}
+
+var _ IndexReader = (*index.Set)(nil)
+
+// LoadIndexObject loads the one index object id into Index(), unless it is
+// loaded already: for check, which names every damaged index object when
+// LoadIndex stops at the first. An error wraps ErrCorrupt when the object
+// is damaged, storage.ErrNotFound when it is gone.
+func (r *Repository) LoadIndexObject(ctx context.Context, id crypto.ID) error {
+	r.mu.Lock()
+	_, loaded := r.views[id]
+	r.mu.Unlock()
+	if loaded {
+		return nil
+	}
+	v, err := r.loadIndexView(ctx, id)
+	if err != nil {
+		return err
+	}
+	r.addIndexView(id, v)
+	return nil
+}
 
 // newDecoder returns a decoder for up to concurrency simultaneous DecodeAll
 // calls. Its memory limit bounds what a hostile object can make it

@@ -195,9 +195,9 @@ func TestBlobSwapDetected(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A lying index points B at A's bytes; the AD binds the ID.
-	r2 := openTestRepo(t, r.Store(), OpenOptions{})
+	r2 := openTestRepo(t, r.store, OpenOptions{})
 	a, _ := r.Index().Lookup(idA)
-	r2.Index().Add(index.Entry{ID: idB, Type: pack.DataBlob, Pack: a.Pack, Offset: a.Offset, Length: a.Length})
+	r2.idx.Add(index.Entry{ID: idB, Type: pack.DataBlob, Pack: a.Pack, Offset: a.Offset, Length: a.Length})
 	_, err := r2.LoadBlob(ctx, pack.DataBlob, idB)
 	wantCorrupt(t, "swapped blob", err, PackName(a.Pack))
 	// And OpenBlob with the wrong type fails too.

@@ -10,6 +10,7 @@ import (
 	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/index"
 	"github.com/cairn-backup/cairn/pkg/pack"
+	"github.com/cairn-backup/cairn/pkg/repo"
 	"github.com/cairn-backup/cairn/pkg/snapshot"
 )
 
@@ -145,7 +146,7 @@ func (f *fileState) contentSize() (int64, bool) {
 
 // addFile plans the content of f. When the index knows no location of some
 // blob, nothing is planned and the error names the blobs.
-func (b *batch) addFile(idx *index.Set, f *fileState) error {
+func (b *batch) addFile(idx repo.IndexReader, f *fileState) error {
 	content := f.node.Content
 	b.found = b.found[:0]
 	var missing []string
