@@ -439,6 +439,15 @@ func (s *Set) Unproven() []Claim {
 	return slices.Clone(s.unproven)
 }
 
+// InUse returns the names of the index objects in use and their views, in
+// the same order, taken together so that a view added meanwhile cannot
+// pair a name with another's view.
+func (s *Set) InUse() ([]crypto.ID, []*View) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.Clone(s.names), slices.Clone(s.active)
+}
+
 // Views returns the views in use (not superseded) in the order of Names,
 // for merging.
 func (s *Set) Views() []*View {
