@@ -368,3 +368,81 @@ func TestLoadIndexShortReadIsNotDamage(t *testing.T) {
 		t.Errorf("short read: %v, skipped %v; want a storage error naming %s", err, r.Skipped(), name)
 	}
 }
+
+// TestMergeIndex is prune's sweep: the merged object leaves out the
+// dropped packs, the objects it replaced are deleted and forgotten, and an
+// index object written by another client after the load stays.
+func TestMergeIndex(t *testing.T) {
+	ctx := context.Background()
+	store, owner := newTestRepo(t, testInitOptions())
+	ids, blobs := runs(t, owner, 4)
+	r := openLoaded(t, store)
+	dropped, ok := r.Index().Lookup(ids[0])
+	if !ok {
+		t.Fatal("blob 0 not indexed")
+	}
+	// Another client's backup, after r loaded the index.
+	loaded := r.Index().Names()
+	later, laterBlobs := runsFrom(t, openTestRepo(t, store, OpenOptions{}), 4, 1)
+	var laterIndex crypto.ID
+	for _, id := range indexNames(t, store) {
+		if !slices.Contains(loaded, id) {
+			laterIndex = id
+		}
+	}
+
+	replaced, err := r.MergeIndex(ctx, func(p crypto.ID) bool { return p == dropped.Pack })
+	if err != nil || replaced != 4 {
+		t.Fatalf("MergeIndex = %d %v, want 4 replaced", replaced, err)
+	}
+	if _, ok := r.Index().Lookup(ids[0]); ok {
+		t.Error("the dropped pack's blob is still in the in-process index")
+	}
+	left := indexNames(t, store)
+	if len(left) != 2 {
+		t.Fatalf("%d index objects left, want the merged one and the later one", len(left))
+	}
+	if !slices.Contains(left, laterIndex) {
+		t.Errorf("MergeIndex deleted %s, which it had not loaded", laterIndex.Short())
+	}
+	fresh := openLoaded(t, store)
+	checkBlobs(t, fresh, append(ids[1:], later...), append(blobs[1:], laterBlobs...))
+	if _, ok := fresh.Index().Lookup(ids[0]); ok {
+		t.Error("the dropped pack's blob is still indexed")
+	}
+	if len(fresh.UnprovenIndexClaims()) != 0 {
+		t.Errorf("unproven claims after a completed merge: %v", fresh.UnprovenIndexClaims())
+	}
+}
+
+// TestMergeIndexInterrupted leaves the inputs of a merge that dropped a
+// pack (a prune killed before deleting them): readers use both, report
+// the claim, and the next MergeIndex cleans up.
+func TestMergeIndexInterrupted(t *testing.T) {
+	ctx := context.Background()
+	store, owner := newTestRepo(t, testInitOptions())
+	ids, blobs := runs(t, owner, 3)
+	r := openLoaded(t, store)
+	dropped, _ := r.Index().Lookup(ids[0])
+	names, views := r.Index().InUse()
+	if _, err := r.SaveObject(ctx, KindIndex, index.Merge(views, names, func(p crypto.ID) bool { return p == dropped.Pack })); err != nil {
+		t.Fatal(err)
+	}
+	var w warnings
+	r2 := openTestRepo(t, store, OpenOptions{Warn: w.warn})
+	if err := r2.LoadIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkBlobs(t, r2, ids, blobs)
+	if n := len(r2.UnprovenIndexClaims()); n != 1 {
+		t.Errorf("%d unproven claims, want the one input holding the dropped pack", n)
+	}
+	if _, err := r2.MergeIndex(ctx, func(p crypto.ID) bool { return p == dropped.Pack }); err != nil {
+		t.Fatal(err)
+	}
+	r3 := openLoaded(t, store)
+	checkBlobs(t, r3, ids[1:], blobs[1:])
+	if len(indexNames(t, store)) != 1 || len(r3.UnprovenIndexClaims()) != 0 {
+		t.Errorf("after the next merge: %d objects, unproven %v", len(indexNames(t, store)), r3.UnprovenIndexClaims())
+	}
+}
