@@ -17,6 +17,8 @@ func newRepairCommand(a *app) *cobra.Command {
 		Short: "Rebuild repository structures from the data itself",
 		Long: `Rebuild repository structures that were lost or damaged from what the
 packs themselves record. See cairn repair index.`,
+		Example: `  cairn repair index --dry-run
+  cairn repair index`,
 		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(newRepairIndexCommand(a))
