@@ -45,6 +45,9 @@ A pack whose header fails its checks is named and left out: cairn check
 then names the snapshots that need its blobs. If a pack header cannot be
 read at all (storage unreachable), nothing is changed.
 
+Do not run it while a prune is deleting data (its second phase): the new
+index could then name a pack that prune deletes a moment later.
+
 The repair is safe to interrupt: the new index is written before anything
 is deleted, and running it again finishes the job. With credentials that
 may not delete (append-only), the old index objects stay; readers ignore

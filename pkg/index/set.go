@@ -52,16 +52,24 @@ func NewSet() *Set {
 // Proofs run outside the lock (they read both views once) and their
 // results are kept, since a name always denotes the same content.
 func (s *Set) AddView(name crypto.ID, v *View) {
-	nv := namedView{name: name, view: v, supersedes: v.Supersedes()}
+	s.AddViews([]crypto.ID{name}, []*View{v})
+}
+
+// AddViews is AddView for several views at once: each superseding view is
+// then read once for all the claims it makes, however many there are.
+func (s *Set) AddViews(names []crypto.ID, views []*View) {
 	s.mu.Lock()
-	replaced := false
-	for i := range s.views {
-		if s.views[i].name == name {
-			s.views[i], replaced = nv, true
+	for i, name := range names {
+		nv := namedView{name: name, view: views[i], supersedes: views[i].Supersedes()}
+		replaced := false
+		for j := range s.views {
+			if s.views[j].name == name {
+				s.views[j], replaced = nv, true
+			}
 		}
-	}
-	if !replaced {
-		s.views = append(s.views, nv)
+		if !replaced {
+			s.views = append(s.views, nv)
+		}
 	}
 	pending := s.pendingProofs()
 	s.mu.Unlock()

@@ -138,6 +138,8 @@ func (r *Repository) loadIndexViews(ctx context.Context, names []crypto.ID) ([]c
 	var (
 		mu      sync.Mutex
 		missing []crypto.ID
+		got     []crypto.ID // loaded, with views
+		views   []*index.View
 	)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.opts.Connections)
@@ -170,11 +172,17 @@ func (r *Repository) loadIndexViews(ctx context.Context, names []crypto.ID) ([]c
 			case err != nil:
 				return err
 			}
-			r.addIndexView(name, v)
+			mu.Lock()
+			got, views = append(got, name), append(views, v)
+			mu.Unlock()
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
+	err := g.Wait()
+	// All at once, so that each superseding view is read once to prove
+	// its claims (see index.Set.AddViews).
+	r.addIndexViews(got, views)
+	if err != nil {
 		return nil, err
 	}
 	return missing, nil
@@ -271,10 +279,19 @@ func (r *Repository) cacheView(name crypto.ID, body []byte, v *index.View) *inde
 }
 
 func (r *Repository) addIndexView(name crypto.ID, v *index.View) {
+	r.addIndexViews([]crypto.ID{name}, []*index.View{v})
+}
+
+func (r *Repository) addIndexViews(names []crypto.ID, views []*index.View) {
+	if len(names) == 0 {
+		return
+	}
 	r.mu.Lock()
-	r.views[name] = v
+	for i, name := range names {
+		r.views[name] = views[i]
+	}
 	r.mu.Unlock()
-	r.idx.AddView(name, v)
+	r.idx.AddViews(names, views)
 }
 
 // saveIndex writes an index object with body and adds it to Index().

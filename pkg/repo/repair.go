@@ -72,6 +72,12 @@ type RepairStats struct {
 // running backup writes meanwhile is either listed (and its packs are in
 // the rebuilt index) or not listed (and stays).
 //
+// Run it while no prune sweeps: the rebuilt index names every pack present,
+// including packs a deletion marker condemns, and a sweep that deletes one
+// after the repair listed it leaves an entry whose pack is gone and which,
+// once the marker is removed, nothing condemns (check reports it; another
+// repair removes it).
+//
 // With credentials that may not delete (append-only), the old objects stay.
 // Readers then ignore those the new object provably holds (a healthy index,
 // or one that had only lost objects); the others, holding entries the pack
