@@ -303,3 +303,43 @@ func TestRepairIndexCrash(t *testing.T) {
 		}
 	}
 }
+
+// TestMergeIndexCrash fails each Put and each Delete of MergeIndex in turn
+// (prune's and index upkeep's merge): every snapshot still restores.
+func TestMergeIndexCrash(t *testing.T) {
+	f, snaps := repairFixture(t)
+	orig := f.Store
+	for _, op := range []fault.Op{fault.OpPut, fault.OpDelete} {
+		for _, after := range []bool{false, true} {
+			for n := 1; ; n++ {
+				if n > 50 {
+					t.Fatalf("%s: the merge never finished", op)
+				}
+				copied := copyStore(t, orig)
+				fs := fault.New(copied)
+				r, err := repo.Open(f.Ctx, fs, []byte(repotest.Passphrase), repo.OpenOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := r.LoadIndex(f.Ctx); err != nil {
+					t.Fatal(err)
+				}
+				fs.Add(fault.Rule{Op: op, Nth: n, AfterInner: after})
+				_, err = r.MergeIndex(f.Ctx, nil)
+				r.Close()
+				f.Store = copied
+				verifyAll(f, snaps)
+				if err == nil {
+					if n == 1 {
+						t.Fatalf("%s: no call failed", op)
+					}
+					break
+				}
+				if !errors.Is(err, fault.ErrInjected) {
+					t.Fatalf("%s #%d: %v", op, n, err)
+				}
+			}
+		}
+	}
+	f.Store = orig
+}
