@@ -131,10 +131,16 @@
 // # Sets, supersession and condemned packs
 //
 // A Set holds one view per index object plus the entries this run added. An
-// object named in any loaded object's supersedes list is ignored, since the
-// superseding object contains it; Merge carries its inputs' supersedes
-// lists forward so that deleting superseded objects in any order never
-// brings back an older one. Packs named by deletion markers are condemned:
+// object named in a loaded object's supersedes list is ignored only once
+// Contains has proved that the superseding object holds every one of its
+// entries: anyone who may create objects can write an empty index that
+// claims to supersede the real one, and believing it would hide every blob
+// and let index upkeep delete the real object. The proof is one merge walk
+// over both sorted bodies, so it costs a read of each and no memory per
+// entry; a claim that fails leaves both in use and is reported (Unproven).
+// A claim about an object that is not loaded (already deleted) needs no
+// proof. Merge carries its inputs' supersedes lists forward so that
+// deleting superseded objects in any order never brings back an older one. Packs named by deletion markers are condemned:
 // Has ignores them, so a backup stores such blobs again, while Lookup still
 // uses them as a last resort for restore. A Set is safe for concurrent use:
 // lookups share a read lock, and Add takes the write lock briefly (for a

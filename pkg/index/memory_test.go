@@ -18,8 +18,8 @@ const maxHeapPerEntry = 24
 
 // loadedSetCost stores a synthetic index of n entries in a cache, then
 // measures what loading it into a Set and making lookups costs: heap in use
-// after a GC, and resident set size (which includes the mapped pages the
-// lookups touched).
+// after a GC, and resident set size (views read with pread, so the file's
+// pages stay in the page cache and count only if something maps them).
 func loadedSetCost(tb testing.TB, n, lookups int) (heap, rss int64) {
 	tb.Helper()
 	c, err := OpenCache(tb.TempDir())

@@ -10,16 +10,24 @@ import (
 
 // Set is a repository's loaded index: one View per index object plus the
 // entries this process added during a run. Lookups search every view that
-// no other loaded view supersedes (merging keeps that number small) and the
-// added entries. Set is safe for concurrent use.
+// no other loaded view provably supersedes (merging keeps that number
+// small) and the added entries. Set is safe for concurrent use.
 type Set struct {
 	mu        sync.RWMutex
 	views     []namedView // every loaded view, in load order
 	active    []*View     // views no other loaded view supersedes, by name
 	names     []crypto.ID // names of active, sorted; names[i] is active[i]
 	dropped   []crypto.ID // names of loaded views that are superseded, sorted
+	unproven  []Claim     // claims between loaded views that failed their proof
+	proofs    map[Claim]bool
 	condemned map[crypto.ID]struct{}
 	added     *added
+}
+
+// Claim is one index object's claim, in its supersedes list, to contain
+// another.
+type Claim struct {
+	By, Of crypto.ID
 }
 
 type namedView struct {
@@ -30,45 +38,194 @@ type namedView struct {
 
 // NewSet returns an empty set.
 func NewSet() *Set {
-	return &Set{condemned: make(map[crypto.ID]struct{}), added: newAdded()}
+	return &Set{condemned: make(map[crypto.ID]struct{}), proofs: make(map[Claim]bool), added: newAdded()}
 }
 
 // AddView adds the index object called name (its object ID). Loading a name
-// twice replaces the earlier view. Views named in another loaded view's
-// supersedes list are ignored by lookups, Each and Len.
+// twice replaces the earlier view. A view named in another loaded view's
+// supersedes list is ignored by lookups, Each and Len only once Contains
+// has proved that the other holds every one of its entries; a claim that
+// fails stays visible in Unproven, and both views stay in use. A claim
+// about an object that is not loaded needs no proof: nothing of it is in
+// the set anyway.
+//
+// Proofs run outside the lock (they read both views once) and their
+// results are kept, since a name always denotes the same content.
 func (s *Set) AddView(name crypto.ID, v *View) {
-	nv := namedView{name: name, view: v, supersedes: v.Supersedes()}
+	s.AddViews([]crypto.ID{name}, []*View{v})
+}
+
+// AddViews is AddView for several views at once: each superseding view is
+// then read once for all the claims it makes, however many there are.
+func (s *Set) AddViews(names []crypto.ID, views []*View) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	replaced := false
-	for i := range s.views {
-		if s.views[i].name == name {
-			s.views[i], replaced = nv, true
+	for i, name := range names {
+		nv := namedView{name: name, view: views[i], supersedes: views[i].Supersedes()}
+		replaced := false
+		for j := range s.views {
+			if s.views[j].name == name {
+				s.views[j], replaced = nv, true
+			}
+		}
+		if !replaced {
+			s.views = append(s.views, nv)
 		}
 	}
-	if !replaced {
-		s.views = append(s.views, nv)
+	pending := s.pendingProofs()
+	s.mu.Unlock()
+
+	results := prove(pending)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c, ok := range results {
+		s.proofs[c] = ok
 	}
 	s.resolve()
 }
 
-// resolve recomputes which views are active. A view's own name in its
-// supersedes list does not count (content addressing makes that impossible
-// anyway). The caller holds the write lock.
-func (s *Set) resolve() {
-	superseded := make(map[crypto.ID]bool) // one per index object, not per blob
+// RemoveView forgets the index object called name, for a caller that has
+// deleted it. Removing a name that is not loaded does nothing.
+func (s *Set) RemoveView(name crypto.ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.views = slices.DeleteFunc(s.views, func(nv namedView) bool { return nv.name == name })
+	s.resolve()
+}
+
+// claims returns the supersedes claims whose both ends are loaded. The
+// caller holds the lock.
+func (s *Set) claims() []Claim {
+	loaded := make(map[crypto.ID]bool, len(s.views))
+	for _, nv := range s.views {
+		loaded[nv.name] = true
+	}
+	var out []Claim
 	for _, nv := range s.views {
 		for _, id := range nv.supersedes {
-			if id != nv.name {
-				superseded[id] = true
+			if id != nv.name && loaded[id] {
+				out = append(out, Claim{By: nv.name, Of: id})
 			}
 		}
 	}
+	return out
+}
+
+// proofJob is the claims of one superseding view still to prove.
+type proofJob struct {
+	by     *View
+	claims []Claim
+	of     []*View
+}
+
+// pendingProofs returns the claims between loaded views not proved or
+// disproved yet. The caller holds the lock.
+func (s *Set) pendingProofs() []proofJob {
+	byName := make(map[crypto.ID]*View, len(s.views))
+	for _, nv := range s.views {
+		byName[nv.name] = nv.view
+	}
+	jobs := make(map[crypto.ID]*proofJob)
+	var order []crypto.ID
+	for _, c := range s.claims() {
+		if _, done := s.proofs[c]; done {
+			continue
+		}
+		j := jobs[c.By]
+		if j == nil {
+			j = &proofJob{by: byName[c.By]}
+			jobs[c.By] = j
+			order = append(order, c.By)
+		}
+		j.claims = append(j.claims, c)
+		j.of = append(j.of, byName[c.Of])
+	}
+	out := make([]proofJob, 0, len(order))
+	for _, name := range order {
+		out = append(out, *jobs[name])
+	}
+	return out
+}
+
+// prove runs the proofs of jobs. A proof that cannot be completed (a read
+// error of a cached view) has no result, so it counts as failed and is
+// tried again when the next view is added.
+func prove(jobs []proofJob) map[Claim]bool {
+	out := make(map[Claim]bool)
+	for _, j := range jobs {
+		ok, err := Contains(j.by, j.of)
+		if err != nil {
+			continue
+		}
+		for i, c := range j.claims {
+			out[c] = ok[i]
+		}
+	}
+	return out
+}
+
+// resolve recomputes which views are active. A view is superseded when a
+// proven claim names it and its claimant is itself settled (in use, or
+// superseded by a view in use): containment is transitive, so every
+// superseded view's entries are in some view in use. Views that only claim
+// each other in a cycle (impossible with names that are hashes of the
+// content, but Set does not rely on it) keep the first by name in use. A
+// view's own name in its supersedes list does not count. The caller holds
+// the write lock.
+func (s *Set) resolve() {
+	claimants := make(map[crypto.ID][]crypto.ID)
+	s.unproven = nil
+	for _, c := range s.claims() {
+		if s.proofs[c] {
+			claimants[c.Of] = append(claimants[c.Of], c.By)
+		} else {
+			s.unproven = append(s.unproven, c)
+		}
+	}
+	slices.SortFunc(s.unproven, func(a, b Claim) int {
+		if c := bytes.Compare(a.By[:], b.By[:]); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.Of[:], b.Of[:])
+	})
 	views := slices.Clone(s.views)
 	slices.SortFunc(views, func(a, b namedView) int { return bytes.Compare(a.name[:], b.name[:]) })
+
+	const (
+		undecided = iota
+		inUse
+		superseded
+	)
+	state := make(map[crypto.ID]int, len(views))
+	for _, nv := range views {
+		if len(claimants[nv.name]) == 0 {
+			state[nv.name] = inUse
+		}
+	}
+	for {
+		changed := false
+		for _, nv := range views {
+			if state[nv.name] != undecided {
+				continue
+			}
+			if slices.ContainsFunc(claimants[nv.name], func(by crypto.ID) bool { return state[by] != undecided }) {
+				state[nv.name] = superseded
+				changed = true
+			}
+		}
+		if changed {
+			continue
+		}
+		i := slices.IndexFunc(views, func(nv namedView) bool { return state[nv.name] == undecided })
+		if i < 0 {
+			break
+		}
+		state[views[i].name] = inUse
+	}
+
 	s.active, s.names, s.dropped = nil, nil, nil
 	for _, nv := range views {
-		if superseded[nv.name] {
+		if state[nv.name] == superseded {
 			s.dropped = append(s.dropped, nv.name)
 			continue
 		}
@@ -273,11 +430,30 @@ func (s *Set) Names() []crypto.ID {
 }
 
 // Superseded returns the names of loaded index objects that another loaded
-// one supersedes, sorted: prune and index upkeep may delete them.
+// one provably supersedes, sorted: prune and index upkeep may delete them.
 func (s *Set) Superseded() []crypto.ID {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return slices.Clone(s.dropped)
+}
+
+// Unproven returns the supersedes claims between loaded views that failed
+// their proof, sorted: both views stay in use. A claim that fails is either
+// an attack (an object planted to hide the real index) or the leftover of
+// an interrupted prune, whose merged index leaves out the packs it deleted.
+func (s *Set) Unproven() []Claim {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.Clone(s.unproven)
+}
+
+// InUse returns the names of the index objects in use and their views, in
+// the same order, taken together so that a view added meanwhile cannot
+// pair a name with another's view.
+func (s *Set) InUse() ([]crypto.ID, []*View) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.Clone(s.names), slices.Clone(s.active)
 }
 
 // Views returns the views in use (not superseded) in the order of Names,

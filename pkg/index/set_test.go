@@ -44,22 +44,39 @@ func checkSetAgainstModel(t *testing.T, rng *rand.Rand, shape idShape) {
 	set := NewSet()
 	m := &model{byID: make(map[crypto.ID][]Entry), condemned: make(map[crypto.ID]bool)}
 
-	// Views: each may supersede some earlier ones (and names that are not
-	// loaded at all, which must not matter).
+	// Views: each may claim to supersede some earlier ones (and names that
+	// are not loaded at all, which must not matter). Half the claims are
+	// true (the view holds the other's entries too), the rest are believed
+	// only if they happen to hold.
 	nviews := rng.IntN(7)
 	viewNames := randomIDs(rng, nviews, uniformIDs)
 	views := make([]*View, nviews)
+	viewEnts := make([][]Entry, nviews)
 	isSuperseded := make(map[crypto.ID]bool)
+	var wantUnproven []Claim
 	for k := range nviews {
 		var sup []crypto.ID
+		entries := randomEntries(rng, rng.IntN(600), ids, packs)
+		var claimed []int
 		for j := range k {
 			if rng.IntN(3) == 0 {
 				sup = append(sup, viewNames[j])
+				claimed = append(claimed, j)
+				if rng.IntN(2) == 0 {
+					entries = append(entries, viewEnts[j]...)
+				}
+			}
+		}
+		for _, j := range claimed {
+			if containsAll(entries, viewEnts[j]) {
 				isSuperseded[viewNames[j]] = true
+			} else {
+				wantUnproven = append(wantUnproven, Claim{By: viewNames[k], Of: viewNames[j]})
 			}
 		}
 		sup = append(sup, randomID(rng, uniformIDs))
-		views[k] = mustView(t, randomEntries(rng, rng.IntN(600), ids, packs), sup)
+		viewEnts[k] = entries
+		views[k] = mustView(t, entries, sup)
 		if rng.IntN(2) == 0 {
 			views[k] = fileView(t, views[k].body)
 		}
@@ -77,6 +94,15 @@ func checkSetAgainstModel(t *testing.T, rng *rand.Rand, shape idShape) {
 		for _, e := range viewEntries(views[k]) {
 			m.add(e)
 		}
+	}
+	slices.SortFunc(wantUnproven, func(a, b Claim) int {
+		if c := slices.Compare(a.By[:], b.By[:]); c != 0 {
+			return c
+		}
+		return slices.Compare(a.Of[:], b.Of[:])
+	})
+	if got := set.Unproven(); !slices.Equal(got, wantUnproven) {
+		t.Errorf("Unproven = %v, want %v", got, wantUnproven)
 	}
 	sortIDs(m.names)
 	sortIDs(m.superseded)
@@ -224,4 +250,14 @@ func TestSetConcurrent(t *testing.T) {
 	if got, want := set.Len(), baseView.Len()+writers*perWriter; got != want {
 		t.Errorf("Len = %d, want %d", got, want)
 	}
+}
+
+// containsAll reports whether every location of sub is among those of all.
+func containsAll(all, sub []Entry) bool {
+	for _, e := range sub {
+		if !slices.ContainsFunc(all, e.sameLocation) {
+			return false
+		}
+	}
+	return true
 }

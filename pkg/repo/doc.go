@@ -55,10 +55,11 @@
 // (at most one per slot), since allocating 16 MiB per pack costs more CPU
 // than sealing its blobs; tree packs, usually tiny, start empty and grow.
 // The in-flight set only holds blobs of packs not yet uploaded. The index
-// is kept as views of index bodies that the local cache memory-maps, so a
-// large repository's index costs pages, not heap; the cache is only a
-// copy, rebuilt from the repository whenever it is missing or fails its
-// checksum.
+// is kept as views of index bodies in the local cache, read with pread(2)
+// and searched through a small in-memory fence table and fingerprints, so a
+// large repository's index costs about 2 bytes of heap per blob and its
+// pages stay in the kernel's page cache; the cache is only a copy, rebuilt
+// from the repository whenever it is missing or fails its checksum.
 //
 // # Concurrent clients
 //

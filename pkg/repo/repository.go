@@ -108,6 +108,7 @@ type Repository struct {
 	keyID   crypto.ID       // the key file that unlocked the repository
 	idx     *index.Set
 	views   map[crypto.ID]*index.View // index objects in idx, for upkeep
+	ix      indexState                // what LoadIndex remembers, see index.go
 }
 
 // Init creates a repository in store: a key file for passphrase and the
@@ -210,8 +211,8 @@ func newRepository(store storage.Store, cfg Config, mk crypto.MasterKey, keys *c
 }
 
 // Close releases the local cache, the compressor and the decompressor. The
-// repository, and the index views Index() holds (memory-mapped from the
-// cache), must not be used afterwards.
+// repository, and the index views Index() holds (which read the cache
+// files), must not be used afterwards.
 func (r *Repository) Close() error {
 	var err error
 	if r.cache != nil {

@@ -247,7 +247,7 @@ func TestLoadBlobFallsBack(t *testing.T) {
 
 func TestTamperIndexStructure(t *testing.T) {
 	// An authenticated index whose body is malformed (a buggy writer) is
-	// refused by LoadIndex, naming it.
+	// skipped by LoadIndex with a warning naming it.
 	ctx := context.Background()
 	store, r := newTestRepo(t, testInitOptions())
 	body := index.Encode([]index.Entry{{ID: crypto.ID{1}, Type: pack.DataBlob, Pack: crypto.ID{2}, Length: 50}}, nil)
@@ -257,5 +257,12 @@ func TestTamperIndexStructure(t *testing.T) {
 		t.Fatal(err)
 	}
 	r2 := openTestRepo(t, store, OpenOptions{})
-	wantCorrupt(t, "malformed index", r2.LoadIndex(ctx), ObjectName(KindIndex, id))
+	if err := r2.LoadIndex(ctx); err != nil {
+		t.Fatalf("LoadIndex stopped at a malformed index: %v", err)
+	}
+	sk := r2.Skipped()
+	if len(sk) != 1 || sk[0].Name != ObjectName(KindIndex, id) {
+		t.Fatalf("Skipped = %v, want the malformed index", sk)
+	}
+	wantCorrupt(t, "malformed index", sk[0].Err, ObjectName(KindIndex, id))
 }
