@@ -17,6 +17,7 @@ import (
 // Repo is what Prune needs of a repository; *repo.Repository satisfies it.
 type Repo interface {
 	LoadIndex(ctx context.Context) error
+	MergeIndex(ctx context.Context, drop func(pack crypto.ID) bool) (int, error)
 	Index() repo.IndexReader
 	Skipped() []repo.SkippedObject
 	ListObjects(ctx context.Context, kind string) ([]crypto.ID, error)

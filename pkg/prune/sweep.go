@@ -212,34 +212,10 @@ func (p *pruner) nextCopy(v *view, pk crypto.ID, e index.Entry) (index.Entry, bo
 // supersedes. It does nothing when there is a single index object that
 // names none of the dropped packs.
 func (p *pruner) mergeIndex(ctx context.Context, drop map[crypto.ID]bool) error {
-	set := p.r.Index()
-	names, views := set.Names(), set.Views()
-	old := append(set.Names(), set.Superseded()...)
-	dropping := false
-	for _, v := range views {
-		for _, pk := range v.Packs() {
-			dropping = dropping || drop[pk]
-		}
-	}
-	if !dropping && len(old) <= 1 {
-		return nil
-	}
-	body, err := index.TryMerge(views, names, func(pk crypto.ID) bool { return drop[pk] })
+	n, err := p.r.MergeIndex(ctx, func(pk crypto.ID) bool { return drop[pk] })
+	p.stats.IndexesMerged += n
 	if err != nil {
 		return fmt.Errorf("prune: merge index: %w", err)
-	}
-	merged, err := p.r.SaveObject(ctx, repo.KindIndex, body)
-	if err != nil {
-		return fmt.Errorf("prune: write merged index: %w", err)
-	}
-	for _, id := range old {
-		if id == merged {
-			continue
-		}
-		if err := p.r.DeleteObject(ctx, repo.KindIndex, id); err != nil {
-			return deleteErr(repo.ObjectName(repo.KindIndex, id), err)
-		}
-		p.stats.IndexesMerged++
 	}
 	// Load the merged object, so the rest of this run uses it.
 	if err := p.r.LoadIndex(ctx); err != nil {

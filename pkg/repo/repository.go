@@ -250,6 +250,8 @@ type IndexReader interface {
 	Names() []crypto.ID
 	Superseded() []crypto.ID
 	Views() []*index.View
+	InUse() ([]crypto.ID, []*index.View)
+	Unproven() []index.Claim
 }
 
 var _ IndexReader = (*index.Set)(nil)
