@@ -101,9 +101,14 @@ type Result struct {
 	Skipped int
 }
 
-// Run backs up opts.Paths into r and writes a snapshot. A cancelled ctx
-// returns an error wrapping ctx.Err() and writes no snapshot; packs already
-// uploaded are indexed by the Saver, so the next backup reuses them.
+// Run backs up opts.Paths into r and writes a snapshot, in one write
+// session (repo.BeginWrite): the session's lease announces the run, and its
+// Commit secures the data against concurrent prunes before the snapshot is
+// written. A cancelled ctx returns an error wrapping ctx.Err() and writes no
+// snapshot; a lease that cannot be renewed stops the backup with an error
+// wrapping repo.ErrLease. Either way the uploads are waited for and the
+// lease is ended at once. Packs in intermediate index objects are reused by
+// the next backup.
 func Run(ctx context.Context, r Repo, opts Options) (*Result, error) {
 	start := time.Now()
 	paths, err := cleanPaths(opts.Paths)

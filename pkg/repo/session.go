@@ -41,7 +41,7 @@ var errAborted = errors.New("write session aborted")
 
 // leaseEndTimeout bounds writing the done lease, which happens also after
 // the caller's context was cancelled (SIGINT, SIGTERM).
-const leaseEndTimeout = 30 * time.Second
+const leaseEndTimeout = 15 * time.Second
 
 // BeginWrite starts a write session: it writes the run's lease (see
 // StartLease) and then loads the index, the order FORMAT.md section 10

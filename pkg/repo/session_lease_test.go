@@ -210,3 +210,24 @@ func TestReleaseDeadRuns(t *testing.T) {
 		t.Errorf("released live runs: %+v %v", again, err)
 	}
 }
+
+// A run interrupted by SIGINT (its context cancelled) still ends its lease
+// at once when it aborts.
+func TestAbortAfterInterruptEndsLease(t *testing.T) {
+	f := repotest.NewFixture(t)
+	b := client(t, f, nil)
+	ctx, cancel := context.WithCancel(f.Ctx)
+	sess, err := b.BeginWrite(ctx, "backup", repo.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.StoreFilesWith(sess.Saver(), map[string][]byte{"/z": repotest.Content(7, 9000)})
+	cancel()
+	if err := sess.Abort(ctx); err != nil {
+		t.Fatal(err)
+	}
+	live, dead, err := client(t, f, nil).LeaseCounts(f.Ctx)
+	if err != nil || live != 0 || dead != 1 {
+		t.Errorf("after an interrupted run: live %d dead %d %v, want 0 and 1", live, dead, err)
+	}
+}
