@@ -2,6 +2,7 @@ package archiver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -18,8 +19,9 @@ import (
 const ProgramVersion = "cairn dev"
 
 // Repo is what a backup needs of a repository; *repo.Repository satisfies
-// it. Run loads the index itself, after writing its lease (FORMAT.md
-// section 10 needs that order), so callers need not call LoadIndex.
+// it. Run begins a write session, which writes the lease and then loads
+// the index (FORMAT.md section 10 needs that order), so callers need not
+// call LoadIndex; a dry run only loads the index.
 type Repo interface {
 	snapshot.ObjectStore // snapshots: FindParent, Find, Save
 	snapshot.BlobLoader  // the parent snapshot's trees
@@ -28,8 +30,7 @@ type Repo interface {
 	Connections() int
 	Index() repo.IndexReader
 	LoadIndex(ctx context.Context) error
-	NewSaver(ctx context.Context, opts repo.SaverOptions) *repo.Saver
-	StartLease(ctx context.Context, operation string) (*repo.Lease, error)
+	BeginWrite(ctx context.Context, operation string, opts repo.WriteOptions) (*repo.WriteSession, error)
 }
 
 // Excluder decides which entries a backup leaves out. path is absolute and
@@ -99,9 +100,14 @@ type Result struct {
 	Skipped int
 }
 
-// Run backs up opts.Paths into r and writes a snapshot. A cancelled ctx
-// returns an error wrapping ctx.Err() and writes no snapshot; packs already
-// uploaded are indexed by the Saver, so the next backup reuses them.
+// Run backs up opts.Paths into r and writes a snapshot, in one write
+// session (repo.BeginWrite): the session's lease announces the run, and its
+// Commit secures the data against concurrent prunes before the snapshot is
+// written. A cancelled ctx returns an error wrapping ctx.Err() and writes no
+// snapshot; a lease that cannot be renewed stops the backup with an error
+// wrapping repo.ErrLease. Either way the uploads are waited for and the
+// lease is ended at once. Packs in intermediate index objects are reused by
+// the next backup.
 func Run(ctx context.Context, r Repo, opts Options) (*Result, error) {
 	start := time.Now()
 	paths, err := cleanPaths(opts.Paths)
@@ -115,13 +121,79 @@ func Run(ctx context.Context, r Repo, opts Options) (*Result, error) {
 		}
 	}
 
-	if !opts.DryRun {
-		lease, err := r.StartLease(ctx, "backup")
-		if err != nil {
-			return nil, fmt.Errorf("write lease: %w", err)
-		}
-		defer endLease(ctx, lease, opts.Warn)
+	if opts.DryRun {
+		return dryRun(ctx, r, opts, start, host, paths)
 	}
+	sess, err := r.BeginWrite(ctx, "backup", repo.WriteOptions{
+		Saver: repo.SaverOptions{Connections: r.Connections()},
+		Warn: func(err error) {
+			if opts.Warn != nil {
+				opts.Warn("", err)
+			}
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start backup: %w", err)
+	}
+	committed := false
+	defer func() {
+		if committed {
+			return
+		}
+		// Whatever ended the run (an error, SIGINT, SIGTERM), release
+		// the lease now rather than when it expires.
+		if err := sess.Abort(ctx); err != nil && opts.Warn != nil {
+			opts.Warn("", err)
+		}
+	}()
+	// The session's context is also cancelled when the lease cannot be
+	// renewed: the backup stops early and says why.
+	sctx := sess.Context()
+	parent, err := findParent(sctx, r, opts, host, paths)
+	if err != nil {
+		return nil, sessionErr(sess, err)
+	}
+	saver := sess.Saver()
+	a, err := newArchiver(r, opts, saver, saver.Stats, parent)
+	if err != nil {
+		return nil, err
+	}
+	tree, err := a.run(sctx, paths, start)
+	if err != nil {
+		return nil, sessionErr(sess, err)
+	}
+
+	res := &Result{}
+	committed = true // Commit ends the lease whatever happens
+	// Commit flushes the Saver and secures the data against concurrent
+	// prunes; only then, with every pack and index object it references
+	// stored, may the snapshot exist.
+	res.SnapshotID, err = sess.Commit(ctx, tree, func(ctx context.Context) (crypto.ID, error) {
+		snap := a.snapshot(start, host, paths, tree, saver.Stats())
+		if parent != nil {
+			snap.Parent = parent.ID
+		}
+		res.Snapshot, res.Skipped = snap, len(snap.Skipped)
+		return snapshot.Save(ctx, r, snap)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// sessionErr prefers the session's own failure (a lease that could not be
+// renewed, wrapping repo.ErrLease) over the cancellation it caused.
+func sessionErr(sess *repo.WriteSession, err error) error {
+	if serr := sess.Err(); serr != nil && errors.Is(serr, repo.ErrLease) {
+		return fmt.Errorf("backup stopped: %w", serr)
+	}
+	return err
+}
+
+// dryRun walks and chunks everything against the index without a lease or
+// any write.
+func dryRun(ctx context.Context, r Repo, opts Options, start time.Time, host string, paths []string) (*Result, error) {
 	if err := r.LoadIndex(ctx); err != nil {
 		return nil, fmt.Errorf("load index: %w", err)
 	}
@@ -129,19 +201,8 @@ func Run(ctx context.Context, r Repo, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-
-	var saver blobSaver
-	var flush func(context.Context) (repo.SaveStats, error)
-	var saverStats func() repo.SaveStats
-	if opts.DryRun {
-		d := newDryRunSaver(r.Keys(), r.Index())
-		saver, flush, saverStats = d, d.Flush, d.Stats
-	} else {
-		s := r.NewSaver(ctx, repo.SaverOptions{Connections: r.Connections()})
-		saver, flush, saverStats = s, s.Flush, s.Stats
-	}
-
-	a, err := newArchiver(r, opts, saver, saverStats, parent)
+	d := newDryRunSaver(r.Keys(), r.Index())
+	a, err := newArchiver(r, opts, d, d.Stats, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -149,25 +210,15 @@ func Run(ctx context.Context, r Repo, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	stats, err := flush(ctx)
+	stats, err := d.Flush(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("store data: %w", err)
 	}
-
 	snap := a.snapshot(start, host, paths, tree, stats)
-	res := &Result{Snapshot: snap, Skipped: len(snap.Skipped)}
 	if parent != nil {
 		snap.Parent = parent.ID
 	}
-	if opts.DryRun {
-		return res, nil
-	}
-	// Only now, with every pack and index object it references stored,
-	// may the snapshot exist.
-	if res.SnapshotID, err = snapshot.Save(ctx, r, snap); err != nil {
-		return nil, err
-	}
-	return res, nil
+	return &Result{Snapshot: snap, Skipped: len(snap.Skipped)}, nil
 }
 
 // snapshot assembles the snapshot record of a finished walk.
@@ -216,21 +267,6 @@ func findParent(ctx context.Context, r Repo, opts Options, host string, paths []
 		return nil, fmt.Errorf("find parent snapshot: %w", err)
 	}
 	return e, nil
-}
-
-// leaseTimeout bounds writing the final lease, which happens also after
-// the run's context was cancelled.
-const leaseTimeout = 30 * time.Second
-
-// endLease writes the done lease, whether the backup succeeded or not: in
-// both cases this run will reference nothing more. A failure only delays a
-// concurrent prune until the lease expires, so it is a warning.
-func endLease(ctx context.Context, lease *repo.Lease, warn func(string, error)) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaseTimeout)
-	defer cancel()
-	if err := lease.Done(ctx); err != nil && warn != nil {
-		warn("", fmt.Errorf("end lease (a concurrent prune waits until it expires): %w", err))
-	}
 }
 
 // defaultWorkers is the number of scanning and reading goroutines: one per

@@ -65,5 +65,10 @@
 //
 // Leases and deletion markers (FORMAT.md section 10) let backups run
 // without any lock while prune runs: a backup announces the markers it has
-// seen, and never deduplicates against packs they condemn.
+// seen, and never deduplicates against packs they condemn. A backup is one
+// WriteSession (BeginWrite, Saver, Commit or Abort): it owns the lease, the
+// uploads and the commit, and before the snapshot it re-lists deletions/
+// and, when a marker it did not see appeared or its lease lapsed, checks
+// that everything the snapshot references survives, storing again what
+// only condemned packs hold (see WriteSession.secure).
 package repo

@@ -61,10 +61,18 @@ type Lease struct {
 	record LeaseRecord // guarded by mu once the refresher runs
 	seen   []crypto.ID
 
-	mu        sync.Mutex
-	current   crypto.ID // the newest lease object written
-	lastWrite time.Time // of the newest lease object
-	lapsed    bool      // two consecutive writes were LeaseLifetime apart
+	// lost, if set, is told about the first failed renewal; a write
+	// session cancels itself with it.
+	lost func(error)
+
+	mu      sync.Mutex
+	current crypto.ID // the newest lease object written
+	// lastWrite is when the write of the newest lease object began: the
+	// server's modification time is no earlier, so measuring gaps from it
+	// errs on the side of "stale".
+	lastWrite time.Time
+	lapses    int   // writes that came more than staleAfter after the previous one
+	err       error // the first failed renewal
 	stop      context.CancelFunc
 	stopped   chan struct{}
 	done      bool
@@ -87,11 +95,17 @@ func (r *Repository) StartLease(ctx context.Context, operation string) (*Lease, 
 }
 
 func (r *Repository) startLease(ctx context.Context, operation string) (*Lease, error) {
+	return r.startLeaseLost(ctx, operation, nil)
+}
+
+// startLeaseLost is StartLease with a function told about the first failed
+// renewal (see Lease.lost).
+func (r *Repository) startLeaseLost(ctx context.Context, operation string, lost func(error)) (*Lease, error) {
 	var run [16]byte
 	if _, err := rand.Read(run[:]); err != nil {
 		return nil, fmt.Errorf("lease: %w", err)
 	}
-	l := &Lease{r: r, record: LeaseRecord{
+	l := &Lease{r: r, lost: lost, record: LeaseRecord{
 		Run: hex.EncodeToString(run[:]), Host: r.opts.Host, Username: r.opts.Username,
 		PID: os.Getpid(), Operation: operation, Started: r.now(),
 	}}
@@ -130,8 +144,11 @@ func (r *Repository) startLease(ctx context.Context, operation string) (*Lease, 
 	return l, nil
 }
 
-// refresh rewrites the lease every r.leaseRefresh. A failed write is retried
-// at the next tick: the lease lifetime allows several misses.
+// refresh rewrites the lease every r.leaseRefresh. The store has retried a
+// write that fails, so the first failure is recorded (Err) and reported to
+// l.lost: a run that cannot renew its lease may be taken for dead by a
+// prune, and must not go on as if nothing happened. Later ticks still try,
+// for callers without lost that only want the lease kept alive.
 func (l *Lease) refresh(ctx context.Context) {
 	defer close(l.stopped)
 	t := time.NewTicker(l.r.leaseRefresh)
@@ -141,10 +158,38 @@ func (l *Lease) refresh(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			_ = l.write(ctx, false)
+			if err := l.write(ctx, false); err != nil && ctx.Err() == nil {
+				l.failed(err)
+			}
 		}
 	}
 }
+
+// failed records the first failed renewal and tells l.lost.
+func (l *Lease) failed(err error) {
+	l.mu.Lock()
+	first := l.err == nil
+	if first {
+		l.err = fmt.Errorf("renew lease of run %.8s: %w", l.record.Run, err)
+		err = l.err
+	}
+	l.mu.Unlock()
+	if first && l.lost != nil {
+		l.lost(err)
+	}
+}
+
+// Err returns the first renewal that failed, wrapping ErrLease, or nil.
+func (l *Lease) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// staleAfter is the gap between two lease writes beyond which a run counts
+// as stale: the lifetime, less a sixth for the time a put takes to become
+// visible and for the prune's own clock reading.
+func (r *Repository) staleAfter() time.Duration { return r.leaseLifetime - r.leaseLifetime/6 }
 
 // write stores a lease object and then removes the previous one of this
 // run (best effort: append-only credentials cannot, and liveness only
@@ -159,17 +204,17 @@ func (l *Lease) write(ctx context.Context, done bool) error {
 	if err != nil {
 		return err
 	}
+	began := l.r.now()
 	id, err := l.r.SaveObject(ctx, KindLease, body)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrLease, err)
 	}
 	prev := l.current
 	l.current = id
-	t := time.Now()
-	if !l.lastWrite.IsZero() && t.Sub(l.lastWrite) > LeaseLifetime {
-		l.lapsed = true
+	if !l.lastWrite.IsZero() && l.r.now().Sub(l.lastWrite) > l.r.staleAfter() {
+		l.lapses++
 	}
-	l.lastWrite = t
+	l.lastWrite = began
 	if !prev.IsZero() {
 		_ = l.r.DeleteObject(ctx, KindLease, prev)
 	}
@@ -202,8 +247,19 @@ func (l *Lease) SeenDeletions() []crypto.ID { return slices.Clone(l.seen) }
 func (l *Lease) Stale() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.lapsed || time.Since(l.lastWrite) > LeaseLifetime
+	return l.lapses > 0 || l.r.now().Sub(l.lastWrite) > l.r.staleAfter()
 }
+
+// lapseCount returns how many writes so far came after a gap that made the
+// run look dead.
+func (l *Lease) lapseCount() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lapses
+}
+
+// renew writes a fresh lease now.
+func (l *Lease) renew(ctx context.Context) error { return l.write(ctx, false) }
 
 // NewDeletions lists deletions/ and returns the markers this lease did not
 // see, after condemning their packs in Index().

@@ -96,10 +96,12 @@ type Repository struct {
 	dec     *zstd.Decoder
 	hashers sync.Pool // of *crypto.IDHasher, which is not concurrency-safe
 
-	// now is the clock and leaseRefresh the lease rewrite interval
-	// (LeaseRefresh), fields so that tests can pin or shorten them.
-	now          func() time.Time
-	leaseRefresh time.Duration
+	// now is the clock, leaseRefresh the lease rewrite interval
+	// (LeaseRefresh) and leaseLifetime the format's LeaseLifetime, fields
+	// so that tests can pin or shorten them.
+	now           func() time.Time
+	leaseRefresh  time.Duration
+	leaseLifetime time.Duration
 
 	cache *index.Cache // nil without a cache directory
 
@@ -191,7 +193,7 @@ func newRepository(store storage.Store, cfg Config, mk crypto.MasterKey, keys *c
 		opts.Connections = DefaultConnections
 	}
 	r := &Repository{store: store, cfg: cfg, keys: keys, master: mk, opts: opts, idx: index.NewSet(), views: make(map[crypto.ID]*index.View),
-		now: utcNow, leaseRefresh: LeaseRefresh}
+		now: utcNow, leaseRefresh: LeaseRefresh, leaseLifetime: LeaseLifetime}
 	r.hashers.New = func() any { return keys.NewIDHasher() }
 	r.dec = newDecoder(runtime.GOMAXPROCS(0))
 	if cfg.Compression == compressionZstd {
