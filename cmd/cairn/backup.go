@@ -75,6 +75,7 @@ type backupOptions struct {
 	force    bool
 	parent   string
 	dryRun   bool
+	verify   bool // --verify-dedup
 	excludes excludeOptions
 }
 
@@ -108,6 +109,7 @@ read; they are named on stderr and recorded in the snapshot.`,
 	f.BoolVar(&o.force, "force", false, "read every file, ignoring the parent snapshot")
 	f.StringVar(&o.parent, "parent", "", "compare with this snapshot instead of the newest matching one")
 	f.BoolVarP(&o.dryRun, "dry-run", "n", false, "read and chunk everything, but store nothing")
+	f.BoolVar(&o.verify, "verify-dedup", false, "read and authenticate a stored copy of each blob (once per run) before deduplicating against data this backup did not write")
 	o.excludes.addFlags(f)
 	return cmd
 }
@@ -146,7 +148,8 @@ func (a *app) backup(ctx context.Context, r *repo.Repository, paths []string, o 
 	if err != nil {
 		return nil, backupSummary{}, err
 	}
-	opts := archiver.Options{Paths: roots, Host: o.host, Tags: o.tags, Force: o.force, Excluder: m, DryRun: o.dryRun}
+	opts := archiver.Options{Paths: roots, Host: o.host, Tags: o.tags, Force: o.force, Excluder: m, DryRun: o.dryRun,
+		VerifyDedup: o.verify, ProgramVersion: snapshotProgramVersion()}
 	if o.parent != "" {
 		e, err := snapshot.Find(ctx, r, o.parent, snapshot.Filter{})
 		if err != nil {

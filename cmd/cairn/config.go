@@ -71,6 +71,7 @@ type jobConfig struct {
 	ExcludeCaches    bool       `yaml:"exclude-caches"`
 	ExcludeLarger    string     `yaml:"exclude-larger-than"`
 	OneFileSystem    bool       `yaml:"one-file-system"`
+	VerifyDedup      bool       `yaml:"verify-dedup"`
 	Tags             []string   `yaml:"tags"`
 	Host             string     `yaml:"host"`
 	Keep             keepPolicy `yaml:"keep"`

@@ -220,8 +220,9 @@ func newJobSpec(name string, job *jobConfig) (*jobSpec, error) {
 		spec.paths = append(spec.paths, abs)
 	}
 	spec.backup = backupOptions{
-		tags: job.Tags,
-		host: spec.host,
+		tags:   job.Tags,
+		host:   spec.host,
+		verify: job.VerifyDedup,
 		excludes: excludeOptions{
 			patterns:      job.Exclude,
 			files:         job.ExcludeFile,

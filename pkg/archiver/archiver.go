@@ -1,6 +1,7 @@
 package archiver
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,8 +16,9 @@ import (
 	"github.com/cairn-backup/cairn/pkg/snapshot"
 )
 
-// ProgramVersion is recorded in every snapshot this package writes.
-const ProgramVersion = "cairn dev"
+// DefaultProgramVersion is recorded in snapshots when
+// Options.ProgramVersion is empty (tests, library use).
+const DefaultProgramVersion = "cairn (library)"
 
 // Repo is what a backup needs of a repository; *repo.Repository satisfies
 // it. Run begins a write session, which writes the lease and then loads
@@ -64,6 +66,14 @@ type Options struct {
 	// DryRun walks and chunks everything and reports what would be
 	// stored, but stores nothing: no packs, index, snapshot or lease.
 	DryRun bool
+	// VerifyDedup reads and authenticates, once per run, a stored copy of
+	// every blob the backup would deduplicate against in a pack it did not
+	// write (repo.SaverOptions.VerifyExisting): a forged index entry then
+	// costs a re-upload instead of an unrestorable file.
+	VerifyDedup bool
+	// ProgramVersion is recorded in the snapshot ("cairn v1.2.3 ...");
+	// empty means DefaultProgramVersion.
+	ProgramVersion string
 	// Warn, if not nil, is told about problems that do not stop the
 	// backup (they are also listed in the snapshot's Skipped). Calls are
 	// serialised.
@@ -125,7 +135,7 @@ func Run(ctx context.Context, r Repo, opts Options) (*Result, error) {
 		return dryRun(ctx, r, opts, start, host, paths)
 	}
 	sess, err := r.BeginWrite(ctx, "backup", repo.WriteOptions{
-		Saver: repo.SaverOptions{Connections: r.Connections()},
+		Saver: repo.SaverOptions{Connections: r.Connections(), VerifyExisting: opts.VerifyDedup},
 		Warn: func(err error) {
 			if opts.Warn != nil {
 				opts.Warn("", err)
@@ -232,7 +242,7 @@ func (a *archiver) snapshot(start time.Time, host string, paths []string, tree [
 		Tags:           a.opts.Tags,
 		Tree:           tree,
 		Skipped:        a.report.sortedSkipped(),
-		ProgramVersion: ProgramVersion,
+		ProgramVersion: cmp.Or(a.opts.ProgramVersion, DefaultProgramVersion),
 		Summary: snapshot.Summary{
 			FilesNew:       a.stats.filesNew.Load(),
 			FilesChanged:   a.stats.filesChanged.Load(),
