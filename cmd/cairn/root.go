@@ -146,6 +146,7 @@ Exit codes: 0 ok, 1 error, 3 backup saved but some files were not read,
 		newForgetCommand(a),
 		newPruneCommand(a),
 		newCheckCommand(a),
+		newRepairObjectsParent(a), // TEMPORARY, see repair_objects_parent.go
 		newRunCommand(a),
 		newKeyCommand(a),
 		newCatCommand(a),
