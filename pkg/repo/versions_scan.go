@@ -370,7 +370,8 @@ var repairOrder = map[string]int{KindPack: 0, KindIndex: 1, KindSnapshot: 2, Kin
 
 // RepairObjects scans versions (see ScanVersions) and makes the genuine
 // version current again for every restorable problem, calling done after
-// each (with dryRun it calls done for each and restores nothing). It
+// each, one call at a time (with dryRun it calls done for each and
+// restores nothing). It
 // needs the owner's credentials: RestoreVersion replaces the current
 // version. It returns the report of its scan; problems without a genuine
 // version are left as they were and are in the report.
@@ -387,15 +388,35 @@ func (r *Repository) RepairObjects(ctx context.Context, opts VersionScanOptions,
 		}
 	}
 	slices.SortStableFunc(todo, func(a, b VersionDamage) int { return cmp.Compare(repairOrder[a.Kind], repairOrder[b.Kind]) })
-	for _, d := range todo {
-		if !dryRun {
-			if err := v.RestoreVersion(ctx, d.Name, d.Genuine); err != nil {
-				return rep, fmt.Errorf("repair %s: %w", d.Name, err)
-			}
+	var mu sync.Mutex // serialises done
+	for len(todo) > 0 {
+		// One kind at a time, so that nothing is current before what it
+		// references; within a kind, Connections restores at once.
+		n := 1
+		for n < len(todo) && repairOrder[todo[n].Kind] == repairOrder[todo[0].Kind] {
+			n++
 		}
-		if done != nil {
-			done(d)
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(r.opts.Connections)
+		for _, d := range todo[:n] {
+			g.Go(func() error {
+				if !dryRun {
+					if err := v.RestoreVersion(gctx, d.Name, d.Genuine); err != nil {
+						return fmt.Errorf("repair %s: %w", d.Name, err)
+					}
+				}
+				if done != nil {
+					mu.Lock()
+					done(d)
+					mu.Unlock()
+				}
+				return nil
+			})
 		}
+		if err := g.Wait(); err != nil {
+			return rep, err
+		}
+		todo = todo[n:]
 	}
 	return rep, nil
 }
