@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
@@ -149,8 +150,13 @@ func readFromVersions(ctx context.Context, store storage.Store, name string, id 
 }
 
 // objectFromVersions is readFromVersions for envelopes: LoadObject calls it
-// on what it read.
+// on what it read. A lease or deletion marker that is missing stays
+// missing: their writers delete them as part of the protocol (FORMAT.md
+// section 10), and readers expect some to vanish.
 func (r *Repository) objectFromVersions(ctx context.Context, name string, id crypto.ID, data []byte, err error) ([]byte, error) {
+	if err != nil && (strings.HasPrefix(name, kindDirs[KindLease]+"/") || strings.HasPrefix(name, kindDirs[KindDeletion]+"/")) {
+		return data, err
+	}
 	return readFromVersions(ctx, r.store, name, id, maxEnvelopeSize, data, err, r.warn)
 }
 

@@ -371,10 +371,10 @@ var repairOrder = map[string]int{KindPack: 0, KindIndex: 1, KindSnapshot: 2, Kin
 // RepairObjects scans versions (see ScanVersions) and makes the genuine
 // version current again for every restorable problem, calling done after
 // each, one call at a time (with dryRun it calls done for each and
-// restores nothing). It
-// needs the owner's credentials: RestoreVersion replaces the current
-// version. It returns the report of its scan; problems without a genuine
-// version are left as they were and are in the report.
+// restores nothing). It needs the owner's credentials: RestoreVersion
+// replaces the current version. It returns the report of its scan;
+// problems without a genuine version are left as they were and are in the
+// report.
 func (r *Repository) RepairObjects(ctx context.Context, opts VersionScanOptions, dryRun bool, done func(VersionDamage)) (VersionReport, error) {
 	rep, err := r.ScanVersions(ctx, opts)
 	if err != nil {

@@ -162,6 +162,27 @@ func TestReadGenuineVersions(t *testing.T) {
 	}
 }
 
+// A deleted lease stays deleted: lease upkeep deletes them on purpose.
+func TestDeletedLeaseStaysDeleted(t *testing.T) {
+	ctx := context.Background()
+	vr := newVersionedRepo(t)
+	r := openTestRepo(t, vr.store, OpenOptions{})
+	lease, err := r.SaveObject(ctx, KindLease, []byte(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.DeleteObject(ctx, KindLease, lease); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.LoadObject(ctx, KindLease, lease); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("LoadObject of a deleted lease: %v, want ErrNotFound", err)
+	}
+	vr.store.Overwrite(ObjectName(KindLease, lease), []byte("junk"))
+	if body, err := r.LoadObject(ctx, KindLease, lease); err != nil || string(body) != `{}` {
+		t.Errorf("LoadObject of an overwritten lease: %q, %v", body, err)
+	}
+}
+
 // Without a genuine version (it was deleted for good), the damage is
 // reported as before.
 func TestReadGenuineVersionGone(t *testing.T) {
