@@ -102,7 +102,10 @@ func (a *app) runRepairObjects(ctx context.Context, o repairObjectsOptions) erro
 			sum.Unrecoverable = append(sum.Unrecoverable, entryOf(d))
 		}
 	}
-	if !rep.Versioning {
+	switch {
+	case rep.VersioningErr != nil:
+		fmt.Fprintf(a.stderr, "warning: could not tell whether versioning is on for %s: %v\n", s.location(), rep.VersioningErr)
+	case !rep.Versioning:
 		fmt.Fprintf(a.stderr, "warning: versioning is not on for %s: an overwrite or deletion from now on cannot be undone\n", s.location())
 	}
 	if jsonOut {

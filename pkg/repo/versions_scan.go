@@ -84,6 +84,10 @@ type VersionReport struct {
 	// Versioning is whether the store keeps versions now. Without it an
 	// overwrite or a deletion cannot be undone.
 	Versioning bool
+	// VersioningErr is why the store could not say whether versioning is
+	// on (credentials that may not read the bucket's settings, say);
+	// Versioning is false then.
+	VersioningErr error
 	// Objects is how many content-addressed names the listing had.
 	Objects int
 	// Damage lists every object whose current version is not genuine,
@@ -160,11 +164,12 @@ func (r *Repository) ScanVersions(ctx context.Context, opts VersionScanOptions) 
 		return VersionReport{}, ErrNoVersions
 	}
 	var rep VersionReport
-	on, err := v.Versioning(ctx)
-	if err != nil {
+	// Credentials that may list versions need not be allowed to read the
+	// bucket's settings; the versions are there either way.
+	rep.Versioning, rep.VersioningErr = v.Versioning(ctx)
+	if err := ctx.Err(); err != nil {
 		return rep, fmt.Errorf("scan versions: %w", err)
 	}
-	rep.Versioning = on
 	if err := r.LoadIndex(ctx); err != nil {
 		return rep, fmt.Errorf("scan versions: %w", err)
 	}
