@@ -140,6 +140,35 @@ func TestVersionedBucketRepair(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &sum); err != nil || len(sum.Restored) != 0 || len(sum.Unrecoverable) != 0 {
 		t.Errorf("a second repair finds more to do (%v):\n%s", err, out)
 	}
+
+	// Second attack: hide what opening the repository needs, the config
+	// and every key file.
+	hidden := []string{"config"}
+	for obj := range botS3.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: "repo/keys/", Recursive: true}) {
+		if obj.Err != nil {
+			t.Fatal(obj.Err)
+		}
+		hidden = append(hidden, strings.TrimPrefix(obj.Key, "repo/"))
+	}
+	for _, name := range hidden {
+		if err := botS3.RemoveObject(ctx, bucket, "repo/"+name, minio.RemoveObjectOptions{}); err != nil {
+			t.Fatalf("delete %s: %v", name, err)
+		}
+	}
+	if r := owner.run("snapshots"); r.code == 0 {
+		t.Fatalf("snapshots works without config and key files:\n%s", r.stdout)
+	}
+	dry = owner.ok("repair", "objects", "--dry-run")
+	for _, name := range hidden {
+		if !strings.Contains(dry, name) {
+			t.Errorf("repair objects --dry-run does not name %s:\n%s", name, dry)
+		}
+	}
+	owner.ok("repair", "objects")
+	if got := snapshotsJSON(t, owner); len(got) != 2 {
+		t.Fatalf("after restoring access: %d snapshots, want 2", len(got))
+	}
+	owner.ok("check")
 }
 
 // versionedBackupPolicy is the README's backup credential for a versioned

@@ -73,23 +73,31 @@ func entryOf(d repo.VersionDamage) repairObjectsEntry {
 }
 
 func (a *app) runRepairObjects(ctx context.Context, o repairObjectsOptions) error {
-	r, s, done, err := a.openRepository(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
 	jsonOut := a.v.GetBool("json")
 	sum := repairObjectsSummary{MessageType: "summary", DryRun: o.dryRun, Restored: []repairObjectsEntry{}, Unrecoverable: []repairObjectsEntry{}}
 	verb := "restored"
 	if o.dryRun {
 		verb = "would restore"
 	}
-	rep, err := r.RepairObjects(ctx, repo.VersionScanOptions{}, o.dryRun, func(d repo.VersionDamage) {
+	report := func(d repo.VersionDamage) {
 		sum.Restored = append(sum.Restored, entryOf(d))
 		if !jsonOut {
 			fmt.Fprintf(a.stdout, "%s %s (%s, %s): version %s\n", verb, d.Name, d.Kind, d.State, d.Genuine)
 		}
-	})
+	}
+	r, s, done, err := a.openForRepair(ctx, o.dryRun, report)
+	if err != nil {
+		return err
+	}
+	if r == nil { // a dry run that must restore access before it can scan
+		if jsonOut {
+			return writeJSON(a.stdout, sum)
+		}
+		fmt.Fprintln(a.stdout, "the repository opens only after these are restored; run without --dry-run to restore them and scan the rest")
+		return nil
+	}
+	defer done()
+	rep, err := r.RepairObjects(ctx, repo.VersionScanOptions{}, o.dryRun, report)
 	if errors.Is(err, repo.ErrNoVersions) {
 		return fmt.Errorf("repair objects: %s: %w; see the README's \"Append-only backups\"", s.location(), err)
 	}
@@ -125,4 +133,46 @@ func (a *app) runRepairObjects(ctx context.Context, o repairObjectsOptions) erro
 		return fmt.Errorf("repair objects: %d objects have no genuine version left; run cairn check, and cairn repair index if packs are lost", len(sum.Unrecoverable))
 	}
 	return nil
+}
+
+// openForRepair opens the repository like openRepository; when that fails
+// on a versioned store (config or key files hidden or overwritten), it
+// first brings back the config and the key file the passphrase opens
+// (repo.RecoverAccess), reporting each. A dry run that would need to
+// returns a nil Repository.
+func (a *app) openForRepair(ctx context.Context, dryRun bool, report func(repo.VersionDamage)) (*repo.Repository, *settings, func(), error) {
+	s, err := a.resolveFor("")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	store, release, err := openStore(ctx, s)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	pw, err := a.passphrase(ctx, s, false)
+	if err != nil {
+		release()
+		return nil, nil, nil, err
+	}
+	host, username := identity()
+	opts := repo.OpenOptions{CacheDir: s.cacheDir, Connections: s.connections, Host: host, Username: username}
+	r, err := repo.Open(ctx, store, pw, opts)
+	if err != nil && ctx.Err() == nil {
+		access, aerr := repo.RecoverAccess(ctx, store, pw, dryRun)
+		if aerr == nil && len(access.Restored) > 0 {
+			for _, d := range access.Restored {
+				report(d)
+			}
+			if dryRun {
+				release()
+				return nil, s, nil, nil
+			}
+			r, err = repo.Open(ctx, store, pw, opts)
+		}
+	}
+	if err != nil {
+		release()
+		return nil, nil, nil, fmt.Errorf("open repository %s: %w", s.location(), err)
+	}
+	return r, s, func() { _ = r.Close(); release() }, nil
 }
