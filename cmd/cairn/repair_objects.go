@@ -31,7 +31,9 @@ repair objects lists every version, finds each object whose current version
 is not genuine (overwritten, or hidden behind a delete marker) that a
 snapshot, an index object or a key needs, and copies the genuine version
 back on top, inside the bucket. Leases and deletion markers that were
-deleted stay deleted. Run it with the owner's credentials: it needs to
+deleted stay deleted. When the repository does not open because its config
+or key files were hidden or overwritten, it first brings back the config
+and the one key file that your passphrase opens. Run it with the owner's credentials: it needs to
 replace objects, which a backup credential must not be allowed to do.
 
 Until versioning records forget and key remove, a snapshot or key file
