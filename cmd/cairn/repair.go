@@ -16,12 +16,15 @@ func newRepairCommand(a *app) *cobra.Command {
 		Use:   "repair",
 		Short: "Rebuild repository structures from the data itself",
 		Long: `Rebuild repository structures that were lost or damaged from what the
-packs themselves record. See cairn repair index.`,
+packs themselves record (cairn repair index), or bring back the genuine
+versions of overwritten and hidden objects on a versioned bucket (cairn
+repair objects).`,
 		Example: `  cairn repair index --dry-run
-  cairn repair index`,
+  cairn repair index
+  cairn repair objects --dry-run`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newRepairIndexCommand(a))
+	cmd.AddCommand(newRepairIndexCommand(a), newRepairObjectsCommand(a))
 	return cmd
 }
 

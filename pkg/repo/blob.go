@@ -27,6 +27,7 @@ func (r *Repository) LoadBlob(ctx context.Context, t pack.BlobType, id crypto.ID
 			continue
 		}
 		plain, err := r.loadBlobAt(ctx, e)
+		plain, err = r.blobFromVersions(ctx, e, plain, err)
 		if err == nil {
 			return plain, nil
 		}
@@ -98,6 +99,11 @@ const tailGuess = 16 << 10
 // ranged reads of the pack's end, and returns its entries and the pack's
 // size. Errors name the pack and wrap ErrCorrupt when the pack is damaged.
 func (r *Repository) ReadPackHeader(ctx context.Context, packID crypto.ID) ([]pack.Entry, int64, error) {
+	entries, size, err := r.readPackHeader(ctx, packID)
+	return r.packHeaderFromVersions(ctx, packID, entries, size, err)
+}
+
+func (r *Repository) readPackHeader(ctx context.Context, packID crypto.ID) ([]pack.Entry, int64, error) {
 	name := PackName(packID)
 	info, err := r.store.Stat(ctx, name)
 	if err != nil {

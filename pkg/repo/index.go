@@ -212,6 +212,11 @@ func (r *Repository) loadIndexView(ctx context.Context, name crypto.ID) (*index.
 		}
 	}
 	sealed, err := r.fetchIndex(ctx, name)
+	if err == nil {
+		// Overwritten on a versioned bucket: the genuine version. (A
+		// missing index object stays missing: compaction deletes them.)
+		sealed, err = r.objectFromVersions(ctx, ObjectName(KindIndex, name), name, sealed, nil)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -130,6 +130,7 @@ func (r *Repository) LoadObject(ctx context.Context, kind string, id crypto.ID) 
 	}
 	name := ObjectName(kind, id)
 	sealed, err := storage.ReadAll(ctx, r.store, name)
+	sealed, err = r.objectFromVersions(ctx, name, id, sealed, err)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", name, err)
 	}

@@ -51,6 +51,7 @@ func (r *Repository) LoadPackBlobs(ctx context.Context, packID crypto.ID, entrie
 			return fmt.Errorf("LoadPackBlobs: entry %s names pack %s, not %s", e.ID.Short(), e.Pack.Short(), packID.Short())
 		}
 	}
+	fn = r.packFromVersions(ctx, packID, fn)
 	es := slices.Clone(entries)
 	slices.SortFunc(es, func(a, b index.Entry) int { return cmp.Compare(a.Offset, b.Offset) })
 	if opts.WholePack {

@@ -115,6 +115,7 @@ func unlock(ctx context.Context, store storage.Store, passphrase []byte, sealedC
 func loadKeyFile(ctx context.Context, store storage.Store, id crypto.ID) (*crypto.KeyFile, error) {
 	name := ObjectName(KindKey, id)
 	data, err := storage.ReadAll(ctx, store, name)
+	data, err = readFromVersions(ctx, store, name, id, maxKeyFileSize, data, err, nil)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", name, err)
 	}
