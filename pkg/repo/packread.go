@@ -141,7 +141,8 @@ func (r *Repository) readWholePack(ctx context.Context, packID crypto.ID, es []i
 			return err
 		}
 	}
-	if _, err := io.Copy(h, s.rc); err != nil {
+	// s.rc already feeds h (TeeReader): discard, or the tail is hashed twice.
+	if _, err := io.Copy(io.Discard, s.rc); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
