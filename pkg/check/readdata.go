@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -10,8 +11,8 @@ import (
 	"strings"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/cairn-backup/cairn/pkg/index"
 	"github.com/cairn-backup/cairn/pkg/repo"
-	"github.com/cairn-backup/cairn/pkg/storage"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -102,34 +103,47 @@ func (c *checker) readData(ctx context.Context, subset Subset) error {
 	return g.Wait()
 }
 
-// readPack downloads pack p once, checks it against its name and opens
-// every blob the index places in it. Only a cancelled context is returned
-// as an error.
+// readPack downloads pack p once (repo.LoadPackBlobs with WholePack),
+// checks it against its name and opens every blob the index places in it.
+// Bytes that arrive and fail their checks are damage; a pack the storage
+// does not deliver is unreadable, whatever the reason. Only a cancelled
+// context is returned as an error.
 func (c *checker) readPack(ctx context.Context, p crypto.ID) error {
-	name := repo.PackName(p)
-	data, err := storage.ReadAll(ctx, c.r.Store(), name)
+	size := c.packs[p]
+	var entries []index.Entry
+	for _, e := range c.byPack[p] {
+		if int64(e.Offset)+int64(e.Length)+packTrailer <= size {
+			entries = append(entries, e) // the others checkPacks reported
+		}
+	}
+	unread := 0
+	var firstUnread error
+	err := c.r.LoadPackBlobs(ctx, p, entries, repo.PackReadOptions{WholePack: true}, func(e index.Entry, _ []byte, err error) error {
+		switch {
+		case err == nil:
+		case errors.Is(err, repo.ErrCorrupt):
+			c.errorf("pack %s: %v", p, err)
+			c.markDamaged(p)
+			c.markBad(e)
+		default:
+			if unread == 0 {
+				firstUnread = err
+			}
+			unread++
+		}
+		return nil
+	})
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if err != nil {
-		c.errorf("pack %s: read: %v", p, err)
+	switch {
+	case errors.Is(err, repo.ErrCorrupt):
+		c.errorf("pack %s: %v: the pack is damaged", p, err)
 		c.markDamaged(p)
-		return nil
-	}
-	if got := crypto.Hash(data); got != p {
-		c.errorf("pack %s: content does not match its name (its SHA-256 is %s): the pack is damaged", p, got.Short())
-		c.markDamaged(p)
-	}
-	for _, e := range c.byPack[p] {
-		end := int64(e.Offset) + int64(e.Length)
-		if end > int64(len(data)) {
-			continue // reported by checkPacks
-		}
-		if _, err := c.r.OpenBlob(e.Type, e.ID, data[e.Offset:end]); err != nil {
-			c.errorf("pack %s: %s blob %s at offset %d: %v", p, e.Type, e.ID, e.Offset, err)
-			c.markDamaged(p)
-			c.markBad(e)
-		}
+	case err != nil:
+		c.unreadablef("pack %s: %v", p, err)
+	case unread > 0:
+		c.unreadablef("pack %s: %d blobs could not be read: %v", p, unread, firstUnread)
 	}
 	return nil
 }
