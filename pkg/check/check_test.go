@@ -135,9 +135,7 @@ func (f *fixture) flipByte(p crypto.ID) index.Entry {
 		f.T.Fatal(err)
 	}
 	data[first.Offset+first.Length/2] ^= 0x40
-	if err := f.Store.Put(f.Ctx, name, data); err != nil {
-		f.T.Fatal(err)
-	}
+	f.replace(name, data)
 	return first
 }
 
@@ -302,9 +300,7 @@ func TestDamagedIndexObjectIsNamed(t *testing.T) {
 		t.Fatal(err)
 	}
 	victim := ids[0]
-	if err := f.Store.Put(f.Ctx, repo.ObjectName(repo.KindIndex, victim), []byte("garbage")); err != nil {
-		t.Fatal(err)
-	}
+	f.replace(repo.ObjectName(repo.KindIndex, victim), []byte("garbage"))
 	rep := mustCheck(t, f.Open(), Options{})
 	if rep.OK() || !strings.Contains(strings.Join(rep.Errors, "\n"), victim.String()) {
 		t.Fatalf("damaged index %s not named: %v", victim.Short(), rep.Errors)

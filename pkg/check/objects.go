@@ -54,10 +54,23 @@ func (c *checker) checkKeys(ctx context.Context) error {
 		if err == nil || errors.Is(err, storage.ErrNotFound) {
 			continue // intact, or removed with cairn key remove meanwhile
 		}
+		if isDecodeError(err) {
+			// The bytes match the name, so they arrived intact; they
+			// are just not a key file (junk planted under its hash).
+			err = fmt.Errorf("%w: %w", err, repo.ErrCorrupt)
+		}
 		c.fail("key file "+id.String(), err)
 	}
 	c.report.Keys = len(ids)
 	return nil
+}
+
+// isDecodeError reports whether err is a JSON decoding failure, which
+// storage failures never are.
+func isDecodeError(err error) bool {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	return errors.As(err, &syntax) || errors.As(err, &typ)
 }
 
 // checkLeases reads every lease object, checked against its name and

@@ -88,13 +88,16 @@ func (c *checker) readData(ctx context.Context, subset Subset) error {
 	done := 0
 	for _, p := range todo {
 		g.Go(func() error {
-			if err := c.readPack(gctx, p); err != nil {
+			read, err := c.readPack(gctx, p)
+			if err != nil {
 				return err
 			}
 			c.mu.Lock()
 			done++
 			n := done
-			c.report.PacksRead++
+			if read {
+				c.report.PacksRead++
+			}
 			c.mu.Unlock()
 			c.progress(StageReadData, n, len(todo))
 			return nil
@@ -107,8 +110,9 @@ func (c *checker) readData(ctx context.Context, subset Subset) error {
 // checks it against its name and opens every blob the index places in it.
 // Bytes that arrive and fail their checks are damage; a pack the storage
 // does not deliver is unreadable, whatever the reason. Only a cancelled
-// context is returned as an error.
-func (c *checker) readPack(ctx context.Context, p crypto.ID) error {
+// context is returned as an error. It reports whether the whole pack was
+// read (damaged or not).
+func (c *checker) readPack(ctx context.Context, p crypto.ID) (bool, error) {
 	size := c.packs[p]
 	var entries []index.Entry
 	for _, e := range c.byPack[p] {
@@ -134,7 +138,7 @@ func (c *checker) readPack(ctx context.Context, p crypto.ID) error {
 		return nil
 	})
 	if ctx.Err() != nil {
-		return ctx.Err()
+		return false, ctx.Err()
 	}
 	switch {
 	case errors.Is(err, repo.ErrCorrupt):
@@ -142,8 +146,10 @@ func (c *checker) readPack(ctx context.Context, p crypto.ID) error {
 		c.markDamaged(p)
 	case err != nil:
 		c.unreadablef("pack %s: %v", p, err)
+		return false, nil
 	case unread > 0:
 		c.unreadablef("pack %s: %d blobs could not be read: %v", p, unread, firstUnread)
+		return false, nil
 	}
-	return nil
+	return true, nil
 }

@@ -1,6 +1,7 @@
 package check
 
 import (
+	"context"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -224,5 +225,65 @@ func TestCachedIndexThatDisagreesIsRebuilt(t *testing.T) {
 	}
 	if !sameIndex(id, v, stored) {
 		t.Errorf("rebuilt cache copy of %s differs from the stored object", id.Short())
+	}
+}
+
+// TestJunkObjectsAreDamageNotUnreachable plants objects anyone with write
+// access could: junk under its own hash in keys/, snapshots/ and leases/.
+// Their bytes arrive intact, so they are damage, named, and the check is
+// complete.
+func TestJunkObjectsAreDamageNotUnreachable(t *testing.T) {
+	f := newFixture(t)
+	twoSnapshots(f)
+	var planted []crypto.ID
+	for _, kind := range []string{repo.KindKey, repo.KindSnapshot, repo.KindLease} {
+		junk := []byte(`{"version": 1, "kdf": [` + kind)
+		id := crypto.Hash(junk)
+		if err := f.Store.Put(f.Ctx, repo.ObjectName(kind, id), junk); err != nil {
+			t.Fatal(err)
+		}
+		planted = append(planted, id)
+	}
+	rep := mustCheck(t, f.Open(), Options{})
+	all := strings.Join(rep.Errors, "\n")
+	for _, id := range planted {
+		if !strings.Contains(all, id.String()) {
+			t.Errorf("junk object %s not named:\n%s", id.Short(), all)
+		}
+	}
+	if !rep.Complete() {
+		t.Errorf("junk reported as unreadable: %v", rep.Unreadable)
+	}
+}
+
+// extras is a repository with the optional reports check asks for.
+type extras struct{ *repo.Repository }
+
+func (extras) LeaseCounts(context.Context) (int, int, error) { return 1, 2, nil }
+func (extras) StaleTempFiles(context.Context) (int, int64, error) {
+	return 3, 9 << 20, nil
+}
+
+func TestLeaseAndTempInfo(t *testing.T) {
+	f := newFixture(t)
+	twoSnapshots(f)
+	ctx, cancel := context.WithCancel(f.Ctx)
+	defer cancel()
+	if _, err := f.Repo.StartLease(ctx, "backup"); err != nil { // never ended: killed
+		t.Fatal(err)
+	}
+	rep := mustCheck(t, f.Open(), Options{})
+	if !rep.OK() || !slices.ContainsFunc(rep.Info, func(s string) bool { return strings.Contains(s, "1 runs hold leases without a done lease") }) {
+		t.Errorf("open lease not reported: %v %v", rep.Errors, rep.Info)
+	}
+	rep = mustCheck(t, extras{f.Open()}, Options{})
+	info := strings.Join(rep.Info, "\n")
+	for _, want := range []string{"1 runs are live; 2 runs ended without releasing their lease", "3 temporary files of interrupted uploads (9.0 MiB)"} {
+		if !strings.Contains(info, want) {
+			t.Errorf("info lacks %q:\n%s", want, info)
+		}
+	}
+	if strings.Contains(info, "without a done lease") {
+		t.Errorf("own lease count reported beside LeaseCounts:\n%s", info)
 	}
 }
