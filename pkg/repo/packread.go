@@ -141,8 +141,7 @@ func (r *Repository) readWholePack(ctx context.Context, packID crypto.ID, es []i
 			return err
 		}
 	}
-	// s.rc already feeds h (TeeReader): discard, or the tail is hashed twice.
-	if _, err := io.Copy(io.Discard, s.rc); err != nil {
+	if _, err := io.Copy(io.Discard, s.rc); err != nil { // the tee hashes it
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
