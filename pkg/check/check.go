@@ -157,12 +157,15 @@ type checker struct {
 	// or a deletion marker could not be read: a blob "in no index" or a
 	// pack "missing" is then not proven damage.
 	indexIncomplete, markersIncomplete bool
-	damaged                            map[crypto.ID]bool
-	badLoc                             map[location]bool
-	suspect                            map[crypto.ID]pack.BlobType // blobs with a bad location
-	unindexed                          map[crypto.ID]bool          // referenced blobs with no usable location
-	lostTrees                          map[crypto.ID]bool          // tree blobs that failed to load
-	progressMu                         sync.Mutex
+	// indexBad records that an index object was damaged or unreadable:
+	// packs in no index are then not litter of interrupted runs.
+	indexBad   bool
+	damaged    map[crypto.ID]bool
+	badLoc     map[location]bool
+	suspect    map[crypto.ID]pack.BlobType // blobs with a bad location
+	unindexed  map[crypto.ID]bool          // referenced blobs with no usable location
+	lostTrees  map[crypto.ID]bool          // tree blobs that failed to load
+	progressMu sync.Mutex
 }
 
 // Check verifies the repository r as described in the package

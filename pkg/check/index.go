@@ -56,6 +56,7 @@ func (c *checker) loadIndex(ctx context.Context) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
+	c.indexBad = c.indexIncomplete || slices.Contains(damaged, true)
 	var keep []crypto.ID
 	for i, id := range ids {
 		if views[i] != nil {

@@ -80,13 +80,18 @@ func (c *checker) checkPacks(ctx context.Context) error {
 	for p := range c.packs {
 		if _, ok := c.byPack[p]; !ok {
 			orphans++
-			if _, condemned := c.condemned[p]; condemned {
+			if _, condemned := c.condemned[p]; condemned || c.indexBad {
 				continue
 			}
 			c.infof("pack %s is in no index (left by an interrupted backup or prune); the next prune removes it", p)
 		}
 	}
-	if orphans > 0 {
+	switch {
+	case orphans > 0 && c.indexBad:
+		// Most likely the packs of the index objects that failed: they
+		// are not litter, and prune must not treat them as such.
+		c.infof("%d packs are in no index that could be read; the index objects named above may list them, and cairn repair index rebuilds the index from the packs", orphans)
+	case orphans > 0:
 		c.infof("%d packs are in no index", orphans)
 	}
 	return nil

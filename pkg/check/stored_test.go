@@ -172,6 +172,10 @@ func TestFlippedByteInStoredObjectWithWarmCache(t *testing.T) {
 				if _, err := cache.Load(victim); err == nil {
 					t.Errorf("the cache still holds the damaged index %s", victim.Short())
 				}
+				// Its packs are not litter for prune to remove.
+				if info := strings.Join(rep.Info, "\n"); strings.Contains(info, "the next prune removes it") {
+					t.Errorf("packs of a damaged index called litter:\n%s", info)
+				}
 			}
 		})
 	}
