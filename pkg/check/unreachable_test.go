@@ -75,7 +75,7 @@ func TestUnreachableIsNotDamage(t *testing.T) {
 			fs.FailPrefix(fault.OpGet, "index/", errReset)
 		}},
 		{"index reads cut", func(fs *fault.Store, st *stallingStore) {
-			fs.ShortRead("index/", 50)
+			fs.ShortRead("index/", 10)
 		}},
 		{"snapshot reads fail", func(fs *fault.Store, st *stallingStore) {
 			fs.FailPrefix(fault.OpGet, "snapshots/", errReset)
