@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-backup/cairn/pkg/check"
+	"github.com/cairn-backup/cairn/pkg/index"
 	"github.com/cairn-backup/cairn/pkg/repo"
 )
 
@@ -34,7 +36,17 @@ packs: "10%" a random tenth, "n/m" the n-th of m fixed parts (run 1/7 to
 When anything is damaged, check lists the errors and the damage report:
 the damaged packs, the blobs with no intact copy left, and the files and
 directories of each snapshot that can no longer be restored completely. It
-then exits with status 1. With --json, print status lines while running and
+then exits with status 1.
+
+check tells damage from an unreachable storage: only bytes that arrived and
+failed their checks are damage. Objects the storage did not deliver (after
+retries) are listed as unreadable, never as damaged; when nothing read was
+damaged but something could not be read, check exits with status 13: run it
+again when the storage is reachable.
+
+check reads every index, snapshot, key, lease and deletion object from the
+repository itself, never trusting the local cache instead; a cached index
+that disagrees with the stored object is rebuilt. With --json, print status lines while running and
 one {"message_type":"summary",…} line with the whole report.`,
 		Example: `  cairn check
   cairn check --read-data
@@ -54,6 +66,7 @@ one {"message_type":"summary",…} line with the whole report.`,
 // cairn run's check step records it.
 type checkResult struct {
 	OK           bool           `json:"ok"`
+	Complete     bool           `json:"complete"`
 	Snapshots    int            `json:"snapshots"`
 	Trees        int            `json:"trees"`
 	Packs        int            `json:"packs"`
@@ -61,6 +74,8 @@ type checkResult struct {
 	PacksRead    int            `json:"packs_read"`
 	Errors       []string       `json:"errors"`
 	Info         []string       `json:"info"`
+	Unreadable   []string       `json:"unreadable"`
+	Unread       int            `json:"unread"`
 	DamagedPacks []string       `json:"damaged_packs"`
 	DamagedBlobs []string       `json:"damaged_blobs"`
 	Affected     []affectedJSON `json:"affected"`
@@ -74,7 +89,8 @@ type affectedJSON struct {
 }
 
 func newCheckResult(rep *check.Report) checkResult {
-	res := checkResult{OK: rep.OK(), Snapshots: rep.Snapshots, Trees: rep.Trees, Packs: rep.Packs, Blobs: rep.Blobs,
+	res := checkResult{OK: rep.OK(), Complete: rep.Complete(), Unread: rep.Unread,
+		Unreadable: append([]string{}, rep.Unreadable...), Snapshots: rep.Snapshots, Trees: rep.Trees, Packs: rep.Packs, Blobs: rep.Blobs,
 		PacksRead: rep.PacksRead, Errors: append([]string{}, rep.Errors...), Info: append([]string{}, rep.Info...),
 		DamagedPacks: hexIDs(rep.DamagedPacks), DamagedBlobs: hexIDs(rep.DamagedBlobs), Affected: []affectedJSON{}}
 	for _, af := range rep.Affected {
@@ -86,16 +102,39 @@ func newCheckResult(rep *check.Report) checkResult {
 // summary is the one line for people about a check.
 func (c checkResult) summary() string {
 	line := fmt.Sprintf("%d snapshots, %d trees, %d packs (%d read), %d blobs", c.Snapshots, c.Trees, c.Packs, c.PacksRead, c.Blobs)
-	if c.OK {
-		return line + "; no errors"
+	switch {
+	case !c.OK && !c.Complete:
+		return fmt.Sprintf("%s; %d error(s); %d object(s) could not be read", line, len(c.Errors), c.Unread)
+	case !c.OK:
+		return fmt.Sprintf("%s; %d error(s)", line, len(c.Errors))
+	case !c.Complete:
+		return fmt.Sprintf("%s; no damage in what was read, but %d object(s) could not be read", line, c.Unread)
 	}
-	return fmt.Sprintf("%s; %d error(s)", line, len(c.Errors))
+	return line + "; no errors"
+}
+
+// failure returns the error for a check that found damage (damageError)
+// or could not read everything (wrapping check.ErrIncomplete, exit 13), or
+// nil. The report is already printed.
+func (c checkResult) failure(where string) error {
+	switch {
+	case !c.OK:
+		return c.damageError(where)
+	case !c.Complete:
+		return fmt.Errorf("check: %w: %d object(s) could not be read (%s); run check again when the storage is reachable",
+			check.ErrIncomplete, c.Unread, where)
+	}
+	return nil
 }
 
 // damageError reports a check that found damage; the report is already
-// printed.
+// printed. Advice is given only for the damage proven: objects that could
+// not be read are counted apart.
 func (c checkResult) damageError(where string) error {
 	what := fmt.Sprintf("check found %d error(s) (%s)", len(c.Errors), where)
+	if !c.Complete {
+		what += fmt.Sprintf(", and %d object(s) could not be read (storage unreachable; check again when it is reachable)", c.Unread)
+	}
 	if len(c.Affected) > 0 {
 		return fmt.Errorf("%s: %d path(s) cannot be restored completely from the snapshots named; "+
 			"restore them from other snapshots, or put the damaged packs back from a copy of the repository", what, len(c.Affected))
@@ -128,6 +167,10 @@ func (a *app) check(ctx context.Context, r *repo.Repository, opts check.Options)
 		}
 	}
 	opts.Connections = r.Connections()
+	if cache := a.checkCache(r); cache != nil {
+		defer cache.Close()
+		opts.Cache = cache
+	}
 	p := a.newProgress()
 	defer p.done()
 	start := time.Now()
@@ -146,6 +189,22 @@ func (a *app) check(ctx context.Context, r *repo.Repository, opts check.Options)
 	return rep, nil
 }
 
+// checkCache opens this repository's local index cache for check to
+// reconcile with the stored index objects (its own instance, so that the
+// views r may be using stay open), or returns nil without a cache.
+func (a *app) checkCache(r *repo.Repository) *index.Cache {
+	dir, err := a.cacheDir()
+	if err != nil || dir == "" {
+		return nil
+	}
+	// repo.OpenOptions.CacheDir documents this layout.
+	cache, err := index.OpenCache(filepath.Join(dir, r.Config().ID, "index"))
+	if err != nil {
+		return nil // check needs no cache; it only saves memory
+	}
+	return cache
+}
+
 func (a *app) runCheck(ctx context.Context, o checkOptions) error {
 	r, _, done, err := a.openRepository(ctx)
 	if err != nil {
@@ -162,16 +221,10 @@ func (a *app) runCheck(ctx context.Context, o checkOptions) error {
 		if err := writeJSON(a.stdout, checkSummary{"summary", res, time.Since(start).Seconds()}); err != nil {
 			return err
 		}
-		if !res.OK {
-			return res.damageError("see the JSON report")
-		}
-		return nil
+		return res.failure("see the JSON report")
 	}
 	res.print(a.stdout, a.v.GetBool("quiet"))
-	if !res.OK {
-		return res.damageError("listed above")
-	}
-	return nil
+	return res.failure("listed above")
 }
 
 // print writes the report for people: errors and the damage report, the
@@ -198,12 +251,19 @@ func (c checkResult) print(w io.Writer, quiet bool) {
 			fmt.Fprintf(w, "  snapshot %s (%s): %s\n", af.SnapshotID[:8], af.SnapshotTime.Local().Format("2006-01-02 15:04:05"), printable(af.Path))
 		}
 	}
+	if len(c.Unreadable) > 0 {
+		fmt.Fprintf(w, "Could not be read (%d), not damage: the storage did not deliver them:\n", c.Unread)
+		for _, u := range c.Unreadable {
+			fmt.Fprintf(w, "  %s\n", oneLine(u))
+		}
+		fmt.Fprintf(w, "storage unreachable: %d objects could not be read; run check again when the storage is reachable\n", c.Unread)
+	}
 	if !quiet {
 		for _, i := range c.Info {
 			fmt.Fprintf(w, "info: %s\n", oneLine(i))
 		}
 	}
-	if !quiet || !c.OK {
+	if !quiet || !c.OK || !c.Complete {
 		fmt.Fprintf(w, "Checked %s\n", c.summary())
 	}
 }

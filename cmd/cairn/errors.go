@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/cairn-backup/cairn/pkg/check"
 	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/repo"
 	"github.com/cairn-backup/cairn/pkg/snapshot"
@@ -20,6 +21,7 @@ const (
 	exitNoRepository = 10
 	exitLocked       = 11 // could not lock or lease (repo.ErrLease)
 	exitWrongPass    = 12
+	exitUnreachable  = 13 // check could not read everything (check.ErrIncomplete)
 	exitInterrupted  = 130
 )
 
@@ -63,6 +65,8 @@ func exitCode(err error, interrupted bool) int {
 		return exitLocked
 	case errors.Is(err, crypto.ErrWrongPassphrase):
 		return exitWrongPass
+	case errors.Is(err, check.ErrIncomplete):
+		return exitUnreachable
 	}
 	return exitError
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cairn-backup/cairn/pkg/check"
 	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/repo"
 	"github.com/cairn-backup/cairn/pkg/storage"
@@ -31,6 +32,8 @@ func TestExitCode(t *testing.T) {
 		{"lease refused by storage", fmt.Errorf("backup: write lease: %w", fmt.Errorf("%w: %w", repo.ErrLease, storage.ErrPermission)), false, 11},
 		{"lease write interrupted", wrap(fmt.Errorf("%w: %w", repo.ErrLease, context.Canceled)), true, 130},
 		{"wrong passphrase", wrap(crypto.ErrWrongPassphrase), false, 12},
+		{"check incomplete", fmt.Errorf("check: %w: 3 object(s) could not be read", check.ErrIncomplete), false, 13},
+		{"check incomplete, interrupted", fmt.Errorf("check: %w", check.ErrIncomplete), true, 130},
 		{"interrupted", wrap(context.Canceled), true, 130},
 		{"any error after a signal", errors.New("read failed"), true, 130},
 		{"cancelled without a signal", wrap(context.Canceled), false, 1},

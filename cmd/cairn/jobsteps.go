@@ -118,6 +118,9 @@ func (a *app) checkWith(ctx context.Context, r *repo.Repository, opts check.Opti
 		}
 		return "", res, fmt.Errorf("check found %d error(s) (listed above); run cairn check for the full report", len(res.Errors))
 	}
+	if err := res.failure("run cairn check for the full report"); err != nil {
+		return "", res, err
+	}
 	return res.summary(), res, nil
 }
 

@@ -10,6 +10,8 @@
 //	10  the repository does not exist
 //	11  could not lock the repository or write a lease
 //	12  wrong passphrase
+//	13  storage unreachable: check could not read every object (it found no
+//	    damage in what it read); run it again when the storage is reachable
 //	130 interrupted (SIGINT or SIGTERM)
 package main
 

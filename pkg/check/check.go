@@ -3,6 +3,7 @@ package check
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -17,21 +18,36 @@ import (
 )
 
 // Repo is what Check needs of a repository; *repo.Repository satisfies it.
+// Every object is read through these methods, which check it against its
+// name and authenticate it: Check never trusts a local copy instead.
 type Repo interface {
-	LoadIndex(ctx context.Context) error
-	Index() repo.IndexReader
-	LoadIndexObject(ctx context.Context, id crypto.ID) error
 	ListObjects(ctx context.Context, kind string) ([]crypto.ID, error)
 	LoadObject(ctx context.Context, kind string, id crypto.ID) ([]byte, error)
-	LoadDeletion(ctx context.Context, id crypto.ID) (repo.Deletion, error)
+	LoadKeyFile(ctx context.Context, id crypto.ID) (*crypto.KeyFile, error)
 	ListPacks(ctx context.Context, fn func(id crypto.ID, size int64) error) error
 	ReadPackHeader(ctx context.Context, id crypto.ID) ([]pack.Entry, int64, error)
-	LoadBlob(ctx context.Context, t pack.BlobType, id crypto.ID) ([]byte, error)
-	OpenBlob(t pack.BlobType, id crypto.ID, sealed []byte) ([]byte, error)
 	LoadPackBlobs(ctx context.Context, packID crypto.ID, entries []index.Entry, opts repo.PackReadOptions, fn repo.BlobFunc) error
 }
 
 var _ Repo = (*repo.Repository)(nil)
+
+// IndexCache is the local cache of decrypted index bodies (*index.Cache).
+// Check uses a cached view for lookups only after it has confirmed that the
+// view holds exactly the entries of the stored object, and rebuilds (or
+// drops) entries that disagree.
+type IndexCache interface {
+	Load(name crypto.ID) (*index.View, error)
+	Store(name crypto.ID, body []byte) error
+	Release(name crypto.ID) error
+	Retain(names []crypto.ID) error
+}
+
+var _ IndexCache = (*index.Cache)(nil)
+
+// ErrIncomplete means Check could not read every object: the storage was
+// unreachable or failing (after retries) for some of them. What it did read
+// is reported; nothing unread is called damaged.
+var ErrIncomplete = errors.New("storage unreachable: the check could not read every object")
 
 // Stage names a phase of Check for progress reports.
 type Stage string
@@ -56,6 +72,10 @@ type Options struct {
 	Subset string
 	// Connections bounds concurrent storage requests; default 8.
 	Connections int
+	// Cache, if set, is the local index cache of this repository, which
+	// Check reconciles with the stored index objects. Check does not
+	// close it.
+	Cache IndexCache
 	// Progress, if set, is called as work is done, never concurrently.
 	Progress func(stage Stage, done, total int)
 }
@@ -77,6 +97,12 @@ type Report struct {
 	// Info lists findings that need no action (orphan packs, an
 	// interrupted prune that the next prune finishes).
 	Info []string
+	// Unreadable names the objects the storage did not deliver (missing
+	// responses, cut or stalled connections, errors after retries), with
+	// why. They are not damage: nothing is known about their content.
+	Unreadable []string
+	// Unread counts the objects behind Unreadable (whose list is capped).
+	Unread int
 	// DamagedPacks are packs that are missing or whose content is bad.
 	DamagedPacks []crypto.ID
 	// DamagedBlobs are blobs with no intact copy left.
@@ -84,11 +110,24 @@ type Report struct {
 	// Affected lists, per snapshot, the paths that need a damaged blob.
 	Affected []Affected
 
-	Snapshots, Trees, Packs, Blobs, PacksRead int
+	Snapshots, Trees, Packs, Blobs, PacksRead, Keys int
 }
 
-// OK reports whether Check found no errors.
+// OK reports whether Check found no errors (damage). A report can be OK
+// and still incomplete.
 func (r *Report) OK() bool { return len(r.Errors) == 0 }
+
+// Complete reports whether every object could be read.
+func (r *Report) Complete() bool { return r.Unread == 0 }
+
+// Incomplete returns an error wrapping ErrIncomplete when some objects
+// could not be read, else nil.
+func (r *Report) Incomplete() error {
+	if r.Complete() {
+		return nil
+	}
+	return fmt.Errorf("%w: %d object(s) could not be read; run check again when the storage is reachable", ErrIncomplete, r.Unread)
+}
 
 // maxErrors bounds the error messages kept; a badly damaged repository
 // would otherwise produce one per blob.
@@ -102,7 +141,7 @@ type location struct {
 
 // checker holds the state of one Check run.
 type checker struct {
-	r    Repo
+	r    *verified // the repository, with the index Check loaded itself
 	opts Options
 
 	packs     map[crypto.ID]int64     // listed packs and their sizes
@@ -113,6 +152,14 @@ type checker struct {
 	mu         sync.Mutex
 	report     Report
 	dropped    int // errors beyond maxErrors
+	droppedUnr int // unreadable objects beyond maxErrors
+	// indexIncomplete and markersIncomplete record that an index object
+	// or a deletion marker could not be read: a blob "in no index" or a
+	// pack "missing" is then not proven damage.
+	indexIncomplete, markersIncomplete bool
+	// indexBad records that an index object was damaged or unreadable:
+	// packs in no index are then not litter of interrupted runs.
+	indexBad   bool
 	damaged    map[crypto.ID]bool
 	badLoc     map[location]bool
 	suspect    map[crypto.ID]pack.BlobType // blobs with a bad location
@@ -137,9 +184,10 @@ func Check(ctx context.Context, r Repo, opts Options) (*Report, error) {
 		}
 		opts.ReadData = true
 	}
+	packs := make(map[crypto.ID]int64)
 	c := &checker{
-		r: r, opts: opts,
-		packs:     make(map[crypto.ID]int64),
+		r: &verified{Repo: r, idx: index.NewSet(), packs: packs}, opts: opts,
+		packs:     packs,
 		condemned: make(map[crypto.ID]crypto.ID),
 		byPack:    make(map[crypto.ID][]index.Entry),
 		damaged:   make(map[crypto.ID]bool),
@@ -151,6 +199,8 @@ func Check(ctx context.Context, r Repo, opts Options) (*Report, error) {
 	steps := []func(context.Context) error{
 		c.loadIndex,
 		c.loadMarkers,
+		c.checkKeys,
+		c.checkLeases,
 		c.checkPacks,
 		c.checkHeaders,
 		c.checkSnapshots,
@@ -176,6 +226,30 @@ func (c *checker) errorf(format string, args ...any) {
 		return
 	}
 	c.report.Errors = append(c.report.Errors, fmt.Sprintf(format, args...))
+}
+
+// unreadablef records an object the storage did not deliver.
+func (c *checker) unreadablef(format string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.report.Unread++
+	if len(c.report.Unreadable) >= maxErrors {
+		c.droppedUnr++
+		return
+	}
+	c.report.Unreadable = append(c.report.Unreadable, fmt.Sprintf(format, args...))
+}
+
+// fail records that object could not be loaded: as damage when err wraps
+// repo.ErrCorrupt (bytes were received and failed their checks), else as
+// unreadable (the storage did not deliver them). It reports which.
+func (c *checker) fail(object string, err error) (damaged bool) {
+	if errors.Is(err, repo.ErrCorrupt) {
+		c.errorf("%s is damaged: %v", object, err)
+		return true
+	}
+	c.unreadablef("%s: %v", object, err)
+	return false
 }
 
 // infof records a finding that needs no action.
@@ -214,6 +288,9 @@ func (c *checker) finish() *Report {
 	rep := c.report
 	if c.dropped > 0 {
 		rep.Errors = append(rep.Errors, fmt.Sprintf("… and %d more errors", c.dropped))
+	}
+	if c.droppedUnr > 0 {
+		rep.Unreadable = append(rep.Unreadable, fmt.Sprintf("… and %d more objects", c.droppedUnr))
 	}
 	rep.DamagedPacks = sortedIDs(c.damaged)
 	slices.SortFunc(rep.Affected, func(a, b Affected) int {

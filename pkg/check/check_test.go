@@ -135,9 +135,7 @@ func (f *fixture) flipByte(p crypto.ID) index.Entry {
 		f.T.Fatal(err)
 	}
 	data[first.Offset+first.Length/2] ^= 0x40
-	if err := f.Store.Put(f.Ctx, name, data); err != nil {
-		f.T.Fatal(err)
-	}
+	f.replace(name, data)
 	return first
 }
 
@@ -169,22 +167,7 @@ func TestFlippedByteNeedsReadData(t *testing.T) {
 	}
 }
 
-// recordingRepo is a repository whose store records whole-object reads.
-type recordingRepo struct {
-	*repo.Repository
-	store *recordingStore
-}
-
-func openRecording(f *repotest.Fixture) recordingRepo {
-	store := &recordingStore{Store: f.Store}
-	r, err := repo.Open(f.Ctx, store, []byte(repotest.Passphrase), repo.OpenOptions{Host: "test"})
-	if err != nil {
-		f.T.Fatal(err)
-	}
-	f.T.Cleanup(func() { r.Close() })
-	return recordingRepo{Repository: r, store: store}
-}
-
+// recordingStore records whole-object reads of packs.
 type recordingStore struct {
 	storage.Store
 	mu    sync.Mutex
@@ -223,15 +206,15 @@ func TestSubsetsCoverEveryPackOnce(t *testing.T) {
 	const m = 3
 	readCount := make(map[string]int)
 	for n := 1; n <= m; n++ {
-		rr := openRecording(f.Fixture)
-		rep := mustCheck(t, rr, Options{Subset: subsetString(n, m)})
+		rs := &recordingStore{Store: f.Store}
+		rep := mustCheck(t, f.openOn(rs), Options{Subset: subsetString(n, m)})
 		if holds := int(victim[0])%m == n-1; rep.OK() == holds {
 			t.Errorf("subset %d/%d: OK %v, but it does %shold the damaged pack", n, m, rep.OK(), map[bool]string{true: "", false: "not "}[holds])
 		}
-		if rep.PacksRead != len(rr.store.reads) {
-			t.Errorf("subset %d/%d: PacksRead %d, %d reads", n, m, rep.PacksRead, len(rr.store.reads))
+		if rep.PacksRead != len(rs.reads) {
+			t.Errorf("subset %d/%d: PacksRead %d, %d reads", n, m, rep.PacksRead, len(rs.reads))
 		}
-		for _, name := range rr.store.reads {
+		for _, name := range rs.reads {
 			readCount[name]++
 		}
 	}
@@ -317,9 +300,7 @@ func TestDamagedIndexObjectIsNamed(t *testing.T) {
 		t.Fatal(err)
 	}
 	victim := ids[0]
-	if err := f.Store.Put(f.Ctx, repo.ObjectName(repo.KindIndex, victim), []byte("garbage")); err != nil {
-		t.Fatal(err)
-	}
+	f.replace(repo.ObjectName(repo.KindIndex, victim), []byte("garbage"))
 	rep := mustCheck(t, f.Open(), Options{})
 	if rep.OK() || !strings.Contains(strings.Join(rep.Errors, "\n"), victim.String()) {
 		t.Fatalf("damaged index %s not named: %v", victim.Short(), rep.Errors)

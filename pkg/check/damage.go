@@ -2,11 +2,13 @@ package check
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/pack"
+	"github.com/cairn-backup/cairn/pkg/repo"
 	"github.com/cairn-backup/cairn/pkg/snapshot"
 )
 
@@ -20,6 +22,9 @@ func (c *checker) reportDamage(ctx context.Context) error {
 		}
 	}
 	for id := range c.unindexed {
+		if c.indexIncomplete && len(c.r.Index().LookupAll(id)) == 0 {
+			continue // an index object that could not be read may list it
+		}
 		lost[id] = true
 	}
 	for id := range c.lostTrees {
@@ -98,9 +103,14 @@ func (a *affectedFinder) paths(ctx context.Context, subtree []crypto.ID) ([]stri
 			nodes, err = snapshot.DecodeTree(body)
 		}
 		if err != nil {
-			// Loaded fine during the walk; failing now means it is
-			// damaged after all.
-			out = append(out, "")
+			// Loaded fine during the walk; failing now with damage
+			// means it is damaged after all. A tree the storage does
+			// not deliver now is not proven lost.
+			if errors.Is(err, repo.ErrCorrupt) || body != nil {
+				out = append(out, "")
+			} else {
+				a.c.unreadablef("tree blob %s (for the damage report): %v", id, err)
+			}
 			continue
 		}
 		for i := range nodes {

@@ -18,71 +18,6 @@ import (
 // length field and a sealed header with no entries.
 const packTrailer = 4 + crypto.Overhead + 1 + 8 + 4
 
-// loadIndex loads the index. When the repository's loader fails (it stops
-// at the first bad index object), each index object is loaded on its own,
-// so that every damaged one is named and the good ones are still used.
-func (c *checker) loadIndex(ctx context.Context) error {
-	c.progress(StageIndex, 0, 1)
-	err := c.r.LoadIndex(ctx)
-	if err == nil {
-		c.progress(StageIndex, 1, 1)
-		return nil
-	}
-	if ctx.Err() != nil {
-		return err
-	}
-	ids, err := c.r.ListObjects(ctx, repo.KindIndex)
-	if err != nil {
-		return err
-	}
-	set := c.r.Index()
-	loaded := append(set.Names(), set.Superseded()...)
-	for i, id := range ids {
-		c.progress(StageIndex, i, len(ids))
-		if slices.Contains(loaded, id) {
-			continue
-		}
-		err := c.r.LoadIndexObject(ctx, id)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if errors.Is(err, storage.ErrNotFound) {
-			continue // removed by a concurrent prune
-		}
-		if err != nil {
-			c.errorf("index %s is damaged: %v", id, err)
-		}
-	}
-	c.progress(StageIndex, len(ids), len(ids))
-	return nil
-}
-
-// loadMarkers records which packs deletion markers condemn: an index entry
-// for such a pack that is already gone is an interrupted prune, not damage.
-func (c *checker) loadMarkers(ctx context.Context) error {
-	ids, err := c.r.ListObjects(ctx, repo.KindDeletion)
-	if err != nil {
-		return err
-	}
-	for _, id := range ids {
-		d, err := c.r.LoadDeletion(ctx, id)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if errors.Is(err, storage.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			c.errorf("deletion marker %s: %v", id, err)
-			continue
-		}
-		for _, p := range d.Packs {
-			c.condemned[p] = id
-		}
-	}
-	return nil
-}
-
 // checkPacks lists data/ once and checks every index entry against it: its
 // pack exists and the entry lies inside it. Packs no index mentions are
 // reported as information.
@@ -120,6 +55,12 @@ func (c *checker) checkPacks(ctx context.Context) error {
 				c.infof("pack %s was deleted by a prune that did not finish (deletion marker %s); the next prune completes it", p, marker.Short())
 				continue
 			}
+			if c.markersIncomplete {
+				// It may be the sweep of a prune whose marker
+				// could not be read: not proven damage.
+				c.unreadablef("pack %s is missing, and a deletion marker that may condemn it could not be read", p)
+				continue
+			}
 			c.errorf("pack %s is missing; the index places %d blobs in it", p, len(entries))
 			c.markDamaged(p)
 			for _, e := range entries {
@@ -139,13 +80,18 @@ func (c *checker) checkPacks(ctx context.Context) error {
 	for p := range c.packs {
 		if _, ok := c.byPack[p]; !ok {
 			orphans++
-			if _, condemned := c.condemned[p]; condemned {
+			if _, condemned := c.condemned[p]; condemned || c.indexBad {
 				continue
 			}
 			c.infof("pack %s is in no index (left by an interrupted backup or prune); the next prune removes it", p)
 		}
 	}
-	if orphans > 0 {
+	switch {
+	case orphans > 0 && c.indexBad:
+		// Most likely the packs of the index objects that failed: they
+		// are not litter, and prune must not treat them as such.
+		c.infof("%d packs are in no index that could be read; the index objects named above may list them, and cairn repair index rebuilds the index from the packs", orphans)
+	case orphans > 0:
 		c.infof("%d packs are in no index", orphans)
 	}
 	return nil
@@ -170,10 +116,15 @@ func (c *checker) checkHeaders(ctx context.Context) error {
 			if gctx.Err() != nil {
 				return gctx.Err()
 			}
-			if err != nil {
+			switch {
+			case errors.Is(err, repo.ErrCorrupt):
 				c.errorf("pack %s: header: %v", p, err)
 				c.markDamaged(p)
-			} else {
+			case errors.Is(err, storage.ErrNotFound):
+				// Deleted since the listing: a concurrent prune's sweep.
+			case err != nil:
+				c.unreadablef("pack %s: header: %v", p, err)
+			default:
 				c.compareHeader(p, header)
 			}
 			c.mu.Lock()
@@ -198,16 +149,20 @@ func (c *checker) compareHeader(p crypto.ID, header []pack.Entry) {
 	for _, h := range header {
 		inHeader[key{h.ID, h.Offset}] = h
 	}
-	matched := 0
+	matched, disagree := 0, 0
 	for _, e := range c.byPack[p] {
 		h, ok := inHeader[key{e.ID, e.Offset}]
 		if !ok || h.Type != e.Type || h.Length != e.Length {
 			c.errorf("pack %s: the index places %s blob %s at offset %d, length %d, but the pack header does not", p, e.Type, e.ID, e.Offset, e.Length)
 			c.markDamaged(p)
 			c.markBad(e)
+			disagree++
 			continue
 		}
 		matched++
+	}
+	if disagree > 0 {
+		c.errorf("pack %s: %d index entries disagree with the pack's authenticated header; run cairn repair index to rebuild the index from the pack headers", p, disagree)
 	}
 	if extra := len(header) - matched; extra > 0 {
 		c.infof("pack %s holds %d blobs that no index lists", p, extra)

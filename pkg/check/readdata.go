@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -87,13 +88,16 @@ func (c *checker) readData(ctx context.Context, subset Subset) error {
 	done := 0
 	for _, p := range todo {
 		g.Go(func() error {
-			if err := c.readPack(gctx, p); err != nil {
+			read, err := c.readPack(gctx, p)
+			if err != nil {
 				return err
 			}
 			c.mu.Lock()
 			done++
 			n := done
-			c.report.PacksRead++
+			if read {
+				c.report.PacksRead++
+			}
 			c.mu.Unlock()
 			c.progress(StageReadData, n, len(todo))
 			return nil
@@ -102,24 +106,50 @@ func (c *checker) readData(ctx context.Context, subset Subset) error {
 	return g.Wait()
 }
 
-// readPack downloads pack p once, checks it against its name and opens
-// every blob the index places in it. Only a cancelled context is returned
-// as an error.
-func (c *checker) readPack(ctx context.Context, p crypto.ID) error {
-	err := c.r.LoadPackBlobs(ctx, p, c.byPack[p], repo.PackReadOptions{WholePack: true}, func(e index.Entry, _ []byte, err error) error {
-		if err != nil {
-			c.errorf("pack %s: %s blob %s at offset %d: %v", p, e.Type, e.ID, e.Offset, err)
+// readPack downloads pack p once (repo.LoadPackBlobs with WholePack),
+// checks it against its name and opens every blob the index places in it.
+// Bytes that arrive and fail their checks are damage; a pack the storage
+// does not deliver is unreadable, whatever the reason. Only a cancelled
+// context is returned as an error. It reports whether the whole pack was
+// read (damaged or not).
+func (c *checker) readPack(ctx context.Context, p crypto.ID) (bool, error) {
+	size := c.packs[p]
+	var entries []index.Entry
+	for _, e := range c.byPack[p] {
+		if int64(e.Offset)+int64(e.Length)+packTrailer <= size {
+			entries = append(entries, e) // the others checkPacks reported
+		}
+	}
+	unread := 0
+	var firstUnread error
+	err := c.r.LoadPackBlobs(ctx, p, entries, repo.PackReadOptions{WholePack: true}, func(e index.Entry, _ []byte, err error) error {
+		switch {
+		case err == nil:
+		case errors.Is(err, repo.ErrCorrupt):
+			c.errorf("pack %s: %v", p, err)
 			c.markDamaged(p)
 			c.markBad(e)
+		default:
+			if unread == 0 {
+				firstUnread = err
+			}
+			unread++
 		}
 		return nil
 	})
 	if ctx.Err() != nil {
-		return ctx.Err()
+		return false, ctx.Err()
 	}
-	if err != nil {
-		c.errorf("pack %s: %v", p, err)
+	switch {
+	case errors.Is(err, repo.ErrCorrupt):
+		c.errorf("pack %s: %v: the pack is damaged", p, err)
 		c.markDamaged(p)
+	case err != nil:
+		c.unreadablef("pack %s: %v", p, err)
+		return false, nil
+	case unread > 0:
+		c.unreadablef("pack %s: %d blobs could not be read: %v", p, unread, firstUnread)
+		return false, nil
 	}
-	return nil
+	return true, nil
 }

@@ -34,7 +34,7 @@ func (c *checker) checkSnapshots(ctx context.Context) error {
 			s, err = snapshot.UnmarshalSnapshot(body)
 		}
 		if err != nil {
-			c.errorf("snapshot %s: %v", id, err)
+			c.snapshotFailed(id, body, err)
 			continue
 		}
 		c.snaps = append(c.snaps, snapshot.Entry{ID: id, Snapshot: s})
@@ -96,10 +96,7 @@ func (w *treeWalker) walk(ctx context.Context, subtree []crypto.ID) error {
 			nodes, err = snapshot.DecodeTree(body)
 		}
 		if err != nil {
-			w.c.errorf("tree blob %s: %v", id, err)
-			w.c.mu.Lock()
-			w.c.lostTrees[id] = true
-			w.c.mu.Unlock()
+			w.c.treeFailed(id, body, err)
 			continue
 		}
 		for i := range nodes {
@@ -136,7 +133,7 @@ func (c *checker) checkLocated(id crypto.ID, t pack.BlobType) {
 	}
 	if !indexed {
 		// A blob whose packs are missing is covered by the pack's error.
-		c.errorf("%s blob %s is referenced but in no index", t, id)
+		c.notIndexed(id, t)
 	}
 	c.mu.Lock()
 	c.unindexed[id] = true

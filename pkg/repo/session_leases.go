@@ -135,6 +135,28 @@ func (r *Repository) LeaseCounts(ctx context.Context) (live, dead int, err error
 	return live, dead, nil
 }
 
+// LeaseSummary counts the runs with leases: live ones, killed ones (no done
+// lease, newest lease expired) and finished ones whose lease objects remain
+// (append-only credentials cannot remove them). cairn check reports the
+// first two.
+func (r *Repository) LeaseSummary(ctx context.Context) (live, killed, finished int, err error) {
+	runs, _, err := r.leaseRuns(ctx, crypto.ID{})
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	for _, run := range runs {
+		switch {
+		case run.Live:
+			live++
+		case run.Done:
+			finished++
+		default:
+			killed++
+		}
+	}
+	return live, killed, finished, nil
+}
+
 // removeDeadLeases deletes the lease objects of runs other than l's that
 // are no longer live, judged by the server time of l's done lease, so that
 // leases/ does not grow with every killed run. Best effort: a permission
