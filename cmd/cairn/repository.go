@@ -56,6 +56,7 @@ func (a *app) openNamedRepository(ctx context.Context, name string) (*repo.Repos
 		Connections: s.connections,
 		Host:        host,
 		Username:    username,
+		Warn:        a.warnSkipped,
 	})
 	if err != nil {
 		release()
@@ -66,6 +67,11 @@ func (a *app) openNamedRepository(ctx context.Context, name string) (*repo.Repos
 		release()
 	}
 	return r, s, closeAll, nil
+}
+
+// warnSkipped prints a warning about an object a listing passed over.
+func (a *app) warnSkipped(object string, err error) {
+	fmt.Fprintf(a.stderr, "cairn: warning: skipped %s: %s\n", object, oneLine(err.Error()))
 }
 
 // withRepository opens the repository, runs fn with it and closes it.

@@ -158,7 +158,7 @@ func Init(ctx context.Context, store storage.Store, passphrase []byte, opts Init
 // config gives ErrNoRepository; a passphrase no key file accepts gives an
 // error wrapping crypto.ErrWrongPassphrase.
 func Open(ctx context.Context, store storage.Store, passphrase []byte, opts OpenOptions) (*Repository, error) {
-	sealedConfig, err := storage.ReadAll(ctx, store, configName)
+	sealedConfig, err := readLimited(ctx, store, configName, maxConfigSize)
 	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrNoRepository) {
 		return nil, fmt.Errorf("%w: %w", ErrNoRepository, err)
 	}

@@ -114,7 +114,7 @@ func unlock(ctx context.Context, store storage.Store, passphrase []byte, sealedC
 // loadKeyFile reads and decodes keys/<id>, checking it against its name.
 func loadKeyFile(ctx context.Context, store storage.Store, id crypto.ID) (*crypto.KeyFile, error) {
 	name := ObjectName(KindKey, id)
-	data, err := storage.ReadAll(ctx, store, name)
+	data, err := readLimited(ctx, store, name, maxKeyFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", name, err)
 	}
@@ -123,7 +123,7 @@ func loadKeyFile(ctx context.Context, store storage.Store, id crypto.ID) (*crypt
 	}
 	kf, err := crypto.UnmarshalKeyFile(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w: %w", name, err, ErrCorrupt)
 	}
 	return kf, nil
 }
