@@ -69,6 +69,10 @@ func (r *Repository) writeKeyFile(ctx context.Context, mk crypto.MasterKey, pass
 	return id, nil
 }
 
+// KeyID returns the ID of the key file that opened the repository (or, after
+// ChangePassphrase, replaced it), for remembering it (pkg/state).
+func (r *Repository) KeyID() crypto.ID { return r.currentKey() }
+
 // currentKey is the key file that opened the repository (or replaced it).
 func (r *Repository) currentKey() crypto.ID {
 	r.mu.Lock()
