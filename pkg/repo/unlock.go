@@ -238,8 +238,8 @@ func tryKeyFiles(ctx context.Context, cands []keyCandidate, passphrase, sealedCo
 }
 
 // failure explains why no key file opened the repository. It wraps
-// crypto.ErrWrongPassphrase only when intact key files were tried and
-// refused the passphrase and nothing else could have opened it.
+// crypto.ErrWrongPassphrase only when every intact key file was tried and
+// refused the passphrase; damaged ones are named but do not count.
 func (o *keyOutcome) failure() error {
 	if o.configErr != nil {
 		// The passphrase was right for some key file, so the config is
@@ -259,14 +259,18 @@ func (o *keyOutcome) failure() error {
 	if len(o.damaged) > 0 {
 		notes = append(notes, fmt.Sprintf("%d key file(s) damaged (%v)", len(o.damaged), joinMessages(o.damaged)))
 	}
-	if o.refused > 0 {
+	switch {
+	case o.refused > 0 && len(o.overLimit) == 0 && o.untried == 0:
+		// Every intact key file refused it: only now is the passphrase
+		// known to be wrong.
 		err := fmt.Errorf("%w: none of the %d key files tried opens with it", crypto.ErrWrongPassphrase, o.refused)
 		if len(notes) > 0 {
 			err = fmt.Errorf("%w; also: %s", err, strings.Join(notes, "; "))
 		}
 		return err
-	}
-	if len(o.overLimit) > 0 || o.untried > 0 {
+	case o.refused > 0:
+		return fmt.Errorf("the passphrase opens none of the %d key files tried, but not every key file was tried: %s", o.refused, strings.Join(notes, "; "))
+	case len(o.overLimit) > 0 || o.untried > 0:
 		return fmt.Errorf("no key file was tried: %s", strings.Join(notes, "; "))
 	}
 	// Each error names its key file and wraps ErrCorrupt.
