@@ -18,8 +18,8 @@ type KeyInfo struct {
 	Current bool
 }
 
-// ListKeys lists the key files, oldest first. A damaged key file is an
-// error naming it.
+// ListKeys lists the key files, oldest first. A damaged key file is passed
+// over with a warning naming it (OpenOptions.Warn, Skipped).
 func (r *Repository) ListKeys(ctx context.Context) ([]KeyInfo, error) {
 	ids, err := r.ListObjects(ctx, KindKey)
 	if err != nil {
@@ -29,6 +29,10 @@ func (r *Repository) ListKeys(ctx context.Context) ([]KeyInfo, error) {
 	infos := make([]KeyInfo, 0, len(ids))
 	for _, id := range ids {
 		kf, err := r.LoadKeyFile(ctx, id)
+		if IsDamage(err) {
+			r.skip(ObjectName(KindKey, id), err)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
