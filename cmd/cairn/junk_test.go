@@ -86,6 +86,11 @@ func TestJunkSnapshotObjects(t *testing.T) {
 	ok(t, "restore", "latest", "--target", filepath.Join(home, "out"))
 	sameTree(t, src, filepath.Join(home, "out", src))
 
+	r = cairn(t, "forget", "--keep-last", "1", "--dry-run")
+	if r.code != 0 || !strings.Contains(r.stderr, "warning: skipped snapshots/"+tiny) || !strings.Contains(r.stdout, good[:8]) {
+		t.Errorf("forget --keep-last: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+
 	r = cairn(t, "check")
 	if r.code == 0 {
 		t.Fatalf("check passed with junk snapshot objects:\n%s", r.stdout)
