@@ -42,7 +42,8 @@ type Skipper interface {
 	// the listing.
 	Damaged(err error) bool
 	// SkipObject records that the object of kind named id was passed over
-	// because of err, and warns naming it.
+	// because of err, and warns naming it. List calls it from several
+	// goroutines at once.
 	SkipObject(kind string, id crypto.ID, err error)
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ var errDamage = errors.New("failed its checks")
 type skippingObjects struct {
 	*memObjects
 	damaged, broken map[crypto.ID]bool
+	mu              sync.Mutex
 	skipped         []crypto.ID
 }
 
@@ -34,6 +36,8 @@ func (s *skippingObjects) LoadObject(ctx context.Context, kind string, id crypto
 func (s *skippingObjects) Damaged(err error) bool { return errors.Is(err, errDamage) }
 
 func (s *skippingObjects) SkipObject(kind string, id crypto.ID, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.skipped = append(s.skipped, id)
 }
 
