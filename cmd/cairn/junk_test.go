@@ -91,6 +91,12 @@ func TestJunkSnapshotObjects(t *testing.T) {
 		t.Errorf("forget --keep-last: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 
+	// Prune must not act on a listing that passed over snapshots.
+	r = cairn(t, "prune")
+	if r.code == 0 || !strings.Contains(r.stderr, "nothing was deleted") {
+		t.Errorf("prune with junk snapshots: exit %d\n%s", r.code, r.stderr)
+	}
+
 	r = cairn(t, "check")
 	if r.code == 0 {
 		t.Fatalf("check passed with junk snapshot objects:\n%s", r.stdout)
@@ -113,4 +119,5 @@ func TestJunkSnapshotObjects(t *testing.T) {
 	if out := ok(t, "check"); !strings.Contains(out, "no errors") {
 		t.Errorf("check after forget:\n%s", out)
 	}
+	ok(t, "prune")
 }

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"path"
 	"slices"
 	"sync"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/pack"
+	"github.com/cairn-backup/cairn/pkg/repo"
 	"github.com/cairn-backup/cairn/pkg/snapshot"
 	"golang.org/x/sync/errgroup"
 )
@@ -39,6 +41,14 @@ func (p *pruner) referenced(ctx context.Context) ([]snapshot.Entry, refSet, erro
 	snaps, err := snapshot.List(ctx, p.r)
 	if err != nil {
 		return nil, nil, fmt.Errorf("prune: %w; nothing was deleted on its account, run cairn check", err)
+	}
+	// List passes over damaged snapshot objects; prune must not act on
+	// that partial view.
+	if sk, ok := p.r.(interface{ Skipped() []repo.SkippedObject }); ok {
+		if skipped := sk.Skipped(); len(skipped) > 0 {
+			return nil, nil, fmt.Errorf("prune: %s cannot be read (%v), so what it references is unknown; nothing was deleted; run cairn check, and cairn forget %s if it is junk",
+				skipped[0].Name, skipped[0].Err, path.Base(skipped[0].Name))
+		}
 	}
 	ids := make([]crypto.ID, len(snaps))
 	for i, e := range snaps {
