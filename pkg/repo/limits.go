@@ -64,7 +64,7 @@ func readLimited(ctx context.Context, store storage.Store, name string, limit in
 		return nil, err
 	}
 	if info.Size > limit {
-		return nil, tooLarge(name, info.Size, limit)
+		return nil, tooLarge(info.Size, limit)
 	}
 	rc, err := store.Get(ctx, name, 0, -1)
 	if err != nil {
@@ -76,13 +76,15 @@ func readLimited(ctx context.Context, store storage.Store, name string, limit in
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	if int64(len(data)) > limit {
-		return nil, tooLarge(name, int64(len(data)), limit)
+		return nil, tooLarge(int64(len(data)), limit)
 	}
 	return data, nil
 }
 
-func tooLarge(name string, size, limit int64) error {
-	return fmt.Errorf("%s: %d bytes, more than the %d such objects may have: %w: %w", name, size, limit, ErrTooLarge, ErrCorrupt)
+// tooLarge is the error for an object of size bytes (at least; a limited
+// read stops early) over limit. Callers add the object's name.
+func tooLarge(size, limit int64) error {
+	return fmt.Errorf("%d bytes, more than the %d KiB objects of its kind may have: %w: %w", size, limit>>10, ErrTooLarge, ErrCorrupt)
 }
 
 // IsDamage reports whether err (from LoadObject, or from decoding what it

@@ -175,7 +175,7 @@ func Open(ctx context.Context, store storage.Store, passphrase []byte, opts Open
 		return nil, fmt.Errorf("%w: %w", ErrNoRepository, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+		return nil, fmt.Errorf("read %s: %w", configName, err)
 	}
 	u, err := unlock(ctx, store, passphrase, sealedConfig, opts)
 	if err != nil {
