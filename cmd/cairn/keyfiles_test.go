@@ -39,16 +39,17 @@ func TestKeyFileChoice(t *testing.T) {
 	t.Setenv("CAIRN_REPOSITORY", repoDir)
 	t.Setenv("CAIRN_PASSWORD", "pw")
 	ok(t, "init", "-q")
+	// init remembers its key file, before anyone could plant others.
+	stateDir := filepath.Join(home, ".local", "state", "cairn")
+	files, _ := filepath.Glob(filepath.Join(stateDir, "*", "last-key"))
+	if len(files) != 1 {
+		t.Fatalf("state files after init: %v", files)
+	}
 	keys := listKeys(t)
 	if len(keys) != 1 {
 		t.Fatalf("keys: %+v", keys)
 	}
 	realKey := keys[0].ID
-	stateDir := filepath.Join(home, ".local", "state", "cairn")
-	files, _ := filepath.Glob(filepath.Join(stateDir, "*", "last-key"))
-	if len(files) != 1 {
-		t.Fatalf("state files %v", files)
-	}
 	if b, _ := os.ReadFile(files[0]); strings.TrimSpace(string(b)) != realKey {
 		t.Errorf("last-key holds %q, want %s", b, realKey)
 	}
