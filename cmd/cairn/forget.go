@@ -242,10 +242,21 @@ type forgetPlan struct {
 	kept, removed []crypto.ID
 }
 
-// byIDs plans to remove the snapshots refs name (each once).
+// byIDs plans to remove the snapshots refs name (each once). A snapshot
+// object that is damaged or does not decode can still be removed by its
+// ID (not by "latest", and only without a filter, which it cannot match):
+// its entry has no Snapshot.
 func (p *forgetPlan) byIDs(ctx context.Context, r *repo.Repository, refs []string, filter snapshot.Filter) error {
 	for _, ref := range refs {
 		e, err := snapshot.Find(ctx, r, ref, filter)
+		noFilter := len(filter.Hosts)+len(filter.Tags)+len(filter.Paths) == 0
+		if err != nil && ref != "latest" && noFilter && snapshot.IsUnreadable(r, err) {
+			id, rerr := snapshot.ResolveID(ctx, r, ref)
+			if rerr != nil {
+				return fmt.Errorf("forget: %w", rerr)
+			}
+			e, err = snapshot.Entry{ID: id}, nil
+		}
 		if err != nil {
 			return fmt.Errorf("forget: %w", err)
 		}
@@ -361,6 +372,10 @@ func printForgetIDs(w io.Writer, entries []snapshot.Entry, dryRun bool) error {
 	tw := newTable(w)
 	for _, e := range entries {
 		s := e.Snapshot
+		if s == nil {
+			fmt.Fprintf(tw, "%s\t%s\t(unreadable snapshot object)\t\t\n", action, e.ID.Short())
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", action, e.ID.Short(), s.Time.Local().Format("2006-01-02 15:04:05"),
 			printable(s.Host), printable(strings.Join(s.Paths, ", ")))
 	}

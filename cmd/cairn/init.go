@@ -9,6 +9,7 @@ import (
 
 	"github.com/cairn-backup/cairn/pkg/exclude"
 	"github.com/cairn-backup/cairn/pkg/repo"
+	"github.com/cairn-backup/cairn/pkg/state"
 )
 
 type initOptions struct {
@@ -86,6 +87,9 @@ func (a *app) runInit(cmd *cobra.Command, o initOptions) error {
 		return fmt.Errorf("init %s: %w", s.location(), err)
 	}
 	defer r.Close()
+	if base, err := state.DefaultBase(); err == nil {
+		a.rememberKey(base, r) // so planted key files never come first
+	}
 	cfg := r.Config()
 	if a.v.GetBool("json") {
 		return writeJSON(a.stdout, map[string]any{"message_type": "init", "id": cfg.ID, "repository": s.repoURL})

@@ -9,6 +9,7 @@ import (
 	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/repo"
 	"github.com/cairn-backup/cairn/pkg/snapshot"
+	"github.com/cairn-backup/cairn/pkg/state"
 	"github.com/cairn-backup/cairn/pkg/storage"
 	"github.com/cairn-backup/cairn/pkg/storage/backends"
 )
@@ -51,21 +52,72 @@ func (a *app) openNamedRepository(ctx context.Context, name string) (*repo.Repos
 		return nil, nil, nil, err
 	}
 	host, username := identity()
+	limits, err := a.kdfLimits()
+	if err != nil {
+		release()
+		return nil, nil, nil, err
+	}
+	// The key files that opened repositories here before are tried first
+	// (pkg/state): planted key files then cost nothing.
+	stateBase, stateErr := state.DefaultBase()
+	var prefer []crypto.ID
+	if stateErr == nil {
+		prefer = stateBase.LastKeys()
+	}
 	r, err := repo.Open(ctx, store, pw, repo.OpenOptions{
 		CacheDir:    s.cacheDir,
 		Connections: s.connections,
 		Host:        host,
 		Username:    username,
+		Warn:        a.warnSkipped,
+		KeyHint:     a.v.GetString("key-hint"),
+		PreferKeys:  prefer,
+		KDFLimits:   limits,
 	})
 	if err != nil {
 		release()
 		return nil, nil, nil, fmt.Errorf("open repository %s: %w", s.location(), err)
+	}
+	if stateErr == nil {
+		a.rememberKey(stateBase, r)
 	}
 	closeAll := func() {
 		_ = r.Close()
 		release()
 	}
 	return r, s, closeAll, nil
+}
+
+// kdfLimits are the key-derivation caps from --kdf-max-memory and
+// --kdf-max-passes.
+func (a *app) kdfLimits() (crypto.KDFLimits, error) {
+	limits := crypto.DefaultKDFLimits()
+	mib, passes := a.v.GetUint32("kdf-max-memory"), a.v.GetUint32("kdf-max-passes")
+	if mib == 0 || mib > 4<<10 {
+		return limits, fmt.Errorf("--kdf-max-memory %d: give 1 to 4096 MiB", mib)
+	}
+	if passes == 0 || passes > 100 {
+		return limits, fmt.Errorf("--kdf-max-passes %d: give 1 to 100", passes)
+	}
+	limits.MemoryKiB, limits.Time = mib<<10, passes
+	return limits, nil
+}
+
+// rememberKey records which key file opened r, so that it is tried first
+// next time. Failing to is worth a warning, not a failed command.
+func (a *app) rememberKey(base state.Base, r *repo.Repository) {
+	rs, err := base.Repo(r.Config().ID)
+	if err == nil {
+		err = rs.SetLastKey(r.KeyID())
+	}
+	if err != nil {
+		fmt.Fprintf(a.stderr, "cairn: warning: could not remember the key file that opened this repository: %s\n", oneLine(err.Error()))
+	}
+}
+
+// warnSkipped prints a warning about an object a listing passed over.
+func (a *app) warnSkipped(object string, err error) {
+	fmt.Fprintf(a.stderr, "cairn: warning: skipped %s: %s\n", object, oneLine(err.Error()))
 }
 
 // withRepository opens the repository, runs fn with it and closes it.

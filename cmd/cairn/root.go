@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime/debug"
 
+	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
@@ -57,6 +58,9 @@ func globalSettings() []setting {
 		{"s3-lookup", "CAIRN_S3_LOOKUP"},
 		{"s3-ca-file", "CAIRN_S3_CA_FILE"},
 		{"s3-storage-class", "CAIRN_S3_STORAGE_CLASS"},
+		{"key-hint", "CAIRN_KEY_HINT"},
+		{"kdf-max-memory", "CAIRN_KDF_MAX_MEMORY"},
+		{"kdf-max-passes", "CAIRN_KDF_MAX_PASSES"},
 	}
 }
 
@@ -120,6 +124,9 @@ Exit codes: 0 ok, 1 error, 3 backup saved but some files were not read,
 	pf.String("s3-lookup", "auto", "S3 bucket addressing: auto, path or virtual (env CAIRN_S3_LOOKUP)")
 	pf.String("s3-ca-file", "", "PEM file of extra certificate authorities for S3 over HTTPS (env CAIRN_S3_CA_FILE)")
 	pf.String("s3-storage-class", "", "S3 storage class for new objects, e.g. STANDARD_IA (env CAIRN_S3_STORAGE_CLASS)")
+	pf.String("key-hint", "", "try this key file first: its ID or the first hex digits of it, from cairn key list (env CAIRN_KEY_HINT)")
+	pf.Uint32("kdf-max-memory", crypto.DefaultKDFLimits().MemoryKiB>>10, "largest key-derivation memory, in MiB, that a key file may ask for before cairn runs it (env CAIRN_KDF_MAX_MEMORY)")
+	pf.Uint32("kdf-max-passes", crypto.DefaultKDFLimits().Time, "most key-derivation passes a key file may ask for before cairn runs it (env CAIRN_KDF_MAX_PASSES)")
 	a.flags = pf
 	for _, s := range globalSettings() {
 		if err := a.v.BindPFlag(s.key, pf.Lookup(s.key)); err != nil {

@@ -22,6 +22,11 @@ func isolate(t *testing.T) string {
 	t.Setenv("HOME", home)
 	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
 	t.Setenv("XDG_CACHE_HOME", filepath.Join(home, ".cache"))
+	t.Setenv("XDG_STATE_HOME", filepath.Join(home, ".local", "state"))
+	for _, k := range []string{"CAIRN_KEY_HINT", "CAIRN_KDF_MAX_MEMORY", "CAIRN_KDF_MAX_PASSES"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
 	t.Setenv("CAIRN_INSECURE_TEST_KDF", "1")
 	return home
 }

@@ -30,8 +30,16 @@ func (c *checker) checkSnapshots(ctx context.Context) error {
 			continue // forgotten meanwhile
 		}
 		var s *snapshot.Snapshot
+		damaged := repo.IsDamage(err)
 		if err == nil {
 			s, err = snapshot.UnmarshalSnapshot(body)
+			damaged = err != nil
+		}
+		if err != nil && damaged {
+			// Damaged, oversized or junk: listings pass over it, so say
+			// how to be rid of it.
+			c.errorf("snapshot %s: %v (cairn forget %s removes it)", id, err, id)
+			continue
 		}
 		if err != nil {
 			c.snapshotFailed(id, body, err)

@@ -51,12 +51,62 @@ const keyFileAD = "cairn 1 key file"
 // ErrWrongPassphrase means no key file opened with the given passphrase.
 var ErrWrongPassphrase = errors.New("wrong passphrase")
 
-// Limits on KDF parameters accepted from a key file, so that a hostile key
-// file cannot make the client allocate without bound.
+// Hard limits on KDF parameters accepted from a key file, so that a
+// hostile key file cannot make the client allocate without bound; no
+// KDFLimits can raise them.
 const (
 	maxKDFMemoryKiB = 4 * 1024 * 1024
 	maxKDFTime      = 100
 )
+
+// KDFLimits caps the Argon2id cost a client runs for a key file it reads.
+// Anyone who may create objects can plant key files, so the cost a key
+// file asks for is checked before it is paid.
+type KDFLimits struct {
+	MemoryKiB uint32
+	Time      uint32
+	Threads   uint8
+}
+
+// DefaultKDFLimits are 1 GiB of memory, 16 passes and 16 lanes: sixteen
+// times the default cost in memory and four times in passes, and about
+// what a laptop can spare.
+func DefaultKDFLimits() KDFLimits {
+	return KDFLimits{MemoryKiB: 1 << 20, Time: 16, Threads: 16}
+}
+
+// orDefault fills zero fields from DefaultKDFLimits.
+func (l KDFLimits) orDefault() KDFLimits {
+	d := DefaultKDFLimits()
+	if l.MemoryKiB == 0 {
+		l.MemoryKiB = d.MemoryKiB
+	}
+	if l.Time == 0 {
+		l.Time = d.Time
+	}
+	if l.Threads == 0 {
+		l.Threads = d.Threads
+	}
+	return l
+}
+
+// ErrKDFLimit means a key file asks for more key-derivation memory, passes
+// or lanes than the client's KDFLimits allow; it was not run.
+var ErrKDFLimit = errors.New("key derivation cost above the limits")
+
+// Within checks p against l (zero fields of l mean the defaults) without
+// running anything.
+func (p KDFParams) Within(l KDFLimits) error {
+	l = l.orDefault()
+	if p.MemoryKiB > l.MemoryKiB || p.Time > l.Time || p.Threads > l.Threads {
+		return fmt.Errorf("%w: it asks for %d MiB of memory, %d passes and %d lanes; the limits are %d MiB, %d passes and %d lanes",
+			ErrKDFLimit, p.MemoryKiB>>10, p.Time, p.Threads, l.MemoryKiB>>10, l.Time, l.Threads)
+	}
+	return nil
+}
+
+// Cost orders key files by how much trying them costs: memory times passes.
+func (p KDFParams) Cost() uint64 { return uint64(p.MemoryKiB) * uint64(p.Time) }
 
 // NewKeyFile wraps mk under passphrase with a fresh salt.
 func NewKeyFile(mk MasterKey, passphrase []byte, params KDFParams, host, user string, now time.Time) (*KeyFile, error) {

@@ -81,7 +81,11 @@ func (p *pruner) refuseSkipped() error {
 		for _, kind := range []string{repo.KindSnapshot, repo.KindIndex} {
 			dir := strings.TrimSuffix(repo.ObjectName(kind, crypto.ID{}), crypto.ID{}.String())
 			if strings.HasPrefix(sk.Name, dir) {
-				return fmt.Errorf("prune: %s could not be read (%v); prune deletes nothing while any snapshot or index object is unreadable: run cairn check, and remove or repair that object", sk.Name, sk.Err)
+				fix := "cairn repair index rebuilds the index without it"
+				if kind == repo.KindSnapshot {
+					fix = "if it is junk, cairn forget " + strings.TrimPrefix(sk.Name, dir) + " removes it"
+				}
+				return fmt.Errorf("prune: %s could not be read (%v); nothing was deleted: prune deletes nothing while any snapshot or index object is unreadable; run cairn check, and %s", sk.Name, sk.Err, fix)
 			}
 		}
 	}

@@ -120,7 +120,7 @@ func openConfig(keys *crypto.Keys, sealed []byte) (Config, error) {
 	}
 	var cfg Config
 	if err := json.Unmarshal(body, &cfg); err != nil {
-		return Config{}, fmt.Errorf("config: decode: %w", err)
+		return Config{}, fmt.Errorf("config: decode: %v: %w", err, ErrCorrupt)
 	}
 	if err := cfg.validate(); err != nil {
 		return Config{}, err

@@ -18,8 +18,8 @@ type KeyInfo struct {
 	Current bool
 }
 
-// ListKeys lists the key files, oldest first. A damaged key file is an
-// error naming it.
+// ListKeys lists the key files, oldest first. A damaged key file is passed
+// over with a warning naming it (OpenOptions.Warn, Skipped).
 func (r *Repository) ListKeys(ctx context.Context) ([]KeyInfo, error) {
 	ids, err := r.ListObjects(ctx, KindKey)
 	if err != nil {
@@ -29,6 +29,10 @@ func (r *Repository) ListKeys(ctx context.Context) ([]KeyInfo, error) {
 	infos := make([]KeyInfo, 0, len(ids))
 	for _, id := range ids {
 		kf, err := r.LoadKeyFile(ctx, id)
+		if IsDamage(err) {
+			r.skip(ObjectName(KindKey, id), err)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -68,6 +72,10 @@ func (r *Repository) writeKeyFile(ctx context.Context, mk crypto.MasterKey, pass
 	}
 	return id, nil
 }
+
+// KeyID returns the ID of the key file that opened the repository (or, after
+// ChangePassphrase, replaced it), for remembering it (pkg/state).
+func (r *Repository) KeyID() crypto.ID { return r.currentKey() }
 
 // currentKey is the key file that opened the repository (or replaced it).
 func (r *Repository) currentKey() crypto.ID {

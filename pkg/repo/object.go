@@ -123,13 +123,14 @@ func (r *Repository) SaveObject(ctx context.Context, kind string, body []byte) (
 
 // LoadObject loads the envelope of kind named id: it checks the stored
 // bytes against the name, then authenticates and decrypts them. Errors name
-// the object and wrap ErrCorrupt (damaged or modified) or storage.ErrNotFound.
+// the object and wrap ErrCorrupt (damaged, modified, or larger than its
+// kind's limit, see kindLimit) or storage.ErrNotFound.
 func (r *Repository) LoadObject(ctx context.Context, kind string, id crypto.ID) ([]byte, error) {
 	if _, err := envelopeKind(kind); err != nil {
 		return nil, err
 	}
 	name := ObjectName(kind, id)
-	sealed, err := storage.ReadAll(ctx, r.store, name)
+	sealed, err := readLimited(ctx, r.store, name, kindLimit(kind))
 	sealed, err = r.objectFromVersions(ctx, name, id, sealed, err)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", name, err)

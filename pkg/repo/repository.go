@@ -69,6 +69,18 @@ type OpenOptions struct {
 	// listing), naming the object. Commands print it on stderr; it is
 	// called from several goroutines, one call at a time.
 	Warn func(object string, err error)
+
+	// KeyHint, if not "", is a key file ID or hex prefix of one that Open
+	// tries first (--key-hint). A hint that matches no key file is an
+	// error.
+	KeyHint string
+	// PreferKeys are key files Open tries next, when present: the one
+	// that opened this repository last time (see pkg/state).
+	PreferKeys []crypto.ID
+	// KDFLimits caps the key-derivation cost Open runs for a key file;
+	// zero fields mean crypto.DefaultKDFLimits. Key files above them are
+	// not run (and named if nothing else opens).
+	KDFLimits crypto.KDFLimits
 }
 
 // zstdWindow is the compressor's window size; see newRepository.
@@ -161,14 +173,14 @@ func Init(ctx context.Context, store storage.Store, passphrase []byte, opts Init
 // config gives ErrNoRepository; a passphrase no key file accepts gives an
 // error wrapping crypto.ErrWrongPassphrase.
 func Open(ctx context.Context, store storage.Store, passphrase []byte, opts OpenOptions) (*Repository, error) {
-	sealedConfig, err := storage.ReadAll(ctx, store, configName)
+	sealedConfig, err := readLimited(ctx, store, configName, maxConfigSize)
 	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrNoRepository) {
 		return nil, fmt.Errorf("%w: %w", ErrNoRepository, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+		return nil, fmt.Errorf("read %s: %w", configName, err)
 	}
-	u, err := unlock(ctx, store, passphrase, sealedConfig)
+	u, err := unlock(ctx, store, passphrase, sealedConfig, opts)
 	if err != nil {
 		return nil, err
 	}

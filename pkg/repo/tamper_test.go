@@ -3,6 +3,7 @@ package repo
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -44,14 +45,19 @@ func TestTamperKeyFile(t *testing.T) {
 	for _, i := range positions(len(orig)) {
 		rawPut(t, store, name, flipped(orig, i))
 		_, err := Open(ctx, store, testPass, OpenOptions{})
-		if !errors.Is(err, crypto.ErrWrongPassphrase) || !strings.Contains(err.Error(), name) {
+		// Damage is never a wrong passphrase (exit 12 would send the
+		// user hunting for a passphrase that is right).
+		if errors.Is(err, crypto.ErrWrongPassphrase) || !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), name) {
 			t.Fatalf("key file byte %d: %v", i, err)
 		}
 	}
 	// Even re-hashed under its new name, a changed key file does not open:
 	// the wrapped master secret is authenticated.
 	store.Delete(ctx, name)
-	mod := flipped(orig, strings.Index(string(orig), `"data": "`)+12)
+	// A valid base64 digit for another: the file still decodes.
+	mod := slices.Clone(orig)
+	at := strings.Index(string(orig), `"data": "`) + 12
+	mod[at] = map[bool]byte{true: 'B', false: 'A'}[mod[at] == 'A']
 	rawPut(t, store, ObjectName(KindKey, crypto.Hash(mod)), mod)
 	if _, err := Open(ctx, store, testPass, OpenOptions{}); !errors.Is(err, crypto.ErrWrongPassphrase) {
 		t.Errorf("re-hashed modified key file: %v", err)

@@ -34,8 +34,6 @@ import (
 // store that lies about its versions makes the bound matter.
 const maxVersionCandidates = 64
 
-// maxKeyFileSize bounds a key file version read into memory.
-const maxKeyFileSize = 1 << 20
 
 // errNoGenuineVersion means no stored version matches the name.
 var errNoGenuineVersion = errors.New("no stored version matches its name")

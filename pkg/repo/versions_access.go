@@ -18,8 +18,6 @@ import (
 // exactly the key file that opens with the passphrase, never another one a
 // `key remove` may have meant to revoke.
 
-// maxConfigSize bounds a config version read into memory.
-const maxConfigSize = 1 << 20
 
 // AccessRepair is what RecoverAccess restored, or with dryRun would.
 type AccessRepair struct {

@@ -31,6 +31,26 @@ type ObjectStore interface {
 	SaveObject(ctx context.Context, kind string, body []byte) (crypto.ID, error)
 }
 
+// Skipper is implemented by object stores that let a listing pass over a
+// damaged snapshot object instead of failing (the repository does). List,
+// Find("latest") and FindParent use it when o has it; without it, damage
+// is an error as before.
+type Skipper interface {
+	// Damaged reports whether err from LoadObject means the object's
+	// bytes arrived and failed a check (hash, authentication, size
+	// limit), as opposed to storage not delivering them, which must stop
+	// the listing.
+	Damaged(err error) bool
+	// SkipObject records that the object of kind named id was passed over
+	// because of err, and warns naming it. List calls it from several
+	// goroutines at once.
+	SkipObject(kind string, id crypto.ID, err error)
+}
+
+// ErrUndecodable marks a snapshot object that was loaded and authenticated
+// but whose body does not decode.
+var ErrUndecodable = errors.New("snapshot does not decode")
+
 // Entry is a loaded snapshot with its ID.
 type Entry struct {
 	ID       crypto.ID
@@ -65,14 +85,43 @@ func load(ctx context.Context, o ObjectStore, id crypto.ID) (*Snapshot, error) {
 	}
 	s, err := UnmarshalSnapshot(body)
 	if err != nil {
-		return nil, fmt.Errorf("snapshot %s: %w", id, err)
+		return nil, fmt.Errorf("snapshot %s: %w: %w", id, ErrUndecodable, err)
 	}
 	return s, nil
 }
 
+// skippable reports whether the load error err is damage that a listing
+// passes over, and if so tells o. Undecodable bodies always are; load
+// errors only when o says they are damage.
+func skippable(o ObjectStore, id crypto.ID, err error) bool {
+	sk, ok := o.(Skipper)
+	if !ok {
+		return false
+	}
+	if !errors.Is(err, ErrUndecodable) && !sk.Damaged(err) {
+		return false
+	}
+	sk.SkipObject(ObjectKind, id, err)
+	return true
+}
+
+// IsUnreadable reports whether err, from Find, means the snapshot object
+// exists but is damaged (o says so) or does not decode: forget can still
+// remove it by its ID.
+func IsUnreadable(o ObjectStore, err error) bool {
+	if errors.Is(err, ErrUndecodable) {
+		return true
+	}
+	sk, ok := o.(Skipper)
+	return ok && sk.Damaged(err)
+}
+
 // List loads all snapshots, sorted by time (oldest first; ties by ID). A
 // snapshot that disappears between listing and loading (removed by a
-// concurrent forget) is left out; any other failure is an error.
+// concurrent forget) is left out. So is a damaged one when o is a Skipper
+// (o warns naming it): one junk object under snapshots/, which anyone with
+// write access can plant, must not stop every client. Any other failure,
+// storage not delivering, is an error.
 func List(ctx context.Context, o ObjectStore) ([]Entry, error) {
 	ids, err := o.ListObjects(ctx, ObjectKind)
 	if err != nil {
@@ -84,7 +133,7 @@ func List(ctx context.Context, o ObjectStore) ([]Entry, error) {
 	for i, id := range ids {
 		g.Go(func() error {
 			s, err := load(gctx, o, id)
-			if errors.Is(err, storage.ErrNotFound) {
+			if errors.Is(err, storage.ErrNotFound) || (err != nil && skippable(o, id, err)) {
 				return nil
 			}
 			if err != nil {
@@ -191,6 +240,21 @@ func Find(ctx context.Context, o ObjectStore, ref string, f Filter) (Entry, erro
 		return Entry{}, fmt.Errorf("%w: snapshot %s does not match the filter (%v); drop the filter or pick another snapshot", ErrSnapshotNotFound, id.Short(), f)
 	}
 	return Entry{ID: id, Snapshot: s}, nil
+}
+
+// ResolveID resolves ref, a snapshot ID or a unique prefix of one, to an
+// ID without loading the snapshot, so that an unreadable snapshot can
+// still be named (and forgotten).
+func ResolveID(ctx context.Context, o ObjectStore, ref string) (crypto.ID, error) {
+	prefix := strings.ToLower(ref)
+	if prefix == "" || len(prefix) > 2*crypto.IDSize || strings.Trim(prefix, "0123456789abcdef") != "" {
+		return crypto.ID{}, fmt.Errorf("%w: %q is not a snapshot ID", ErrSnapshotNotFound, ref)
+	}
+	if len(prefix) == 2*crypto.IDSize {
+		id, _ := crypto.ParseID(prefix)
+		return id, nil
+	}
+	return resolvePrefix(ctx, o, prefix)
 }
 
 // maxCandidates bounds how many IDs an ambiguity error names.

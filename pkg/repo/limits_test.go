@@ -1,0 +1,141 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/cairn-backup/cairn/pkg/snapshot"
+	"github.com/cairn-backup/cairn/pkg/storage"
+)
+
+// hugeStore serves one generated object of size bytes under name on top of
+// a real store (no memory held), claims statSize for it in Stat, and
+// counts the bytes of it that readers actually take.
+type hugeStore struct {
+	storage.Store
+	name           string
+	size, statSize int64
+	read           atomic.Int64
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+type limitCountingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c limitCountingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func (h *hugeStore) Stat(ctx context.Context, name string) (storage.ObjectInfo, error) {
+	if name == h.name {
+		return storage.ObjectInfo{Name: name, Size: h.statSize}, nil
+	}
+	return h.Store.Stat(ctx, name)
+}
+
+func (h *hugeStore) Get(ctx context.Context, name string, off, length int64) (io.ReadCloser, error) {
+	if name == h.name {
+		return io.NopCloser(limitCountingReader{io.LimitReader(zeroReader{}, h.size), &h.read}), nil
+	}
+	return h.Store.Get(ctx, name, off, length)
+}
+
+func (h *hugeStore) List(ctx context.Context, prefix string, fn func(storage.ObjectInfo) error) error {
+	if err := h.Store.List(ctx, prefix, fn); err != nil {
+		return err
+	}
+	if strings.HasPrefix(h.name, prefix) {
+		return fn(storage.ObjectInfo{Name: h.name, Size: h.statSize})
+	}
+	return nil
+}
+
+// TestOversizedObjects: a 512 MiB object under snapshots/ costs one Stat
+// (no byte of it is read), and one whose Stat lies is cut at its limit.
+// Either is skipped by a listing with a warning naming it.
+func TestOversizedObjects(t *testing.T) {
+	ctx := context.Background()
+	base, r0 := newTestRepo(t, testInitOptions())
+	goodID, err := snapshot.Save(ctx, r0, &snapshot.Snapshot{Host: "h", Paths: []string{"/x"}, Tree: []crypto.ID{{1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hugeID := crypto.Hash([]byte("pretend"))
+	for _, tc := range []struct {
+		what           string
+		statSize, most int64
+	}{
+		{"honest size", 512 << 20, 0},
+		{"lying size", 100, maxSnapshotSize + 1},
+	} {
+		t.Run(tc.what, func(t *testing.T) {
+			h := &hugeStore{Store: base, name: ObjectName(KindSnapshot, hugeID), size: 512 << 20, statSize: tc.statSize}
+			var warned []string
+			r := openTestRepo(t, h, OpenOptions{Warn: func(object string, err error) { warned = append(warned, object) }})
+			_, err := r.LoadObject(ctx, KindSnapshot, hugeID)
+			if !errors.Is(err, ErrTooLarge) || !IsDamage(err) || !strings.Contains(err.Error(), hugeID.String()) {
+				t.Fatalf("LoadObject = %v; want ErrTooLarge naming the object", err)
+			}
+			if got := h.read.Load(); got > tc.most {
+				t.Errorf("read %d bytes of the huge object; want at most %d", got, tc.most)
+			}
+			entries, err := snapshot.List(ctx, r)
+			if err != nil || len(entries) != 1 || entries[0].ID != goodID {
+				t.Fatalf("List = %v, %v; want only %s", entries, err, goodID.Short())
+			}
+			if len(warned) != 1 || warned[0] != ObjectName(KindSnapshot, hugeID) {
+				t.Errorf("warnings %q", warned)
+			}
+			if s := r.Skipped(); len(s) != 1 || s[0].Name != ObjectName(KindSnapshot, hugeID) {
+				t.Errorf("Skipped = %v", s)
+			}
+			if got := h.read.Load(); got > 2*tc.most {
+				t.Errorf("read %d bytes of the huge object in all; want at most %d", got, 2*tc.most)
+			}
+		})
+	}
+}
+
+// failingStore fails every Get of a snapshot object as storage would.
+type failingStore struct{ storage.Store }
+
+var errUnreachable = errors.New("connection refused")
+
+func (f failingStore) Get(ctx context.Context, name string, off, length int64) (io.ReadCloser, error) {
+	if strings.HasPrefix(name, "snapshots/") {
+		return nil, errUnreachable
+	}
+	return f.Store.Get(ctx, name, off, length)
+}
+
+// TestStorageFailureIsNotSkipped: a listing that cannot read a snapshot
+// because storage failed fails; it does not pass over it as damage.
+func TestStorageFailureIsNotSkipped(t *testing.T) {
+	ctx := context.Background()
+	base, r0 := newTestRepo(t, testInitOptions())
+	if _, err := snapshot.Save(ctx, r0, &snapshot.Snapshot{Host: "h", Tree: []crypto.ID{{1}}}); err != nil {
+		t.Fatal(err)
+	}
+	r := openTestRepo(t, failingStore{base}, OpenOptions{})
+	if _, err := snapshot.List(ctx, r); !errors.Is(err, errUnreachable) || IsDamage(err) {
+		t.Fatalf("List = %v; want the storage error", err)
+	}
+	if len(r.Skipped()) != 0 {
+		t.Errorf("Skipped = %v", r.Skipped())
+	}
+}
