@@ -46,9 +46,12 @@
 //
 // # Optional capabilities
 //
-// Not every store holds resources or can create its own location, so those
-// abilities are separate one-method interfaces, Closer and Creator, that
-// callers discover with a type assertion, in the style of io/fs. This keeps
-// Store small for wrappers (retry, rate limiting, fault injection) that would
-// otherwise have to forward methods they do not care about.
+// Not every store holds resources, can create its own location, limits its
+// concurrent uploads or leaves temporary files behind, so those abilities
+// are separate small interfaces (Closer, Creator, PutConcurrency,
+// TempCleaner) that callers discover with a type assertion, in the style of
+// io/fs. This keeps Store small. Decorators (retry, fault injection,
+// create-only access) embed Forward, which implements every capability by
+// forwarding it, so no decorator can hide one and none lists combinations
+// of them; storagetest.CheckCapabilities holds each decorator to that.
 package storage

@@ -77,27 +77,6 @@ type Store interface {
 	Delete(ctx context.Context, name string) error
 }
 
-// Closer is implemented by stores that hold resources (connections, temp
-// directories). Callers check for it with a type assertion.
-type Closer interface {
-	Close() error
-}
-
-// Creator is implemented by stores that can create their location (a bucket
-// or a directory) when it does not exist yet. cairn init uses it.
-type Creator interface {
-	Create(ctx context.Context) error
-}
-
-// PutConcurrency is implemented by stores that gain nothing from more
-// concurrent Puts than ConcurrentPuts returns: a local disk writes one
-// stream about as fast as eight, while an object store hides its latency
-// behind many. Callers that hold each upload in memory (the repository
-// holds a pack per upload) run at most that many Puts at once.
-type PutConcurrency interface {
-	ConcurrentPuts() int
-}
-
 // ReadAll reads a whole object.
 func ReadAll(ctx context.Context, s Store, name string) ([]byte, error) {
 	rc, err := s.Get(ctx, name, 0, -1)

@@ -8,10 +8,21 @@ import (
 	"github.com/cairn-backup/cairn/pkg/storage"
 )
 
-var _ storage.Store = (*Store)(nil)
+var (
+	_ storage.Store       = (*Store)(nil)
+	_ storage.Creator     = (*Store)(nil)
+	_ storage.Closer      = (*Store)(nil)
+	_ storage.TempCleaner = (*Store)(nil)
+	_ storage.Wrapper     = (*Store)(nil)
+)
 
 // Store retries the operations of the store it wraps. Build it with New.
+//
+// It keeps every optional capability of the wrapped store (storage.Forward):
+// ConcurrentPuts, Close and the temp-file methods are forwarded as they
+// are, and Create is forwarded with retries.
 type Store struct {
+	storage.Forward
 	inner  storage.Store
 	policy Policy
 }
@@ -19,51 +30,14 @@ type Store struct {
 // New wraps inner so that operations failing with an error that wraps
 // storage.ErrTransient are tried again, with exponential backoff and full
 // jitter, up to policy.MaxAttempts times; see Policy for the defaults.
-//
-// The result also implements storage.Creator (with retries) and
-// storage.Closer exactly when inner does, so capability checks by type
-// assertion see through the decorator.
-func New(inner storage.Store, policy Policy) storage.Store {
-	s := &Store{inner: inner, policy: policy.withDefaults()}
-	creator, isCreator := inner.(storage.Creator)
-	closer, isCloser := inner.(storage.Closer)
-	switch {
-	case isCreator && isCloser:
-		return &creatingClosingStore{s, retryingCreate{s, creator}, closer}
-	case isCreator:
-		return &creatingStore{s, retryingCreate{s, creator}}
-	case isCloser:
-		return &closingStore{s, closer}
-	}
-	return s
+func New(inner storage.Store, policy Policy) *Store {
+	return &Store{Forward: storage.Forward{Inner: inner}, inner: inner, policy: policy.withDefaults()}
 }
 
-// The combinations of optional capabilities New may return.
-type (
-	creatingStore struct {
-		*Store
-		retryingCreate
-	}
-	closingStore struct {
-		*Store
-		storage.Closer
-	}
-	creatingClosingStore struct {
-		*Store
-		retryingCreate
-		storage.Closer
-	}
-)
-
-// retryingCreate retries the inner store's Create, which is idempotent
-// (creating an existing bucket or directory succeeds).
-type retryingCreate struct {
-	retrier *Store
-	creator storage.Creator
-}
-
-func (c retryingCreate) Create(ctx context.Context) error {
-	return c.retrier.do(ctx, "create", "", func() error { return c.creator.Create(ctx) })
+// Create retries the inner store's Create, which is idempotent (creating
+// an existing bucket or directory succeeds).
+func (s *Store) Create(ctx context.Context) error {
+	return s.do(ctx, "create", "", func() error { return s.Forward.Create(ctx) })
 }
 
 // Unwrap returns the store New wrapped.

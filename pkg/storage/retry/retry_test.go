@@ -14,6 +14,7 @@ import (
 
 	"github.com/cairn-backup/cairn/pkg/storage"
 	"github.com/cairn-backup/cairn/pkg/storage/fault"
+	"github.com/cairn-backup/cairn/pkg/storage/local"
 	"github.com/cairn-backup/cairn/pkg/storage/mem"
 	"github.com/cairn-backup/cairn/pkg/storage/storagetest"
 )
@@ -313,41 +314,7 @@ func TestStopsWaitingWhenContextIsDone(t *testing.T) {
 }
 
 func TestCapabilitiesAreKept(t *testing.T) {
-	type creatorStore struct {
-		storage.Store
-		storage.Creator
-	}
-	type closerStore struct {
-		storage.Store
-		storage.Closer
-	}
-	type both struct {
-		storage.Store
-		storage.Creator
-		storage.Closer
-	}
-	plain := newScripted()
-	tests := []struct {
-		inner             storage.Store
-		creator, isCloser bool
-	}{
-		{plain, false, false},
-		{creatorStore{plain, nil}, true, false},
-		{closerStore{plain, nil}, false, true},
-		{both{plain, nil, nil}, true, true},
-	}
-	for _, tc := range tests {
-		s := New(tc.inner, Policy{})
-		_, isCreator := s.(storage.Creator)
-		_, isCloser := s.(storage.Closer)
-		if isCreator != tc.creator || isCloser != tc.isCloser {
-			t.Errorf("New(%T): Creator %v, Closer %v; want %v, %v",
-				tc.inner, isCreator, isCloser, tc.creator, tc.isCloser)
-		}
-		if u, ok := s.(interface{ Unwrap() storage.Store }); !ok || u.Unwrap() != tc.inner {
-			t.Errorf("New(%T) does not unwrap to the inner store", tc.inner)
-		}
-	}
+	storagetest.CheckCapabilities(t, func(inner storage.Store) storage.Store { return New(inner, Policy{}) })
 }
 
 type countingCreator struct {
@@ -367,7 +334,7 @@ func TestCreateIsRetried(t *testing.T) {
 	inner := &countingCreator{scriptedStore: newScripted()}
 	var rec recorder
 	s := New(inner, rec.policy(0))
-	if err := s.(storage.Creator).Create(t.Context()); err != nil {
+	if err := s.Create(t.Context()); err != nil {
 		t.Fatalf("Create: %v", err)
 	}
 	if inner.creates != 3 {
@@ -392,4 +359,16 @@ func TestConformanceUnderFaults(t *testing.T) {
 		noWait := func(ctx context.Context, _ time.Duration) error { return ctx.Err() }
 		return New(f, Policy{Sleep: noWait})
 	})
+}
+
+// TestKeepsLocalPutConcurrency is the case that went wrong: a retrying
+// local store must still ask for one upload at a time.
+func TestKeepsLocalPutConcurrency(t *testing.T) {
+	l, err := local.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := storage.PutLimit(New(l, Policy{})), l.ConcurrentPuts(); got != want {
+		t.Errorf("ConcurrentPuts through retry = %d, want the local store's %d", got, want)
+	}
 }
