@@ -12,15 +12,20 @@
 // and are enforced by one conformance suite (package storagetest) that every
 // backend runs, so "works with local" means "works with S3".
 //
-// # Atomic put
+// # Atomic, create-only put
 //
 // Put takes the whole object as a byte slice and makes it visible
-// atomically: a reader sees the whole old object, the whole new one, or
-// nothing, never a prefix. Object stores give this for free; the local
-// backend gets it by writing a temporary file, syncing it and renaming it
-// over the target. Because the data is a slice, a retrying decorator can
-// resend it without the caller's help, and the repository can trust that a
-// listed object is complete: a crash mid-upload leaves no truncated pack.
+// atomically: a reader sees the whole object or nothing, never a prefix.
+// Put never replaces an existing object (ErrExists): object names are
+// content hashes or unique per writer, so an honest client never needs to,
+// and a store that refuses replacement is what makes create-only
+// credentials safe for backup machines: they cannot overwrite packs with
+// junk. Object stores give atomicity for free and create-only with a
+// conditional PUT; the local backend writes a temporary file, syncs it and
+// links it to the target name, which fails if the name exists. Because the
+// data is a slice, a retrying decorator can resend it without the caller's
+// help, and the repository can trust that a listed object is complete: a
+// crash mid-upload leaves no truncated pack.
 //
 // # Restricted names
 //

@@ -49,10 +49,20 @@ type ObjectInfo struct {
 // All methods honour ctx: once it is done they return promptly with an error
 // that wraps ctx.Err().
 type Store interface {
-	// Put stores data under name, replacing any object of that name. The
-	// write is atomic: a concurrent or later reader sees either the whole
-	// new object or no object (or the whole old one), never a prefix. data
-	// is not retained after Put returns and may be re-sent by retries.
+	// Put creates the object name holding data. It never replaces an
+	// existing object: if name exists, Put leaves it as it was and fails
+	// with an error wrapping ErrExists (two racing Puts of one name: one
+	// wins, the other gets ErrExists). The write is atomic: a concurrent
+	// or later reader sees either the whole object or no object, never a
+	// prefix. data is not retained after Put returns and may be re-sent by
+	// retries, so a retried Put whose first attempt did succeed ends with
+	// ErrExists over its own bytes; callers that name objects by content
+	// confirm with Stat (see repo's putNew).
+	//
+	// Backends keep the rule where their storage allows it: mem and local
+	// always; S3 with a conditional PUT (If-None-Match: *), falling back to
+	// a plain PUT, with a warning, on providers that refuse conditional
+	// writes.
 	Put(ctx context.Context, name string, data []byte) error
 
 	// Get returns length bytes of the object starting at offset. length < 0

@@ -41,6 +41,9 @@ type Options struct {
 	// Connections bounds the number of concurrent requests; 0 means the
 	// backend's default.
 	Connections int
+	// Warn, when set, receives warnings that do not stop the operation
+	// (see s3.Config.Warn).
+	Warn func(msg string)
 }
 
 // validate checks the options that do not depend on the backend.
@@ -96,6 +99,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (storage.Store, erro
 			CAFile:       opts.CAFile,
 			StorageClass: opts.StorageClass,
 			Connections:  opts.Connections,
+			Warn:         opts.Warn,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("open repository %s: %w", loc, err)

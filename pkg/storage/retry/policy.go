@@ -105,6 +105,7 @@ func permanent(err error) bool {
 	return errors.Is(err, storage.ErrNotFound) ||
 		errors.Is(err, storage.ErrPermission) ||
 		errors.Is(err, storage.ErrInvalidName) ||
+		errors.Is(err, storage.ErrExists) ||
 		errors.Is(err, storage.ErrNoRepository) ||
 		errors.Is(err, context.Canceled) ||
 		errors.Is(err, context.DeadlineExceeded)

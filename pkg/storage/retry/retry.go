@@ -2,6 +2,7 @@ package retry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -61,9 +62,21 @@ func (s *Store) do(ctx context.Context, op, name string, fn func() error) error 
 }
 
 // Put retries the whole upload; data is kept by the caller, so every
-// attempt sends the same bytes.
+// attempt sends the same bytes. An attempt whose response was lost may
+// have stored the object, and then the next attempt fails with
+// storage.ErrExists; Put returns that error, saying so, and leaves the
+// verdict to the caller, which knows whether the name stands for its
+// content (repo's putNew compares the stored size).
 func (s *Store) Put(ctx context.Context, name string, data []byte) error {
-	return s.do(ctx, "put", name, func() error { return s.inner.Put(ctx, name, data) })
+	attempts := 0
+	err := s.do(ctx, "put", name, func() error {
+		attempts++
+		return s.inner.Put(ctx, name, data)
+	})
+	if attempts > 1 && errors.Is(err, storage.ErrExists) {
+		return fmt.Errorf("%w (on attempt %d: an earlier attempt whose answer was lost may have stored it)", err, attempts)
+	}
+	return err
 }
 
 // Get retries opening the object, and the returned reader re-opens it

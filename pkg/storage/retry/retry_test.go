@@ -355,7 +355,12 @@ func TestConformanceUnderFaults(t *testing.T) {
 	storagetest.Run(t, func(*testing.T) storage.Store {
 		f := fault.New(mem.New())
 		f.Add(fault.Rule{Probability: 0.07, Err: storage.ErrTransient})
-		f.Add(fault.Rule{Probability: 0.07, AfterInner: true, Err: storage.ErrTransient})
+		// A Put whose answer was lost is retried into ErrExists, which
+		// the decorator leaves to its callers (TestPutLostResponse), so
+		// lost answers are injected into the other operations only.
+		for _, op := range []fault.Op{fault.OpGet, fault.OpStat, fault.OpList, fault.OpDelete} {
+			f.Add(fault.Rule{Op: op, Probability: 0.07, AfterInner: true, Err: storage.ErrTransient})
+		}
 		noWait := func(ctx context.Context, _ time.Duration) error { return ctx.Err() }
 		return New(f, Policy{Sleep: noWait})
 	})
@@ -370,5 +375,28 @@ func TestKeepsLocalPutConcurrency(t *testing.T) {
 	}
 	if got, want := storage.PutLimit(New(l, Policy{})), l.ConcurrentPuts(); got != want {
 		t.Errorf("ConcurrentPuts through retry = %d, want the local store's %d", got, want)
+	}
+}
+
+// TestPutLostResponse: the first attempt stores the object but its answer
+// is lost; the retry finds the object there. Put reports ErrExists (the
+// caller decides) and says that an earlier attempt may have stored it.
+func TestPutLostResponse(t *testing.T) {
+	inner := mem.New()
+	f := fault.New(inner)
+	f.Add(fault.Rule{Op: fault.OpPut, Nth: 1, AfterInner: true, Err: storage.ErrTransient})
+	var rec recorder
+	s := New(f, rec.policy(0))
+	err := s.Put(t.Context(), "data/x", []byte("abc"))
+	if !errors.Is(err, storage.ErrExists) || !strings.Contains(err.Error(), "earlier attempt") {
+		t.Fatalf("Put after a lost answer: %v, want ErrExists naming the earlier attempt", err)
+	}
+	if got, err := storage.ReadAll(t.Context(), inner, "data/x"); err != nil || string(got) != "abc" {
+		t.Errorf("stored object: %q, %v", got, err)
+	}
+	// A first attempt that finds the object is a plain ErrExists.
+	err = s.Put(t.Context(), "data/x", []byte("abc"))
+	if !errors.Is(err, storage.ErrExists) || strings.Contains(err.Error(), "earlier attempt") {
+		t.Errorf("Put of an existing object: %v, want a plain ErrExists", err)
 	}
 }

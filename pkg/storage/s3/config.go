@@ -62,6 +62,11 @@ type Config struct {
 	// DefaultConnections. Callers size their worker pools from it.
 	Connections int
 
+	// Warn, when set, receives warnings that do not stop the operation:
+	// the one that says the server refused conditional uploads and Put
+	// falls back to plain PUTs, which may replace objects.
+	Warn func(msg string)
+
 	// Transport, when set, replaces the HTTP transport New would build;
 	// CAFile and the connection-pool sizing then do not apply. Tests use
 	// it to route requests through a fault-injecting proxy.

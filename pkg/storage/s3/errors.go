@@ -48,6 +48,14 @@ func translateError(err error) error {
 // classifyResponse maps an S3 error response to a sentinel, or nil.
 func classifyResponse(resp minio.ErrorResponse) error {
 	switch resp.Code {
+	case minio.PreconditionFailed:
+		// The answer to a conditional PUT (If-None-Match: *) of a key
+		// that exists: the only condition cairn sends.
+		return storage.ErrExists
+	case "ConditionalRequestConflict":
+		// AWS: a conditional write raced another write of the key;
+		// the retry then finds the winner (412).
+		return storage.ErrTransient
 	case minio.NoSuchBucket:
 		return storage.ErrNoRepository
 	case minio.NoSuchKey, "NotFound":
@@ -74,6 +82,8 @@ func classifyResponse(resp minio.ErrorResponse) error {
 		http.StatusServiceUnavailable, http.StatusGatewayTimeout,
 		520: // Cloudflare: unknown error from the origin
 		return storage.ErrTransient
+	case http.StatusPreconditionFailed:
+		return storage.ErrExists
 	case http.StatusNotFound:
 		// A HEAD response has no body to name the code; minio-go then
 		// guesses NoSuchKey for object requests, so a bare 404 here is
@@ -124,6 +134,22 @@ func isTransientTransportError(err error) bool {
 	}
 	var netErr net.Error
 	return errors.As(err, &netErr)
+}
+
+// conditionalRefused reports the answers of providers that do not support
+// If-None-Match on PUT: 501 NotImplemented (most), or a 400 whose message
+// names the header (some gateways reject unknown conditional headers).
+// Anything else, notably a 412, is a real answer to the condition.
+func conditionalRefused(err error) bool {
+	var resp minio.ErrorResponse
+	if !errors.As(err, &resp) {
+		return false
+	}
+	if resp.StatusCode == http.StatusNotImplemented || resp.Code == minio.NotImplemented {
+		return true
+	}
+	return resp.StatusCode == http.StatusBadRequest &&
+		strings.Contains(strings.ToLower(resp.Message), "if-none-match")
 }
 
 // isInvalidRange reports the 416 answer to a Get whose offset is at or past

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"github.com/minio/minio-go/v7"
 
@@ -35,6 +36,10 @@ type Store struct {
 	storageClass string
 	connections  int
 	sem          chan struct{} // one token per request in flight
+
+	warn func(msg string) // Config.Warn; may be nil
+	// plainPuts is set once the server has refused a conditional PUT.
+	plainPuts atomic.Bool
 
 	// ownTransport is the transport New built, whose idle connections
 	// Close releases; nil when Config.Transport was given.
@@ -70,6 +75,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		storageClass: cfg.StorageClass,
 		connections:  cfg.Connections,
 		sem:          make(chan struct{}, cfg.Connections),
+		warn:         cfg.Warn,
 	}
 	if cfg.Transport == nil {
 		s.ownTransport, _ = opts.Transport.(*http.Transport)
@@ -125,6 +131,13 @@ func (s *Store) release() { <-s.sem }
 // appears atomically) with a Content-MD5 header: the server rejects a body
 // damaged in transit with BadDigest, which is classified transient so the
 // retry decorator resends it.
+//
+// The PUT is conditional (If-None-Match: *), so it never replaces an
+// object: the server answers 412 when the key exists, and Put returns an
+// error wrapping storage.ErrExists. A provider that refuses conditional
+// writes (see conditionalRefused) is detected on the first such answer;
+// the Store then sends plain PUTs for the rest of its life, after one
+// Config.Warn.
 func (s *Store) Put(ctx context.Context, name string, data []byte) error {
 	if err := storage.ValidName(name); err != nil {
 		return fmt.Errorf("%s: put: %w", s, err)
@@ -133,17 +146,42 @@ func (s *Store) Put(ctx context.Context, name string, data []byte) error {
 		return s.fail("put", name, err)
 	}
 	defer s.release()
-	_, err := s.client.PutObject(ctx, s.bucket, s.key(name), bytes.NewReader(data), int64(len(data)),
-		minio.PutObjectOptions{
-			ContentType:      "application/octet-stream",
-			StorageClass:     s.storageClass,
-			SendContentMd5:   true,
-			DisableMultipart: true,
-		})
+	conditional := !s.plainPuts.Load()
+	err := s.putObject(ctx, name, data, conditional)
+	if conditional && conditionalRefused(err) {
+		s.fallBackToPlainPuts(err)
+		err = s.putObject(ctx, name, data, false)
+	}
 	if err != nil {
 		return s.fail("put", name, err)
 	}
 	return nil
+}
+
+func (s *Store) putObject(ctx context.Context, name string, data []byte, conditional bool) error {
+	opts := minio.PutObjectOptions{
+		ContentType:      "application/octet-stream",
+		StorageClass:     s.storageClass,
+		SendContentMd5:   true,
+		DisableMultipart: true,
+	}
+	if conditional {
+		opts.SetMatchETagExcept("*") // If-None-Match: *
+	}
+	_, err := s.client.PutObject(ctx, s.bucket, s.key(name), bytes.NewReader(data), int64(len(data)), opts)
+	return err
+}
+
+// fallBackToPlainPuts switches the Store to unconditional PUTs and warns,
+// once.
+func (s *Store) fallBackToPlainPuts(cause error) {
+	if s.plainPuts.Swap(true) || s.warn == nil {
+		return
+	}
+	s.warn(fmt.Sprintf("%s: the server does not support conditional uploads (If-None-Match: *): %v; "+
+		"uploads fall back to plain PUTs, which can replace existing objects, so credentials that may "+
+		"write objects can overwrite this repository's data (use bucket versioning for append-only backups)",
+		s, minio.ToErrorResponse(cause).Code))
 }
 
 // Stat returns the size and server modification time of name.
