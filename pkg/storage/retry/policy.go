@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"syscall"
 	"time"
 
 	"github.com/cairn-backup/cairn/pkg/storage"
@@ -15,6 +16,10 @@ const (
 	DefaultMaxAttempts = 8
 	DefaultBase        = 100 * time.Millisecond
 	DefaultMax         = 10 * time.Second
+	// DefaultStallTimeout matches the S3 transport's response-header
+	// timeout: a body that delivers nothing for this long is as dead as
+	// a request that gets no answer.
+	DefaultStallTimeout = time.Minute
 )
 
 // Policy says how often and how patiently to retry. The zero Policy is
@@ -28,6 +33,13 @@ type Policy struct {
 	// every further retry up to Max.
 	Base time.Duration
 	Max  time.Duration
+
+	// StallTimeout is how long one Read of a Get's body may wait for its
+	// first byte before the reader gives up on that connection, closes
+	// it and resumes the download on a new one, like any other transient
+	// failure (and within the same budget). Nothing below cairn times out
+	// a body that stops mid-way: HTTP only times the response headers.
+	StallTimeout time.Duration
 
 	// Sleep waits for d or until ctx is done, whichever comes first, and
 	// returns ctx.Err() in the second case. Nil means a real timer. Tests
@@ -56,6 +68,9 @@ func (p Policy) withDefaults() Policy {
 	}
 	if p.Max < p.Base {
 		p.Max = p.Base
+	}
+	if p.StallTimeout <= 0 {
+		p.StallTimeout = DefaultStallTimeout
 	}
 	if p.Sleep == nil {
 		p.Sleep = sleep
@@ -117,8 +132,9 @@ func retryable(err error) bool {
 }
 
 // retryableRead is retryable for errors that interrupt a download: a
-// connection dropping mid-body shows up as io.ErrUnexpectedEOF from
-// backends that do not classify read errors themselves.
+// connection dropping mid-body shows up as io.ErrUnexpectedEOF or a reset
+// from backends that do not classify read errors themselves.
 func retryableRead(err error) bool {
-	return !permanent(err) && (errors.Is(err, storage.ErrTransient) || errors.Is(err, io.ErrUnexpectedEOF))
+	return !permanent(err) && (errors.Is(err, storage.ErrTransient) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE))
 }

@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/cairn-backup/cairn/pkg/storage"
 )
 
 // resumingReader is the reader Get returns. When reading fails with a
@@ -36,7 +40,7 @@ func (r *resumingReader) Read(p []byte) (int, error) {
 		return 0, r.err
 	}
 	for {
-		n, err := r.body.Read(p)
+		n, err := r.watchedRead(p)
 		r.read += int64(n)
 		if err == nil || err == io.EOF || !retryableRead(err) {
 			return n, err
@@ -49,6 +53,26 @@ func (r *resumingReader) Read(p []byte) (int, error) {
 			return n, nil
 		}
 	}
+}
+
+// watchedRead reads from the body, closing it if the Read delivers nothing
+// for Policy.StallTimeout: closing is what unblocks a Read stuck on a
+// silent connection, and the stall is then reported as a transient error
+// so that Read resumes on a fresh connection. A timer per Read costs far
+// less than the read itself.
+func (r *resumingReader) watchedRead(p []byte) (int, error) {
+	body := r.body
+	var stalled atomic.Bool
+	timeout := r.store.policy.StallTimeout
+	t := time.AfterFunc(timeout, func() {
+		stalled.Store(true)
+		_ = body.Close()
+	})
+	n, err := body.Read(p)
+	if !t.Stop() && stalled.Load() {
+		return n, fmt.Errorf("read %s: %w: no data for %v, connection closed", r.name, storage.ErrTransient, timeout)
+	}
+	return n, err
 }
 
 // reopen replaces the broken body with a fresh one positioned after the

@@ -4,6 +4,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -22,6 +23,9 @@ import (
 // 501 NotImplemented like providers that lack conditional writes.
 type fakeS3 struct {
 	refuseConditional bool
+	// stallHeaders requests are answered with nothing until the client
+	// gives up; then stallBodies GETs send half the body and stall.
+	stallHeaders, stallBodies int
 
 	mu      sync.Mutex
 	objects map[string][]byte
@@ -30,6 +34,12 @@ type fakeS3 struct {
 
 func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
+	if f.stallHeaders > 0 {
+		f.stallHeaders--
+		f.mu.Unlock()
+		<-r.Context().Done() // the client closed the connection
+		return
+	}
 	defer f.mu.Unlock()
 	xmlError := func(status int, code string) {
 		w.Header().Set("Content-Type", "application/xml")
@@ -61,6 +71,34 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 		w.Header().Set("Last-Modified", time.Unix(1e9, 0).UTC().Format(http.TimeFormat))
 		w.Header().Set("ETag", `"00"`)
+	case http.MethodGet:
+		data, ok := f.objects[r.URL.Path]
+		if !ok {
+			xmlError(http.StatusNotFound, "NoSuchKey")
+			return
+		}
+		status := http.StatusOK
+		if rng := r.Header.Get("Range"); rng != "" {
+			var start int
+			fmt.Sscanf(rng, "bytes=%d-", &start)
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, len(data)-1, len(data)))
+			data = data[start:]
+			status = http.StatusPartialContent
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		w.Header().Set("Last-Modified", time.Unix(1e9, 0).UTC().Format(http.TimeFormat))
+		w.Header().Set("ETag", `"00"`)
+		w.WriteHeader(status)
+		if f.stallBodies > 0 {
+			f.stallBodies--
+			w.Write(data[:len(data)/2])
+			w.(http.Flusher).Flush()
+			f.mu.Unlock()
+			<-r.Context().Done()
+			f.mu.Lock() // for the deferred Unlock
+			return
+		}
+		w.Write(data)
 	default:
 		xmlError(http.StatusNotImplemented, "NotImplemented")
 	}
@@ -68,10 +106,17 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func newFakeStore(t *testing.T, f *fakeS3, warn func(string)) *s3.Store {
 	t.Helper()
-	f.objects = map[string][]byte{}
+	return newFakeStoreWith(t, f, func(cfg *s3.Config) { cfg.Warn = warn })
+}
+
+func newFakeStoreWith(t *testing.T, f *fakeS3, configure func(*s3.Config)) *s3.Store {
+	t.Helper()
+	if f.objects == nil {
+		f.objects = map[string][]byte{}
+	}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
-	return mustNew(t, s3.Config{
+	cfg := s3.Config{
 		Endpoint:  strings.TrimPrefix(srv.URL, "http://"),
 		Bucket:    "bucket",
 		Insecure:  true,
@@ -79,8 +124,9 @@ func newFakeStore(t *testing.T, f *fakeS3, warn func(string)) *s3.Store {
 		SecretKey: "secret",
 		Region:    "us-east-1",
 		Lookup:    "path",
-		Warn:      warn,
-	})
+	}
+	configure(&cfg)
+	return mustNew(t, cfg)
 }
 
 func TestPutIsConditional(t *testing.T) {

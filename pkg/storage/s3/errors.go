@@ -25,12 +25,21 @@ import (
 // the outermost error. Context errors pass through unchanged so callers see
 // cancellation as cancellation, never as a retryable failure; errors that
 // fit no class also pass through unchanged.
-func translateError(err error) error {
+//
+// ctx is the operation's context. An error that claims to be
+// context.DeadlineExceeded while ctx is not done comes from a timeout below
+// cairn: net/http's "timeout awaiting response headers" and dial timeouts
+// say so. Those are transient, and are returned with the message only, so
+// that nothing above mistakes them for the caller's own deadline.
+func translateError(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
+		if ctx.Err() != nil {
+			return err
+		}
+		return fmt.Errorf("%w: %s", storage.ErrTransient, err)
 	}
 	var resp minio.ErrorResponse
 	if errors.As(err, &resp) {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -63,7 +64,7 @@ func TestTranslateError(t *testing.T) {
 	sentinels := []error{storage.ErrNotFound, storage.ErrNoRepository, storage.ErrPermission, storage.ErrTransient}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := translateError(tc.err)
+			got := translateError(context.Background(), tc.err)
 			if !errors.Is(got, tc.err) {
 				t.Errorf("translateError(%v) = %v, lost the original error", tc.err, got)
 			}
@@ -77,17 +78,46 @@ func TestTranslateError(t *testing.T) {
 }
 
 func TestTranslateErrorPassesContextErrorsThrough(t *testing.T) {
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
 	for _, err := range []error{
 		context.Canceled,
 		context.DeadlineExceeded,
 		&url.Error{Op: "Get", URL: "u", Err: context.Canceled},
 	} {
-		if got := translateError(err); got != err { //nolint:errorlint // identity is the point
+		if got := translateError(done, err); got != err { //nolint:errorlint // identity is the point
 			t.Errorf("translateError(%v) = %v, want it unchanged", err, got)
 		}
 	}
-	if translateError(nil) != nil {
+	if translateError(done, nil) != nil {
 		t.Errorf("translateError(nil) != nil")
+	}
+}
+
+// headerTimeout imitates net/http's "timeout awaiting response headers",
+// which claims to be context.DeadlineExceeded.
+type headerTimeout struct{}
+
+func (headerTimeout) Error() string        { return "net/http: timeout awaiting response headers" }
+func (headerTimeout) Timeout() bool        { return true }
+func (headerTimeout) Is(target error) bool { return target == context.DeadlineExceeded }
+
+// TestTranslateErrorTimeoutsBelowContext: a timeout that claims to be
+// DeadlineExceeded while the operation's context is alive is a transport
+// timeout: transient, and no longer looking like the caller's deadline
+// (which the retry decorator would not retry).
+func TestTranslateErrorTimeoutsBelowContext(t *testing.T) {
+	for _, err := range []error{
+		&url.Error{Op: "Put", URL: "u", Err: headerTimeout{}},
+		&url.Error{Op: "Get", URL: "u", Err: context.DeadlineExceeded},
+	} {
+		got := translateError(context.Background(), err)
+		if !errors.Is(got, storage.ErrTransient) || errors.Is(got, context.DeadlineExceeded) {
+			t.Errorf("translateError(%v) = %v, want transient and not DeadlineExceeded", err, got)
+		}
+		if !strings.Contains(got.Error(), err.Error()) {
+			t.Errorf("translateError(%v) = %v, lost the message", err, got)
+		}
 	}
 }
 

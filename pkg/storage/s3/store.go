@@ -104,8 +104,8 @@ func (s *Store) key(name string) string {
 }
 
 // fail classifies err and adds which operation on which object failed.
-func (s *Store) fail(op, name string, err error) error {
-	return fmt.Errorf("%s: %s %s: %w", s, op, name, translateError(err))
+func (s *Store) fail(ctx context.Context, op, name string, err error) error {
+	return fmt.Errorf("%s: %s %s: %w", s, op, name, translateError(ctx, err))
 }
 
 // acquire takes a request token, waiting while Connections requests are in
@@ -143,7 +143,7 @@ func (s *Store) Put(ctx context.Context, name string, data []byte) error {
 		return fmt.Errorf("%s: put: %w", s, err)
 	}
 	if err := s.acquire(ctx); err != nil {
-		return s.fail("put", name, err)
+		return s.fail(ctx, "put", name, err)
 	}
 	defer s.release()
 	conditional := !s.plainPuts.Load()
@@ -153,7 +153,7 @@ func (s *Store) Put(ctx context.Context, name string, data []byte) error {
 		err = s.putObject(ctx, name, data, false)
 	}
 	if err != nil {
-		return s.fail("put", name, err)
+		return s.fail(ctx, "put", name, err)
 	}
 	return nil
 }
@@ -190,12 +190,12 @@ func (s *Store) Stat(ctx context.Context, name string) (storage.ObjectInfo, erro
 		return storage.ObjectInfo{}, fmt.Errorf("%s: stat: %w", s, err)
 	}
 	if err := s.acquire(ctx); err != nil {
-		return storage.ObjectInfo{}, s.fail("stat", name, err)
+		return storage.ObjectInfo{}, s.fail(ctx, "stat", name, err)
 	}
 	defer s.release()
 	info, err := s.client.StatObject(ctx, s.bucket, s.key(name), minio.StatObjectOptions{})
 	if err != nil {
-		return storage.ObjectInfo{}, s.fail("stat", name, err)
+		return storage.ObjectInfo{}, s.fail(ctx, "stat", name, err)
 	}
 	return storage.ObjectInfo{Name: name, Size: info.Size, ModTime: info.LastModified}, nil
 }
@@ -219,7 +219,7 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(storage.ObjectI
 	})
 	for obj := range objects {
 		if obj.Err != nil {
-			return s.fail("list", prefix, obj.Err)
+			return s.fail(ctx, "list", prefix, obj.Err)
 		}
 		name, ok := strings.CutPrefix(obj.Key, strip)
 		if !ok || storage.ValidName(name) != nil {
@@ -227,7 +227,7 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(storage.ObjectI
 		}
 		// The iterator hands out a whole page without looking at ctx.
 		if err := ctx.Err(); err != nil {
-			return s.fail("list", prefix, err)
+			return s.fail(ctx, "list", prefix, err)
 		}
 		if err := fn(storage.ObjectInfo{Name: name, Size: obj.Size, ModTime: obj.LastModified}); err != nil {
 			return err
@@ -236,7 +236,7 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(storage.ObjectI
 	// The iterator ends silently when ctx is cancelled, which would look
 	// like a complete listing.
 	if err := ctx.Err(); err != nil {
-		return s.fail("list", prefix, err)
+		return s.fail(ctx, "list", prefix, err)
 	}
 	return nil
 }
@@ -248,12 +248,12 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 		return fmt.Errorf("%s: delete: %w", s, err)
 	}
 	if err := s.acquire(ctx); err != nil {
-		return s.fail("delete", name, err)
+		return s.fail(ctx, "delete", name, err)
 	}
 	defer s.release()
 	err := s.client.RemoveObject(ctx, s.bucket, s.key(name), minio.RemoveObjectOptions{})
 	if err != nil {
-		err = translateError(err)
+		err = translateError(ctx, err)
 		if errors.Is(err, storage.ErrNotFound) {
 			return nil
 		}
@@ -283,7 +283,7 @@ func (s *Store) Create(ctx context.Context) error {
 		return fmt.Errorf("%s: create bucket: the name %q is taken by another account; choose another bucket: %w",
 			s, s.bucket, storage.ErrPermission)
 	}
-	return fmt.Errorf("%s: create bucket: %w", s, translateError(err))
+	return fmt.Errorf("%s: create bucket: %w", s, translateError(ctx, err))
 }
 
 // Close releases idle connections of the transport New built.
