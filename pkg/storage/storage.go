@@ -137,3 +137,15 @@ func ValidPrefix(prefix string) error {
 	}
 	return ValidName(prefix)
 }
+
+// RetryAfter returns the wait a server asked for before the next attempt
+// (an HTTP Retry-After header on a throttling answer), or 0. Backends put
+// it in the chain of a transient error as a value with a method
+// RetryAfter() time.Duration; the retry decorator waits at least that long.
+func RetryAfter(err error) time.Duration {
+	var ra interface{ RetryAfter() time.Duration }
+	if errors.As(err, &ra) {
+		return max(ra.RetryAfter(), 0)
+	}
+	return 0
+}

@@ -3,6 +3,7 @@ package retry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"syscall"
@@ -13,24 +14,34 @@ import (
 
 // Defaults for the zero fields of a Policy.
 const (
-	DefaultMaxAttempts = 8
-	DefaultBase        = 100 * time.Millisecond
-	DefaultMax         = 10 * time.Second
+	// DefaultRetryFor is how long an operation keeps being retried:
+	// long enough to ride out a provider's throttling storm or a
+	// restarting server (B2 and Wasabi answer 503 for minutes), short
+	// enough that a dead endpoint is reported while the user waits.
+	DefaultRetryFor = 5 * time.Minute
+	DefaultBase     = 100 * time.Millisecond
+	DefaultMax      = 10 * time.Second
 	// DefaultStallTimeout matches the S3 transport's response-header
 	// timeout: a body that delivers nothing for this long is as dead as
 	// a request that gets no answer.
 	DefaultStallTimeout = time.Minute
 )
 
-// Policy says how often and how patiently to retry. The zero Policy is
+// Policy says how long and how patiently to retry. The zero Policy is
 // usable and means the defaults above.
 type Policy struct {
-	// MaxAttempts is the number of tries of one operation, the first
-	// included. A Get reader may also re-open its object up to
-	// MaxAttempts-1 times over its life.
+	// RetryFor is the time budget of one operation: once this long has
+	// passed since its first attempt, or the next wait would end after
+	// it, the last error is returned. A Get reader has the same budget
+	// for each run of failures without progress in between.
+	RetryFor time.Duration
+	// MaxAttempts, when positive, also caps the tries of one operation,
+	// the first included, and the re-opens of a Get reader over its
+	// life (MaxAttempts-1). Zero means no cap other than RetryFor.
 	MaxAttempts int
 	// Base is the backoff ceiling before the first retry; it doubles for
-	// every further retry up to Max.
+	// every further retry up to Max. A server's Retry-After (see
+	// storage.RetryAfter) lengthens a wait, never shortens it.
 	Base time.Duration
 	Max  time.Duration
 
@@ -45,20 +56,26 @@ type Policy struct {
 	// returns ctx.Err() in the second case. Nil means a real timer. Tests
 	// set it to record the waits instead of taking them.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Now is the clock the budget is measured with. Nil means time.Now.
+	// Tests advance a fake clock in Sleep.
+	Now func() time.Time
 	// Rand returns a uniformly random duration in [0, n). Nil means
 	// math/rand/v2. Tests set it to make the jitter predictable.
 	Rand func(n time.Duration) time.Duration
 	// Notify, when set, is called before every wait with the operation
 	// ("put", "get", "read", ...), the object name or list prefix, the
-	// attempt that failed (1 for the first) and its error, so the caller
-	// can log that a retry is under way.
+	// attempt that failed (1 for the first), its error and the wait, so
+	// the caller can report the retry (cairn -v) and count it.
 	Notify func(op, name string, attempt int, err error, wait time.Duration)
 }
 
 // withDefaults fills in the zero fields.
 func (p Policy) withDefaults() Policy {
-	if p.MaxAttempts <= 0 {
-		p.MaxAttempts = DefaultMaxAttempts
+	if p.RetryFor <= 0 {
+		p.RetryFor = DefaultRetryFor
+	}
+	if p.Now == nil {
+		p.Now = time.Now
 	}
 	if p.Base <= 0 {
 		p.Base = DefaultBase
@@ -94,9 +111,28 @@ func (p Policy) backoff(retry int) time.Duration {
 	return p.Rand(min(ceiling, p.Max))
 }
 
-// wait tells Notify about a failed attempt and sleeps before the next one.
-func (p Policy) wait(ctx context.Context, op, name string, attempt int, err error) error {
-	d := p.backoff(attempt - 1)
+// exhausted reports whether no further attempt may follow the failed
+// attempt number attempt of a run of failures that started at start, given
+// the wait d before it. It returns why, for the error message.
+func (p Policy) exhausted(attempt int, start time.Time, d time.Duration) (string, bool) {
+	if p.MaxAttempts > 0 && attempt >= p.MaxAttempts {
+		return fmt.Sprintf("giving up after %d attempts", attempt), true
+	}
+	if elapsed := p.Now().Sub(start); elapsed+d > p.RetryFor {
+		return fmt.Sprintf("giving up after %d attempts in %v (retry budget %v)",
+			attempt, elapsed.Round(time.Millisecond), p.RetryFor), true
+	}
+	return "", false
+}
+
+// delay is the wait before the retry that follows failed attempt number
+// attempt: the jittered backoff, or the server's Retry-After if longer.
+func (p Policy) delay(attempt int, err error) time.Duration {
+	return max(p.backoff(attempt-1), storage.RetryAfter(err))
+}
+
+// wait tells Notify about a failed attempt and sleeps d before the next one.
+func (p Policy) wait(ctx context.Context, op, name string, attempt int, err error, d time.Duration) error {
 	if p.Notify != nil {
 		p.Notify(op, name, attempt, err, d)
 	}

@@ -30,7 +30,7 @@ type Store struct {
 
 // New wraps inner so that operations failing with an error that wraps
 // storage.ErrTransient are tried again, with exponential backoff and full
-// jitter, up to policy.MaxAttempts times; see Policy for the defaults.
+// jitter, for up to policy.RetryFor; see Policy for the defaults.
 func New(inner storage.Store, policy Policy) *Store {
 	return &Store{Forward: storage.Forward{Inner: inner}, inner: inner, policy: policy.withDefaults()}
 }
@@ -45,17 +45,20 @@ func (s *Store) Create(ctx context.Context) error {
 func (s *Store) Unwrap() storage.Store { return s.inner }
 
 // do runs fn until it succeeds, fails with an error that is not worth
-// retrying, runs out of attempts, or ctx is done while waiting.
+// retrying, runs out of its budget (Policy.RetryFor, Policy.MaxAttempts),
+// or ctx is done while waiting.
 func (s *Store) do(ctx context.Context, op, name string, fn func() error) error {
+	start := s.policy.Now()
 	for attempt := 1; ; attempt++ {
 		err := fn()
 		if err == nil || !retryable(err) {
 			return err
 		}
-		if attempt >= s.policy.MaxAttempts {
-			return fmt.Errorf("giving up after %d attempts: %w", attempt, err)
+		d := s.policy.delay(attempt, err)
+		if why, done := s.policy.exhausted(attempt, start, d); done {
+			return fmt.Errorf("%s: %w", why, err)
 		}
-		if werr := s.policy.wait(ctx, op, name, attempt, err); werr != nil {
+		if werr := s.policy.wait(ctx, op, name, attempt, err, d); werr != nil {
 			return fmt.Errorf("%s %s: %w while waiting to retry after: %v", op, name, werr, err)
 		}
 	}
