@@ -26,6 +26,8 @@ type fakeS3 struct {
 	// stallHeaders requests are answered with nothing until the client
 	// gives up; then stallBodies GETs send half the body and stall.
 	stallHeaders, stallBodies int
+	// throttle requests are answered 503 SlowDown with Retry-After: 3.
+	throttle int
 
 	mu      sync.Mutex
 	objects map[string][]byte
@@ -41,6 +43,14 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.mu.Unlock()
+	if f.throttle > 0 {
+		f.throttle--
+		w.Header().Set("Retry-After", "3")
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code><Message>fake</Message></Error>")
+		return
+	}
 	xmlError := func(status int, code string) {
 		w.Header().Set("Content-Type", "application/xml")
 		w.WriteHeader(status)

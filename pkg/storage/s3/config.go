@@ -147,7 +147,7 @@ func (c Config) clientOptions() (*minio.Options, error) {
 		// Empty keys make NewStaticV4 sign nothing (anonymous access).
 		Creds:        credentials.NewStaticV4(c.AccessKey, c.SecretKey, c.SessionToken),
 		Secure:       !c.Insecure,
-		Transport:    transport,
+		Transport:    retryAfterTransport{transport},
 		Region:       c.Region,
 		BucketLookup: lookup,
 		MaxRetries:   1,

@@ -77,6 +77,8 @@ func classifyResponse(resp minio.ErrorResponse) error {
 		"InternalError", "ServiceUnavailable", "RequestTimeout",
 		"Throttling", "ThrottlingException", "RequestThrottled",
 		"RequestLimitExceeded", "TooManyRequests",
+		// Wasabi: throttling, and a connection it dropped (410).
+		"RequestRateLimitExceeded", "DisconnectError",
 		// Upload integrity checks: the body was damaged on the way,
 		// so sending it again is the cure.
 		"BadDigest", "XAmzContentSHA256Mismatch", "IncompleteBody",
@@ -86,7 +88,8 @@ func classifyResponse(resp minio.ErrorResponse) error {
 	}
 	switch resp.StatusCode {
 	case http.StatusRequestTimeout, http.StatusTooManyRequests,
-		499, // nginx: client closed request
+		http.StatusGone, // Wasabi's DisconnectError; S3 sends no 410 otherwise
+		499,             // nginx: client closed request
 		http.StatusInternalServerError, http.StatusBadGateway,
 		http.StatusServiceUnavailable, http.StatusGatewayTimeout,
 		520: // Cloudflare: unknown error from the origin

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 
@@ -44,6 +46,9 @@ func TestTranslateError(t *testing.T) {
 		{"request timeout", resp(400, "RequestTimeout"), storage.ErrTransient},
 		{"bad digest", resp(400, "BadDigest"), storage.ErrTransient},
 		{"minio starting", resp(503, "XMinioServerNotInitialized"), storage.ErrTransient},
+		{"wasabi rate limit", resp(503, "RequestRateLimitExceeded"), storage.ErrTransient},
+		{"wasabi disconnect", resp(410, "DisconnectError"), storage.ErrTransient},
+		{"bare 410", resp(410, "410 Gone"), storage.ErrTransient},
 		{"invalid argument", resp(400, "InvalidArgument"), nil},
 		{"exists (conditional put)", resp(412, "PreconditionFailed"), storage.ErrExists},
 		{"bare 412", resp(412, "412 Precondition Failed"), storage.ErrExists},
@@ -146,6 +151,29 @@ func TestCheckContentRange(t *testing.T) {
 	for _, tc := range tests {
 		if err := checkContentRange(tc.header, tc.offset); (err == nil) != tc.ok {
 			t.Errorf("checkContentRange(%q, %d) = %v, want ok=%v", tc.header, tc.offset, err, tc.ok)
+		}
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		v    string
+		want time.Duration
+		ok   bool
+	}{
+		{"3", 3 * time.Second, true},
+		{"0", 0, true},
+		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
+		{now.Add(-time.Minute).Format(http.TimeFormat), 0, true},
+		{"", 0, false},
+		{"-1", 0, false},
+		{"soon", 0, false},
+		{"999999999", 0, false},
+	}
+	for _, tc := range tests {
+		if got, ok := parseRetryAfter(tc.v, now); got != tc.want || ok != tc.ok {
+			t.Errorf("parseRetryAfter(%q) = %v, %v; want %v, %v", tc.v, got, ok, tc.want, tc.ok)
 		}
 	}
 }

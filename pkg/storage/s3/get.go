@@ -29,6 +29,7 @@ import (
 // end of the object. Content checks belong to the layer above, which knows
 // every object's hash.
 func (s *Store) Get(ctx context.Context, name string, offset, length int64) (io.ReadCloser, error) {
+	ctx = withRetryAfter(ctx)
 	if err := storage.ValidName(name); err != nil {
 		return nil, fmt.Errorf("%s: get: %w", s, err)
 	}

@@ -78,7 +78,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		warn:         cfg.Warn,
 	}
 	if cfg.Transport == nil {
-		s.ownTransport, _ = opts.Transport.(*http.Transport)
+		s.ownTransport, _ = opts.Transport.(retryAfterTransport).base.(*http.Transport)
 	}
 	return s, nil
 }
@@ -105,7 +105,11 @@ func (s *Store) key(name string) string {
 
 // fail classifies err and adds which operation on which object failed.
 func (s *Store) fail(ctx context.Context, op, name string, err error) error {
-	return fmt.Errorf("%s: %s %s: %w", s, op, name, translateError(ctx, err))
+	err = translateError(ctx, err)
+	if d := retryAfterOf(ctx); d > 0 && errors.Is(err, storage.ErrTransient) {
+		err = &retryAfterError{err: err, after: d}
+	}
+	return fmt.Errorf("%s: %s %s: %w", s, op, name, err)
 }
 
 // acquire takes a request token, waiting while Connections requests are in
@@ -139,6 +143,7 @@ func (s *Store) release() { <-s.sem }
 // the Store then sends plain PUTs for the rest of its life, after one
 // Config.Warn.
 func (s *Store) Put(ctx context.Context, name string, data []byte) error {
+	ctx = withRetryAfter(ctx)
 	if err := storage.ValidName(name); err != nil {
 		return fmt.Errorf("%s: put: %w", s, err)
 	}
@@ -186,6 +191,7 @@ func (s *Store) fallBackToPlainPuts(cause error) {
 
 // Stat returns the size and server modification time of name.
 func (s *Store) Stat(ctx context.Context, name string) (storage.ObjectInfo, error) {
+	ctx = withRetryAfter(ctx)
 	if err := storage.ValidName(name); err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("%s: stat: %w", s, err)
 	}
@@ -206,6 +212,7 @@ func (s *Store) Stat(ctx context.Context, name string) (storage.ObjectInfo, erro
 // are skipped. List holds no request token while fn runs, so fn may call
 // other methods of the Store.
 func (s *Store) List(ctx context.Context, prefix string, fn func(storage.ObjectInfo) error) error {
+	ctx = withRetryAfter(ctx)
 	if err := storage.ValidPrefix(prefix); err != nil {
 		return fmt.Errorf("%s: list: %w", s, err)
 	}
@@ -244,6 +251,7 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(storage.ObjectI
 // Delete removes name. S3 reports success for a missing key, and so does
 // Delete.
 func (s *Store) Delete(ctx context.Context, name string) error {
+	ctx = withRetryAfter(ctx)
 	if err := storage.ValidName(name); err != nil {
 		return fmt.Errorf("%s: delete: %w", s, err)
 	}

@@ -64,3 +64,29 @@ func TestStalledBodyIsResumed(t *testing.T) {
 		t.Fatalf("ReadAll through two stalled bodies: %d bytes, %v; want %d", len(got), err, len(data))
 	}
 }
+
+// TestRetryAfterReachesTheRetryDecorator: B2 sends 503 SlowDown with a
+// Retry-After header; the error carries it and the decorator waits that
+// long instead of its own shorter backoff.
+func TestRetryAfterReachesTheRetryDecorator(t *testing.T) {
+	f := &fakeS3{objects: map[string][]byte{"/bucket/index/i1": []byte("index")}}
+	plain := newFakeStoreWith(t, f, func(*s3.Config) {})
+	ctx := t.Context()
+	f.throttle = 1
+	_, err := plain.Stat(ctx, "index/i1")
+	if !errors.Is(err, storage.ErrTransient) || storage.RetryAfter(err) != 3*time.Second {
+		t.Fatalf("Stat answered SlowDown with Retry-After 3: %v, RetryAfter %v", err, storage.RetryAfter(err))
+	}
+	var waits []time.Duration
+	s := retry.New(plain, retry.Policy{Sleep: func(ctx context.Context, d time.Duration) error {
+		waits = append(waits, d)
+		return ctx.Err()
+	}})
+	f.throttle = 2
+	if _, err := s.Stat(ctx, "index/i1"); err != nil {
+		t.Fatalf("retried Stat: %v", err)
+	}
+	if len(waits) != 2 || waits[0] != 3*time.Second || waits[1] != 3*time.Second {
+		t.Errorf("waits = %v, want the server's 3s twice", waits)
+	}
+}
