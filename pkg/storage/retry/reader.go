@@ -36,7 +36,7 @@ type resumingReader struct {
 	// reads succeed): the time budget covers each run, so a long download
 	// that sometimes breaks is not cut off by its total length.
 	failingSince time.Time
-	err      error         // sticky error once the reader gave up
+	err          error // sticky error once the reader gave up
 }
 
 func (r *resumingReader) Read(p []byte) (int, error) {
