@@ -294,7 +294,7 @@ func TestStopsWaitingWhenContextIsDone(t *testing.T) {
 	inner := newScripted()
 	inner.fail["delete"] = []error{transient(1), transient(2)}
 	// The real sleep, with a backoff far longer than the test may take.
-	s := New(inner, Policy{Base: time.Hour, Max: time.Hour})
+	s := New(inner, Policy{Base: time.Hour, Max: time.Hour, RetryFor: 2 * time.Hour})
 	ctx, cancel := context.WithCancel(t.Context())
 	time.AfterFunc(20*time.Millisecond, cancel)
 	start := time.Now()

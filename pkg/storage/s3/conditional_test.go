@@ -114,6 +114,14 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// locked runs fn under the fake's lock, for tests that change its knobs or
+// look at what it stored while its handlers may run.
+func (f *fakeS3) locked(fn func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn()
+}
+
 func newFakeStore(t *testing.T, f *fakeS3, warn func(string)) *s3.Store {
 	t.Helper()
 	return newFakeStoreWith(t, f, func(cfg *s3.Config) { cfg.Warn = warn })
@@ -156,12 +164,14 @@ func TestPutIsConditional(t *testing.T) {
 	}
 	// Over plain HTTP minio-go frames the body as aws-chunked; the fake
 	// stores the frames as they came.
-	if got := string(f.objects["/bucket/data/aa/aa01"]); !strings.Contains(got, "first") || strings.Contains(got, "second") {
-		t.Errorf("object after refused Put = %q, want the first content", got)
-	}
-	if strings.Join(f.puts, ",") != "*,*" {
-		t.Errorf("If-None-Match of the PUTs = %q, want * on every one", f.puts)
-	}
+	f.locked(func() {
+		if got := string(f.objects["/bucket/data/aa/aa01"]); !strings.Contains(got, "first") || strings.Contains(got, "second") {
+			t.Errorf("object after refused Put = %q, want the first content", got)
+		}
+		if strings.Join(f.puts, ",") != "*,*" {
+			t.Errorf("If-None-Match of the PUTs = %q, want * on every one", f.puts)
+		}
+	})
 	if len(warnings) != 0 {
 		t.Errorf("warnings from a server with conditional writes: %q", warnings)
 	}
@@ -178,9 +188,11 @@ func TestPutFallsBackOnceWithoutConditionalWrites(t *testing.T) {
 		}
 	}
 	// One refused conditional PUT, then plain ones only.
-	if want := "*,,,"; strings.Join(f.puts, ",") != want {
-		t.Errorf("If-None-Match of the PUTs = %q, want one refused conditional PUT and then plain ones", f.puts)
-	}
+	f.locked(func() {
+		if want := "*,,,"; strings.Join(f.puts, ",") != want {
+			t.Errorf("If-None-Match of the PUTs = %q, want one refused conditional PUT and then plain ones", f.puts)
+		}
+	})
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "conditional") {
 		t.Errorf("warnings = %q, want exactly one about conditional uploads", warnings)
 	}

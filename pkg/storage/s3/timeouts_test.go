@@ -29,13 +29,13 @@ func TestHeaderTimeoutIsTransient(t *testing.T) {
 	plain := newFakeStoreWith(t, f, shortTimeouts)
 	ctx := t.Context()
 
-	f.stallHeaders = 1
+	f.locked(func() { f.stallHeaders = 1 })
 	_, err := plain.Stat(ctx, "keys/k1")
 	if !errors.Is(err, storage.ErrTransient) || errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Stat with no response headers: %v, want transient and not DeadlineExceeded", err)
 	}
 
-	f.stallHeaders = 3
+	f.locked(func() { f.stallHeaders = 3 })
 	var retries int
 	s := retry.New(plain, retry.Policy{Sleep: noWait, Notify: func(string, string, int, error, time.Duration) { retries++ }})
 	fi, err := s.Stat(ctx, "keys/k1")
@@ -58,7 +58,7 @@ func TestStalledBodyIsResumed(t *testing.T) {
 	f := &fakeS3{objects: map[string][]byte{"/bucket/data/aa/aa01": data}}
 	s := retry.New(newFakeStoreWith(t, f, shortTimeouts),
 		retry.Policy{Sleep: noWait, StallTimeout: 20 * time.Millisecond})
-	f.stallBodies = 2
+	f.locked(func() { f.stallBodies = 2 })
 	got, err := storage.ReadAll(t.Context(), s, "data/aa/aa01")
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("ReadAll through two stalled bodies: %d bytes, %v; want %d", len(got), err, len(data))
@@ -72,7 +72,7 @@ func TestRetryAfterReachesTheRetryDecorator(t *testing.T) {
 	f := &fakeS3{objects: map[string][]byte{"/bucket/index/i1": []byte("index")}}
 	plain := newFakeStoreWith(t, f, func(*s3.Config) {})
 	ctx := t.Context()
-	f.throttle = 1
+	f.locked(func() { f.throttle = 1 })
 	_, err := plain.Stat(ctx, "index/i1")
 	if !errors.Is(err, storage.ErrTransient) || storage.RetryAfter(err) != 3*time.Second {
 		t.Fatalf("Stat answered SlowDown with Retry-After 3: %v, RetryAfter %v", err, storage.RetryAfter(err))
@@ -82,7 +82,7 @@ func TestRetryAfterReachesTheRetryDecorator(t *testing.T) {
 		waits = append(waits, d)
 		return ctx.Err()
 	}})
-	f.throttle = 2
+	f.locked(func() { f.throttle = 2 })
 	if _, err := s.Stat(ctx, "index/i1"); err != nil {
 		t.Fatalf("retried Stat: %v", err)
 	}
