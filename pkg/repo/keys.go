@@ -67,7 +67,7 @@ func (r *Repository) writeKeyFile(ctx context.Context, mk crypto.MasterKey, pass
 	}
 	id := crypto.Hash(data)
 	name := ObjectName(KindKey, id)
-	if err := r.store.Put(ctx, name, data); err != nil {
+	if err := r.putNew(ctx, name, data); err != nil {
 		return crypto.ID{}, fmt.Errorf("write %s: %w", name, err)
 	}
 	return id, nil

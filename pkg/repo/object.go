@@ -115,7 +115,7 @@ func (r *Repository) SaveObject(ctx context.Context, kind string, body []byte) (
 	sealed := r.sealEnvelope(kind, body)
 	id := crypto.Hash(sealed)
 	name := ObjectName(kind, id)
-	if err := r.store.Put(ctx, name, sealed); err != nil {
+	if err := r.putNew(ctx, name, sealed); err != nil {
 		return crypto.ID{}, fmt.Errorf("save %s: %w", name, err)
 	}
 	return id, nil

@@ -110,6 +110,7 @@ func TestOpenMissingLocation(t *testing.T) {
 func TestFutureVersionRefused(t *testing.T) {
 	store, r := newTestRepo(t, testInitOptions())
 	r.cfg.Version = 2
+	store.Delete(context.Background(), configName) // Put never replaces
 	if err := r.saveConfig(context.Background()); err != nil {
 		t.Fatal(err)
 	}

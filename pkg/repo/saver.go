@@ -441,7 +441,7 @@ func (s *Saver) upload(p *openPack) {
 		var err error
 		select {
 		case s.puts <- struct{}{}:
-			err = s.repo.store.Put(s.uploadCtx, name, data)
+			err = s.repo.putNew(s.uploadCtx, name, data)
 			<-s.puts
 		case <-s.uploadCtx.Done():
 			err = context.Cause(s.uploadCtx)

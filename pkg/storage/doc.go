@@ -12,15 +12,20 @@
 // and are enforced by one conformance suite (package storagetest) that every
 // backend runs, so "works with local" means "works with S3".
 //
-// # Atomic put
+// # Atomic, create-only put
 //
 // Put takes the whole object as a byte slice and makes it visible
-// atomically: a reader sees the whole old object, the whole new one, or
-// nothing, never a prefix. Object stores give this for free; the local
-// backend gets it by writing a temporary file, syncing it and renaming it
-// over the target. Because the data is a slice, a retrying decorator can
-// resend it without the caller's help, and the repository can trust that a
-// listed object is complete: a crash mid-upload leaves no truncated pack.
+// atomically: a reader sees the whole object or nothing, never a prefix.
+// Put never replaces an existing object (ErrExists): object names are
+// content hashes or unique per writer, so an honest client never needs to,
+// and a store that refuses replacement is what makes create-only
+// credentials safe for backup machines: they cannot overwrite packs with
+// junk. Object stores give atomicity for free and create-only with a
+// conditional PUT; the local backend writes a temporary file, syncs it and
+// links it to the target name, which fails if the name exists. Because the
+// data is a slice, a retrying decorator can resend it without the caller's
+// help, and the repository can trust that a listed object is complete: a
+// crash mid-upload leaves no truncated pack.
 //
 // # Restricted names
 //
@@ -46,9 +51,12 @@
 //
 // # Optional capabilities
 //
-// Not every store holds resources or can create its own location, so those
-// abilities are separate one-method interfaces, Closer and Creator, that
-// callers discover with a type assertion, in the style of io/fs. This keeps
-// Store small for wrappers (retry, rate limiting, fault injection) that would
-// otherwise have to forward methods they do not care about.
+// Not every store holds resources, can create its own location, limits its
+// concurrent uploads or leaves temporary files behind, so those abilities
+// are separate small interfaces (Closer, Creator, PutConcurrency,
+// TempCleaner) that callers discover with a type assertion, in the style of
+// io/fs. This keeps Store small. Decorators (retry, fault injection,
+// create-only access) embed Forward, which implements every capability by
+// forwarding it, so no decorator can hide one and none lists combinations
+// of them; storagetest.CheckCapabilities holds each decorator to that.
 package storage

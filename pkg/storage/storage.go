@@ -49,10 +49,20 @@ type ObjectInfo struct {
 // All methods honour ctx: once it is done they return promptly with an error
 // that wraps ctx.Err().
 type Store interface {
-	// Put stores data under name, replacing any object of that name. The
-	// write is atomic: a concurrent or later reader sees either the whole
-	// new object or no object (or the whole old one), never a prefix. data
-	// is not retained after Put returns and may be re-sent by retries.
+	// Put creates the object name holding data. It never replaces an
+	// existing object: if name exists, Put leaves it as it was and fails
+	// with an error wrapping ErrExists (two racing Puts of one name: one
+	// wins, the other gets ErrExists). The write is atomic: a concurrent
+	// or later reader sees either the whole object or no object, never a
+	// prefix. data is not retained after Put returns and may be re-sent by
+	// retries, so a retried Put whose first attempt did succeed ends with
+	// ErrExists over its own bytes; callers that name objects by content
+	// confirm with Stat (see repo's putNew).
+	//
+	// Backends keep the rule where their storage allows it: mem and local
+	// always; S3 with a conditional PUT (If-None-Match: *), falling back to
+	// a plain PUT, with a warning, on providers that refuse conditional
+	// writes.
 	Put(ctx context.Context, name string, data []byte) error
 
 	// Get returns length bytes of the object starting at offset. length < 0
@@ -75,27 +85,6 @@ type Store interface {
 	// Delete removes the object. Deleting a missing object is not an error
 	// (S3 semantics), so retries are safe.
 	Delete(ctx context.Context, name string) error
-}
-
-// Closer is implemented by stores that hold resources (connections, temp
-// directories). Callers check for it with a type assertion.
-type Closer interface {
-	Close() error
-}
-
-// Creator is implemented by stores that can create their location (a bucket
-// or a directory) when it does not exist yet. cairn init uses it.
-type Creator interface {
-	Create(ctx context.Context) error
-}
-
-// PutConcurrency is implemented by stores that gain nothing from more
-// concurrent Puts than ConcurrentPuts returns: a local disk writes one
-// stream about as fast as eight, while an object store hides its latency
-// behind many. Callers that hold each upload in memory (the repository
-// holds a pack per upload) run at most that many Puts at once.
-type PutConcurrency interface {
-	ConcurrentPuts() int
 }
 
 // ReadAll reads a whole object.
@@ -147,4 +136,16 @@ func ValidPrefix(prefix string) error {
 		prefix = prefix[:len(prefix)-1]
 	}
 	return ValidName(prefix)
+}
+
+// RetryAfter returns the wait a server asked for before the next attempt
+// (an HTTP Retry-After header on a throttling answer), or 0. Backends put
+// it in the chain of a transient error as a value with a method
+// RetryAfter() time.Duration; the retry decorator waits at least that long.
+func RetryAfter(err error) time.Duration {
+	var ra interface{ RetryAfter() time.Duration }
+	if errors.As(err, &ra) {
+		return max(ra.RetryAfter(), 0)
+	}
+	return 0
 }

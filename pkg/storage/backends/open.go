@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/cairn-backup/cairn/pkg/storage"
 	"github.com/cairn-backup/cairn/pkg/storage/local"
@@ -41,6 +42,15 @@ type Options struct {
 	// Connections bounds the number of concurrent requests; 0 means the
 	// backend's default.
 	Connections int
+	// Warn, when set, receives warnings that do not stop the operation
+	// (see s3.Config.Warn).
+	Warn func(msg string)
+	// RetryFor is the time budget of one S3 operation's retries; 0 means
+	// retry.DefaultRetryFor.
+	RetryFor time.Duration
+	// OnRetry, when set, is told about every retry before its wait (see
+	// retry.Policy.Notify), for -v output and the summary's count.
+	OnRetry func(op, name string, attempt int, err error, wait time.Duration)
 }
 
 // validate checks the options that do not depend on the backend.
@@ -49,6 +59,9 @@ func (o Options) validate() error {
 	case "", PathStyleAuto, PathStylePath, PathStyleVirtual:
 	default:
 		return fmt.Errorf("path style %q: want %q, %q or %q", o.PathStyle, PathStyleAuto, PathStylePath, PathStyleVirtual)
+	}
+	if o.RetryFor < 0 {
+		return fmt.Errorf("retry time %v: must not be negative", o.RetryFor)
 	}
 	if o.Connections < 0 {
 		return fmt.Errorf("connections %d: must not be negative", o.Connections)
@@ -100,13 +113,14 @@ func Open(ctx context.Context, rawURL string, opts Options) (storage.Store, erro
 			CAFile:       opts.CAFile,
 			StorageClass: opts.StorageClass,
 			Connections:  opts.Connections,
+			Warn:         opts.Warn,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("open repository %s: %w", loc, err)
 		}
 		// The S3 client's own retries are off; this is the one retry
 		// policy for the backend.
-		return retry.New(s, retry.Policy{}), nil
+		return retry.New(s, retry.Policy{RetryFor: opts.RetryFor, Notify: opts.OnRetry}), nil
 	}
 	return nil, fmt.Errorf("open repository %s: unknown scheme %q", rawURL, loc.Scheme)
 }

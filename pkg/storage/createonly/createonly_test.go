@@ -8,6 +8,7 @@ import (
 	"github.com/cairn-backup/cairn/pkg/storage"
 	"github.com/cairn-backup/cairn/pkg/storage/createonly"
 	"github.com/cairn-backup/cairn/pkg/storage/mem"
+	"github.com/cairn-backup/cairn/pkg/storage/storagetest"
 )
 
 func TestCreateOnly(t *testing.T) {
@@ -28,4 +29,8 @@ func TestCreateOnly(t *testing.T) {
 	if _, err := s.Stat(ctx, "a/b"); err != nil {
 		t.Fatalf("object gone after refused delete: %v", err)
 	}
+}
+
+func TestCapabilitiesAreKept(t *testing.T) {
+	storagetest.CheckCapabilities(t, func(inner storage.Store) storage.Store { return createonly.New(inner) })
 }

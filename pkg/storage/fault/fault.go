@@ -12,7 +12,13 @@ import (
 	"github.com/cairn-backup/cairn/pkg/storage"
 )
 
-var _ storage.Store = (*Store)(nil)
+var (
+	_ storage.Store       = (*Store)(nil)
+	_ storage.Creator     = (*Store)(nil)
+	_ storage.Closer      = (*Store)(nil)
+	_ storage.TempCleaner = (*Store)(nil)
+	_ storage.Wrapper     = (*Store)(nil)
+)
 
 // ErrInjected is the error injected by rules that do not name their own.
 var ErrInjected = errors.New("injected fault")
@@ -58,8 +64,10 @@ type ruleState struct {
 
 // Store is a storage.Store that forwards to an inner store and injects the
 // configured faults. It is safe for concurrent use, and rules may be added
-// while calls are running.
+// while calls are running. It forwards every optional capability of the
+// inner store untouched (storage.Forward).
 type Store struct {
+	storage.Forward
 	inner storage.Store
 
 	mu     sync.Mutex
@@ -71,10 +79,13 @@ type Store struct {
 
 // New wraps inner. The wrapper starts with no faults and seed 1.
 func New(inner storage.Store) *Store {
-	s := &Store{inner: inner, counts: make(map[Op]int)}
+	s := &Store{Forward: storage.Forward{Inner: inner}, inner: inner, counts: make(map[Op]int)}
 	s.Seed(1)
 	return s
 }
+
+// Unwrap returns the store New wrapped.
+func (s *Store) Unwrap() storage.Store { return s.inner }
 
 // Seed resets the generator used by probabilistic rules.
 func (s *Store) Seed(seed uint64) {

@@ -216,3 +216,7 @@ func TestCorrupt(t *testing.T) {
 		t.Error("Corrupt changed the stored object")
 	}
 }
+
+func TestCapabilitiesAreKept(t *testing.T) {
+	storagetest.CheckCapabilities(t, func(inner storage.Store) storage.Store { return fault.New(inner) })
+}

@@ -6,16 +6,29 @@
 // Directories are created on demand and never removed; they are invisible
 // to List, which reports only regular files, just as S3 has no directories.
 //
-// # Atomic puts
+// # Atomic, create-only puts
 //
 // Put writes the object to a temporary file in the target's own directory,
-// named ".tmp-" followed by random hex, syncs it, renames it over the target
-// and syncs the directory. Rename within one directory is atomic on every
-// file system cairn supports, so readers see the old object or the new one,
-// and a crash at any point leaves at most a stray temporary file, never a
-// truncated object. List skips temporary files, and names whose segments
-// start with ".tmp-" are refused so that no object can be mistaken for one.
-// Stray temporary files are harmless garbage.
+// named ".tmp-" followed by 16 random hex digits, syncs it, publishes it
+// under the target name and syncs the directory. Publishing never replaces
+// an existing object: on Linux it is renameat2(RENAME_NOREPLACE), which
+// also works on FAT32 and exFAT; elsewhere, or where the file system lacks
+// that flag, link(2) of the temporary file to the target (which fails if
+// the target exists) followed by removing the temporary name; on a file
+// system with neither, a check for the target before a plain rename (racy
+// between two writers of the same name, who write the same bytes). Readers
+// therefore see no object or the whole one, and a crash at any point
+// leaves at most a stray temporary file, never a truncated object.
+//
+// # Temporary files left by a crash
+//
+// List skips temporary files, and names whose segments start with ".tmp-"
+// are refused so that no object can be mistaken for one. The prefix is
+// the one every earlier cairn version used and skipped, so repositories
+// stay readable by them. A kill -9 or power cut during a Put leaves its
+// temporary file behind: the first Put of each Store removes those older
+// than MinTempAge (an hour: never a live Put's), and the store implements
+// storage.TempCleaner so that check can report them and prune remove them.
 //
 // # Removable drives
 //

@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/cairn-backup/cairn/pkg/storage"
 )
@@ -18,6 +20,7 @@ var (
 	_ storage.Store          = (*Store)(nil)
 	_ storage.Creator        = (*Store)(nil)
 	_ storage.PutConcurrency = (*Store)(nil)
+	_ storage.TempCleaner    = (*Store)(nil)
 )
 
 // tempPrefix starts the names of temporary files written by Put.
@@ -31,6 +34,17 @@ const dirPerm = 0o700
 // use, also by several processes.
 type Store struct {
 	root string // absolute path of the repository directory
+
+	// now is the clock that decides which temporary files are stale; nil
+	// means time.Now. Tests move it forward instead of waiting an hour.
+	now func() time.Time
+	// writeHook, when set, is called before each chunk Put writes, with
+	// the bytes written so far. Tests use it to slow a Put down and kill
+	// the process in the middle.
+	writeHook func(written int64)
+
+	cleanMu sync.Mutex
+	cleaned bool // the first Put has removed stale temporary files
 }
 
 // New returns a store for the repository in dir. It does not touch the file

@@ -86,10 +86,14 @@ func TestCrashLeftovers(t *testing.T) {
 func TestPutLeavesNoTempFiles(t *testing.T) {
 	ctx := t.Context()
 	s := newStore(t)
-	for _, name := range []string{"config", "data/00/0001", "data/00/0001", "keys/k"} {
+	for _, name := range []string{"config", "data/00/0001", "keys/k"} {
 		if err := s.Put(ctx, name, []byte(name)); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// A refused replacement cleans up too.
+	if err := s.Put(ctx, "data/00/0001", []byte("other")); !errors.Is(err, storage.ErrExists) {
+		t.Errorf("Put over an existing object: %v, want ErrExists", err)
 	}
 	// "config" is a file, so nothing can be stored below it.
 	if err := s.Put(ctx, "config/sub", []byte("x")); err == nil {

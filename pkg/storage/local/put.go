@@ -11,17 +11,25 @@ import (
 	"path/filepath"
 	"runtime"
 	"syscall"
+
+	"github.com/cairn-backup/cairn/pkg/storage"
 )
 
 // writeChunk bounds how much Put writes between checks of its context.
 const writeChunk = 8 << 20
 
 // Put writes data to a temporary file next to the target, syncs it and
-// renames it into place, so that the object appears complete or not at all.
+// publishes it under the target name without replacing anything (see
+// publish), so that the object appears complete or not at all, and an
+// existing object is never changed: a Put of an existing name fails with
+// an error wrapping storage.ErrExists. The first Put of a Store also
+// removes stale temporary files left by interrupted Puts (see
+// RemoveStaleTemps).
 func (s *Store) Put(ctx context.Context, name string, data []byte) error {
 	if err := check(ctx, "put", name); err != nil {
 		return err
 	}
+	s.cleanOnce(ctx)
 	target := s.path(name)
 	dir := filepath.Dir(target)
 	f, err := createTemp(dir)
@@ -41,7 +49,7 @@ func (s *Store) Put(ctx context.Context, name string, data []byte) error {
 		return s.writeErr("put", name, err)
 	}
 	tmp := f.Name()
-	if err := writeSync(ctx, f, data); err != nil {
+	if err := s.writeSync(ctx, f, data); err != nil {
 		os.Remove(tmp)
 		if ctx.Err() != nil {
 			return fmt.Errorf("local: put %s: %w", name, err)
@@ -52,8 +60,14 @@ func (s *Store) Put(ctx context.Context, name string, data []byte) error {
 		os.Remove(tmp)
 		return fmt.Errorf("local: put %s: %w", name, err)
 	}
-	if err := os.Rename(tmp, target); err != nil {
+	if err := publish(tmp, target); err != nil {
 		os.Remove(tmp)
+		if errors.Is(err, fs.ErrExist) {
+			if fi, serr := os.Stat(target); serr == nil && fi.IsDir() {
+				return fmt.Errorf("local: put %s: %s is a directory (a prefix of other objects)", name, target)
+			}
+			return fmt.Errorf("%w: local: put %s: %w", storage.ErrExists, name, err)
+		}
 		return s.writeErr("put", name, err)
 	}
 	if err := syncDir(dir); err != nil {
@@ -78,15 +92,20 @@ func createTemp(dir string) (*os.File, error) {
 }
 
 // writeSync writes data to f, flushes it to stable storage and closes f.
-func writeSync(ctx context.Context, f *os.File, data []byte) error {
+func (s *Store) writeSync(ctx context.Context, f *os.File, data []byte) error {
 	var err error
+	var written int64
 	for len(data) > 0 && err == nil {
 		if err = ctx.Err(); err != nil {
 			break
 		}
+		if s.writeHook != nil {
+			s.writeHook(written)
+		}
 		n := min(len(data), writeChunk)
 		_, err = f.Write(data[:n])
 		data = data[n:]
+		written += int64(n)
 	}
 	if err == nil {
 		err = f.Sync()

@@ -23,7 +23,7 @@ type Store struct {
 }
 
 type object struct {
-	data    []byte // never modified after Put; replaced on overwrite
+	data    []byte // never modified after Put; replaced only by Replace
 	modTime time.Time
 }
 
@@ -47,19 +47,42 @@ func notFound(op, name string) error {
 	return fmt.Errorf("mem: %s %s: %w", op, name, storage.ErrNotFound)
 }
 
-// Put stores a copy of data under name.
+// Put stores a copy of data under name, or fails with storage.ErrExists
+// if name exists.
 func (s *Store) Put(ctx context.Context, name string, data []byte) error {
 	if err := check(ctx, "put", name); err != nil {
 		return err
 	}
+	obj := newObject(data)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.objects[name]; ok {
+		return fmt.Errorf("mem: put %s: %w", name, storage.ErrExists)
+	}
+	s.objects[name] = obj
+	return nil
+}
+
+// Replace stores a copy of data under name whether or not it exists. It is
+// for tests of damage (an attacker or a bad disk overwriting an object):
+// the storage contract forbids it to Put, and no code outside tests may
+// call it.
+func (s *Store) Replace(name string, data []byte) error {
+	if err := storage.ValidName(name); err != nil {
+		return fmt.Errorf("mem: replace: %w", err)
+	}
+	s.mu.Lock()
+	s.objects[name] = newObject(data)
+	s.mu.Unlock()
+	return nil
+}
+
+func newObject(data []byte) object {
 	obj := object{data: bytes.Clone(data), modTime: time.Now()}
 	if obj.data == nil {
 		obj.data = []byte{}
 	}
-	s.mu.Lock()
-	s.objects[name] = obj
-	s.mu.Unlock()
-	return nil
+	return obj
 }
 
 // Get returns a reader over a copy of the requested range.

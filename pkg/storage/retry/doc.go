@@ -8,11 +8,21 @@
 // Backends disable their SDK's own retries so that attempts are not
 // multiplied across layers and every failure passes through here.
 //
-// The waits grow exponentially from Policy.Base up to Policy.Max with "full
-// jitter" (a uniform random duration below the ceiling), so workers that
-// failed together do not come back together, and they end as soon as the
-// operation's ctx is done. Sleep and Rand are fields of the Policy, not
-// package state, so tests run without real waits.
+// Retries are bounded by time, not by a count: an operation is retried
+// until Policy.RetryFor (five minutes by default) has passed since its
+// first attempt, because providers throttle for minutes (B2 and Wasabi
+// answer 503 SlowDown in bursts) and a count of attempts says nothing
+// about how long that covers. The waits grow exponentially from
+// Policy.Base up to Policy.Max with "full jitter" (a uniform random
+// duration below the ceiling), so workers that failed together do not come
+// back together; a server's Retry-After lengthens a wait; and they end as
+// soon as the operation's ctx is done. Every retry is reported to
+// Policy.Notify. Sleep, Now and Rand are fields of the Policy, not package
+// state, so tests run without real waits.
+//
+// A Get's body that stops delivering for Policy.StallTimeout is closed and
+// the download resumed, like a reset: HTTP times only the response
+// headers, so without this a silent connection would hang a restore.
 //
 // Every retry is safe because of how cairn stores data. Object names are
 // content-addressed (the name is the hash of the content) or unique per

@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/cairn-backup/cairn/pkg/storage"
 )
 
 // resumingReader is the reader Get returns. When reading fails with a
@@ -14,10 +18,10 @@ import (
 //
 // The reader keeps the ctx of the Get call, as an HTTP response body does:
 // the download belongs to that request, and cancelling it stops re-opens
-// too. Re-opens share one budget over the reader's life: the first read
-// counts as one attempt and at most Policy.MaxAttempts-1 re-opens follow,
-// so a server that keeps dropping the connection cannot keep the reader
-// busy forever.
+// too. Each run of failures without a byte received in between has the
+// time budget of one operation (Policy.RetryFor), so a server that keeps
+// dropping the connection cannot keep the reader busy forever; with
+// Policy.MaxAttempts set, re-opens over the reader's life are capped too.
 type resumingReader struct {
 	ctx    context.Context
 	store  *Store
@@ -27,8 +31,12 @@ type resumingReader struct {
 
 	body     io.ReadCloser // nil once closed or failed for good
 	read     int64         // bytes handed to the caller so far
-	failures int           // failed attempts so far
-	err      error         // sticky error once the reader gave up
+	failures int           // failed attempts so far, over the reader's life
+	// failingSince is when the current run of failures began (zero while
+	// reads succeed): the time budget covers each run, so a long download
+	// that sometimes breaks is not cut off by its total length.
+	failingSince time.Time
+	err          error // sticky error once the reader gave up
 }
 
 func (r *resumingReader) Read(p []byte) (int, error) {
@@ -36,8 +44,11 @@ func (r *resumingReader) Read(p []byte) (int, error) {
 		return 0, r.err
 	}
 	for {
-		n, err := r.body.Read(p)
+		n, err := r.watchedRead(p)
 		r.read += int64(n)
+		if n > 0 {
+			r.failingSince = time.Time{} // progress ends a run of failures
+		}
 		if err == nil || err == io.EOF || !retryableRead(err) {
 			return n, err
 		}
@@ -51,18 +62,42 @@ func (r *resumingReader) Read(p []byte) (int, error) {
 	}
 }
 
+// watchedRead reads from the body, closing it if the Read delivers nothing
+// for Policy.StallTimeout: closing is what unblocks a Read stuck on a
+// silent connection, and the stall is then reported as a transient error
+// so that Read resumes on a fresh connection. A timer per Read costs far
+// less than the read itself.
+func (r *resumingReader) watchedRead(p []byte) (int, error) {
+	body := r.body
+	var stalled atomic.Bool
+	timeout := r.store.policy.StallTimeout
+	t := time.AfterFunc(timeout, func() {
+		stalled.Store(true)
+		_ = body.Close()
+	})
+	n, err := body.Read(p)
+	if !t.Stop() && stalled.Load() {
+		return n, fmt.Errorf("read %s: %w: no data for %v, connection closed", r.name, storage.ErrTransient, timeout)
+	}
+	return n, err
+}
+
 // reopen replaces the broken body with a fresh one positioned after the
 // bytes already read.
 func (r *resumingReader) reopen(cause error) error {
 	_ = r.body.Close() // the body is broken; its Close error says nothing new
 	r.body = nil
 	p := r.store.policy
+	if r.failingSince.IsZero() {
+		r.failingSince = p.Now()
+	}
 	for {
 		r.failures++
-		if r.failures >= p.MaxAttempts {
-			return fmt.Errorf("giving up after %d attempts: %w", r.failures, cause)
+		d := p.delay(r.failures, cause)
+		if why, done := p.exhausted(r.failures, r.failingSince, d); done {
+			return fmt.Errorf("%s: %w", why, cause)
 		}
-		if err := p.wait(r.ctx, "read", r.name, r.failures, cause); err != nil {
+		if err := p.wait(r.ctx, "read", r.name, r.failures, cause, d); err != nil {
 			return fmt.Errorf("read %s: %w while waiting to retry after: %v", r.name, err, cause)
 		}
 		length := r.length

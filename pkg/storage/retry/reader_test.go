@@ -5,9 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"os"
 	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cairn-backup/cairn/pkg/storage"
 	"github.com/cairn-backup/cairn/pkg/storage/fault"
@@ -210,5 +215,91 @@ func TestGetResumesAfterShortReads(t *testing.T) {
 	}
 	if n := f.Calls(fault.OpGet); n != 4 {
 		t.Errorf("%d Gets, want 4 (300 bytes each)", n)
+	}
+}
+
+// stallingBody yields its data, then blocks until it is closed, like a
+// connection on which the server stopped sending.
+type stallingBody struct {
+	data   []byte
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (b *stallingBody) Read(p []byte) (int, error) {
+	if len(b.data) > 0 {
+		n := copy(p, b.data)
+		b.data = b.data[n:]
+		return n, nil
+	}
+	<-b.closed
+	return 0, errors.New("read on closed body")
+}
+
+func (b *stallingBody) Close() error {
+	b.once.Do(func() { close(b.closed) })
+	return nil
+}
+
+// stallingStore serves its first Get with a body that stalls after 10
+// bytes, later ones from the inner store.
+type stallingStore struct {
+	storage.Store
+	mu   sync.Mutex
+	gets []span
+}
+
+func (s *stallingStore) Get(ctx context.Context, name string, offset, length int64) (io.ReadCloser, error) {
+	s.mu.Lock()
+	s.gets = append(s.gets, span{offset, length})
+	first := len(s.gets) == 1
+	s.mu.Unlock()
+	rc, err := s.Store.Get(ctx, name, offset, length)
+	if err != nil || !first {
+		return rc, err
+	}
+	defer rc.Close()
+	head := make([]byte, 10)
+	if _, err := io.ReadFull(rc, head); err != nil {
+		return nil, err
+	}
+	return &stallingBody{data: head, closed: make(chan struct{})}, nil
+}
+
+func TestGetResumesStalledBody(t *testing.T) {
+	inner := mem.New()
+	data := []byte(strings.Repeat("0123456789", 10))
+	if err := inner.Put(t.Context(), "data/obj", data); err != nil {
+		t.Fatal(err)
+	}
+	st := &stallingStore{Store: inner}
+	var rec recorder
+	p := rec.policy(0)
+	p.StallTimeout = 5 * time.Millisecond
+	var notified []error
+	p.Notify = func(op, name string, attempt int, err error, wait time.Duration) { notified = append(notified, err) }
+	got, err := storage.ReadAll(t.Context(), New(st, p), "data/obj")
+	if err != nil || string(got) != string(data) {
+		t.Fatalf("ReadAll over a stalled body: %d bytes, %v; want all %d", len(got), err, len(data))
+	}
+	if want := []span{{0, -1}, {10, -1}}; !slices.Equal(st.gets, want) {
+		t.Errorf("Gets = %v, want %v (resumed after the 10 bytes received)", st.gets, want)
+	}
+	if len(notified) != 1 || !errors.Is(notified[0], storage.ErrTransient) || !strings.Contains(notified[0].Error(), "no data") {
+		t.Errorf("retries reported: %v, want one transient stall", notified)
+	}
+}
+
+// TestGetRetriesUnclassifiedResets: a reset from a backend that does not
+// classify read errors is resumed like io.ErrUnexpectedEOF.
+func TestGetRetriesUnclassifiedResets(t *testing.T) {
+	inner := newScripted()
+	inner.objects["data/obj"] = []byte("abcdef")
+	inner.breakAfter = []int{3}
+	inner.readErr = &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
+	var rec recorder
+	got, err := storage.ReadAll(t.Context(), New(inner, rec.policy(0)), "data/obj")
+	if err != nil || string(got) != "abcdef" {
+		t.Errorf("ReadAll over a reset: %q, %v", got, err)
 	}
 }

@@ -2,94 +2,84 @@ package retry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
 	"github.com/cairn-backup/cairn/pkg/storage"
 )
 
-var _ storage.Store = (*Store)(nil)
+var (
+	_ storage.Store       = (*Store)(nil)
+	_ storage.Creator     = (*Store)(nil)
+	_ storage.Closer      = (*Store)(nil)
+	_ storage.TempCleaner = (*Store)(nil)
+	_ storage.Wrapper     = (*Store)(nil)
+)
 
 // Store retries the operations of the store it wraps. Build it with New.
+//
+// It keeps every optional capability of the wrapped store (storage.Forward):
+// ConcurrentPuts, Close and the temp-file methods are forwarded as they
+// are, and Create is forwarded with retries.
 type Store struct {
+	storage.Forward
 	inner  storage.Store
 	policy Policy
 }
 
 // New wraps inner so that operations failing with an error that wraps
 // storage.ErrTransient are tried again, with exponential backoff and full
-// jitter, up to policy.MaxAttempts times; see Policy for the defaults.
-//
-// The result also implements storage.Creator (with retries) and
-// storage.Closer exactly when inner does, so capability checks by type
-// assertion see through the decorator.
-func New(inner storage.Store, policy Policy) storage.Store {
-	s := &Store{inner: inner, policy: policy.withDefaults()}
-	creator, isCreator := inner.(storage.Creator)
-	closer, isCloser := inner.(storage.Closer)
-	switch {
-	case isCreator && isCloser:
-		return &creatingClosingStore{s, retryingCreate{s, creator}, closer}
-	case isCreator:
-		return &creatingStore{s, retryingCreate{s, creator}}
-	case isCloser:
-		return &closingStore{s, closer}
-	}
-	return s
+// jitter, for up to policy.RetryFor; see Policy for the defaults.
+func New(inner storage.Store, policy Policy) *Store {
+	return &Store{Forward: storage.Forward{Inner: inner}, inner: inner, policy: policy.withDefaults()}
 }
 
-// The combinations of optional capabilities New may return.
-type (
-	creatingStore struct {
-		*Store
-		retryingCreate
-	}
-	closingStore struct {
-		*Store
-		storage.Closer
-	}
-	creatingClosingStore struct {
-		*Store
-		retryingCreate
-		storage.Closer
-	}
-)
-
-// retryingCreate retries the inner store's Create, which is idempotent
-// (creating an existing bucket or directory succeeds).
-type retryingCreate struct {
-	retrier *Store
-	creator storage.Creator
-}
-
-func (c retryingCreate) Create(ctx context.Context) error {
-	return c.retrier.do(ctx, "create", "", func() error { return c.creator.Create(ctx) })
+// Create retries the inner store's Create, which is idempotent (creating
+// an existing bucket or directory succeeds).
+func (s *Store) Create(ctx context.Context) error {
+	return s.do(ctx, "create", "", func() error { return s.Forward.Create(ctx) })
 }
 
 // Unwrap returns the store New wrapped.
 func (s *Store) Unwrap() storage.Store { return s.inner }
 
 // do runs fn until it succeeds, fails with an error that is not worth
-// retrying, runs out of attempts, or ctx is done while waiting.
+// retrying, runs out of its budget (Policy.RetryFor, Policy.MaxAttempts),
+// or ctx is done while waiting.
 func (s *Store) do(ctx context.Context, op, name string, fn func() error) error {
+	start := s.policy.Now()
 	for attempt := 1; ; attempt++ {
 		err := fn()
 		if err == nil || !retryable(err) {
 			return err
 		}
-		if attempt >= s.policy.MaxAttempts {
-			return fmt.Errorf("giving up after %d attempts: %w", attempt, err)
+		d := s.policy.delay(attempt, err)
+		if why, done := s.policy.exhausted(attempt, start, d); done {
+			return fmt.Errorf("%s: %w", why, err)
 		}
-		if werr := s.policy.wait(ctx, op, name, attempt, err); werr != nil {
+		if werr := s.policy.wait(ctx, op, name, attempt, err, d); werr != nil {
 			return fmt.Errorf("%s %s: %w while waiting to retry after: %v", op, name, werr, err)
 		}
 	}
 }
 
 // Put retries the whole upload; data is kept by the caller, so every
-// attempt sends the same bytes.
+// attempt sends the same bytes. An attempt whose response was lost may
+// have stored the object, and then the next attempt fails with
+// storage.ErrExists; Put returns that error, saying so, and leaves the
+// verdict to the caller, which knows whether the name stands for its
+// content (repo's putNew compares the stored size).
 func (s *Store) Put(ctx context.Context, name string, data []byte) error {
-	return s.do(ctx, "put", name, func() error { return s.inner.Put(ctx, name, data) })
+	attempts := 0
+	err := s.do(ctx, "put", name, func() error {
+		attempts++
+		return s.inner.Put(ctx, name, data)
+	})
+	if attempts > 1 && errors.Is(err, storage.ErrExists) {
+		return fmt.Errorf("%w (on attempt %d: an earlier attempt whose answer was lost may have stored it)", err, attempts)
+	}
+	return err
 }
 
 // Get retries opening the object, and the returned reader re-opens it

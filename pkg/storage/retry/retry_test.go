@@ -14,6 +14,7 @@ import (
 
 	"github.com/cairn-backup/cairn/pkg/storage"
 	"github.com/cairn-backup/cairn/pkg/storage/fault"
+	"github.com/cairn-backup/cairn/pkg/storage/local"
 	"github.com/cairn-backup/cairn/pkg/storage/mem"
 	"github.com/cairn-backup/cairn/pkg/storage/storagetest"
 )
@@ -293,7 +294,7 @@ func TestStopsWaitingWhenContextIsDone(t *testing.T) {
 	inner := newScripted()
 	inner.fail["delete"] = []error{transient(1), transient(2)}
 	// The real sleep, with a backoff far longer than the test may take.
-	s := New(inner, Policy{Base: time.Hour, Max: time.Hour})
+	s := New(inner, Policy{Base: time.Hour, Max: time.Hour, RetryFor: 2 * time.Hour})
 	ctx, cancel := context.WithCancel(t.Context())
 	time.AfterFunc(20*time.Millisecond, cancel)
 	start := time.Now()
@@ -313,41 +314,7 @@ func TestStopsWaitingWhenContextIsDone(t *testing.T) {
 }
 
 func TestCapabilitiesAreKept(t *testing.T) {
-	type creatorStore struct {
-		storage.Store
-		storage.Creator
-	}
-	type closerStore struct {
-		storage.Store
-		storage.Closer
-	}
-	type both struct {
-		storage.Store
-		storage.Creator
-		storage.Closer
-	}
-	plain := newScripted()
-	tests := []struct {
-		inner             storage.Store
-		creator, isCloser bool
-	}{
-		{plain, false, false},
-		{creatorStore{plain, nil}, true, false},
-		{closerStore{plain, nil}, false, true},
-		{both{plain, nil, nil}, true, true},
-	}
-	for _, tc := range tests {
-		s := New(tc.inner, Policy{})
-		_, isCreator := s.(storage.Creator)
-		_, isCloser := s.(storage.Closer)
-		if isCreator != tc.creator || isCloser != tc.isCloser {
-			t.Errorf("New(%T): Creator %v, Closer %v; want %v, %v",
-				tc.inner, isCreator, isCloser, tc.creator, tc.isCloser)
-		}
-		if u, ok := s.(interface{ Unwrap() storage.Store }); !ok || u.Unwrap() != tc.inner {
-			t.Errorf("New(%T) does not unwrap to the inner store", tc.inner)
-		}
-	}
+	storagetest.CheckCapabilities(t, func(inner storage.Store) storage.Store { return New(inner, Policy{}) })
 }
 
 type countingCreator struct {
@@ -367,7 +334,7 @@ func TestCreateIsRetried(t *testing.T) {
 	inner := &countingCreator{scriptedStore: newScripted()}
 	var rec recorder
 	s := New(inner, rec.policy(0))
-	if err := s.(storage.Creator).Create(t.Context()); err != nil {
+	if err := s.Create(t.Context()); err != nil {
 		t.Fatalf("Create: %v", err)
 	}
 	if inner.creates != 3 {
@@ -388,8 +355,48 @@ func TestConformanceUnderFaults(t *testing.T) {
 	storagetest.Run(t, func(*testing.T) storage.Store {
 		f := fault.New(mem.New())
 		f.Add(fault.Rule{Probability: 0.07, Err: storage.ErrTransient})
-		f.Add(fault.Rule{Probability: 0.07, AfterInner: true, Err: storage.ErrTransient})
+		// A Put whose answer was lost is retried into ErrExists, which
+		// the decorator leaves to its callers (TestPutLostResponse), so
+		// lost answers are injected into the other operations only.
+		for _, op := range []fault.Op{fault.OpGet, fault.OpStat, fault.OpList, fault.OpDelete} {
+			f.Add(fault.Rule{Op: op, Probability: 0.07, AfterInner: true, Err: storage.ErrTransient})
+		}
 		noWait := func(ctx context.Context, _ time.Duration) error { return ctx.Err() }
 		return New(f, Policy{Sleep: noWait})
 	})
+}
+
+// TestKeepsLocalPutConcurrency is the case that went wrong: a retrying
+// local store must still ask for one upload at a time.
+func TestKeepsLocalPutConcurrency(t *testing.T) {
+	l, err := local.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := storage.PutLimit(New(l, Policy{})), l.ConcurrentPuts(); got != want {
+		t.Errorf("ConcurrentPuts through retry = %d, want the local store's %d", got, want)
+	}
+}
+
+// TestPutLostResponse: the first attempt stores the object but its answer
+// is lost; the retry finds the object there. Put reports ErrExists (the
+// caller decides) and says that an earlier attempt may have stored it.
+func TestPutLostResponse(t *testing.T) {
+	inner := mem.New()
+	f := fault.New(inner)
+	f.Add(fault.Rule{Op: fault.OpPut, Nth: 1, AfterInner: true, Err: storage.ErrTransient})
+	var rec recorder
+	s := New(f, rec.policy(0))
+	err := s.Put(t.Context(), "data/x", []byte("abc"))
+	if !errors.Is(err, storage.ErrExists) || !strings.Contains(err.Error(), "earlier attempt") {
+		t.Fatalf("Put after a lost answer: %v, want ErrExists naming the earlier attempt", err)
+	}
+	if got, err := storage.ReadAll(t.Context(), inner, "data/x"); err != nil || string(got) != "abc" {
+		t.Errorf("stored object: %q, %v", got, err)
+	}
+	// A first attempt that finds the object is a plain ErrExists.
+	err = s.Put(t.Context(), "data/x", []byte("abc"))
+	if !errors.Is(err, storage.ErrExists) || strings.Contains(err.Error(), "earlier attempt") {
+		t.Errorf("Put of an existing object: %v, want a plain ErrExists", err)
+	}
 }

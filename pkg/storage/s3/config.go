@@ -62,6 +62,11 @@ type Config struct {
 	// DefaultConnections. Callers size their worker pools from it.
 	Connections int
 
+	// Warn, when set, receives warnings that do not stop the operation:
+	// the one that says the server refused conditional uploads and Put
+	// falls back to plain PUTs, which may replace objects.
+	Warn func(msg string)
+
 	// Transport, when set, replaces the HTTP transport New would build;
 	// CAFile and the connection-pool sizing then do not apply. Tests use
 	// it to route requests through a fault-injecting proxy.
@@ -142,7 +147,7 @@ func (c Config) clientOptions() (*minio.Options, error) {
 		// Empty keys make NewStaticV4 sign nothing (anonymous access).
 		Creds:        credentials.NewStaticV4(c.AccessKey, c.SecretKey, c.SessionToken),
 		Secure:       !c.Insecure,
-		Transport:    transport,
+		Transport:    retryAfterTransport{transport},
 		Region:       c.Region,
 		BucketLookup: lookup,
 		MaxRetries:   1,

@@ -10,6 +10,15 @@
 // would add a visible-but-incomplete state and a cleanup duty for aborted
 // uploads), ranged GETs, HEAD and ListObjectsV2.
 //
+// Every PUT is conditional (If-None-Match: *), so the store never replaces
+// an object, as the storage contract demands: with credentials that may
+// only put, get and list, a backup machine cannot overwrite a pack. A 412
+// answer becomes storage.ErrExists. Providers that do not implement
+// conditional writes answer 501; the Store notices that on the first PUT,
+// warns once through Config.Warn, and sends plain PUTs from then on (such a
+// provider can only be made append-only with bucket versioning). A provider
+// that silently ignores the header cannot be detected this way.
+//
 // Errors are classified at this boundary. translateError maps S3 error
 // codes, HTTP statuses and transport failures to storage.ErrNotFound,
 // ErrNoRepository, ErrPermission and ErrTransient before anything wraps

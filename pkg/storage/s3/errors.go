@@ -25,12 +25,21 @@ import (
 // the outermost error. Context errors pass through unchanged so callers see
 // cancellation as cancellation, never as a retryable failure; errors that
 // fit no class also pass through unchanged.
-func translateError(err error) error {
+//
+// ctx is the operation's context. An error that claims to be
+// context.DeadlineExceeded while ctx is not done comes from a timeout below
+// cairn: net/http's "timeout awaiting response headers" and dial timeouts
+// say so. Those are transient, and are returned with the message only, so
+// that nothing above mistakes them for the caller's own deadline.
+func translateError(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
+		if ctx.Err() != nil {
+			return err
+		}
+		return fmt.Errorf("%w: %s", storage.ErrTransient, err)
 	}
 	var resp minio.ErrorResponse
 	if errors.As(err, &resp) {
@@ -48,6 +57,14 @@ func translateError(err error) error {
 // classifyResponse maps an S3 error response to a sentinel, or nil.
 func classifyResponse(resp minio.ErrorResponse) error {
 	switch resp.Code {
+	case minio.PreconditionFailed:
+		// The answer to a conditional PUT (If-None-Match: *) of a key
+		// that exists: the only condition cairn sends.
+		return storage.ErrExists
+	case "ConditionalRequestConflict":
+		// AWS: a conditional write raced another write of the key;
+		// the retry then finds the winner (412).
+		return storage.ErrTransient
 	case minio.NoSuchBucket:
 		return storage.ErrNoRepository
 	case minio.NoSuchKey, "NotFound":
@@ -60,6 +77,8 @@ func classifyResponse(resp minio.ErrorResponse) error {
 		"InternalError", "ServiceUnavailable", "RequestTimeout",
 		"Throttling", "ThrottlingException", "RequestThrottled",
 		"RequestLimitExceeded", "TooManyRequests",
+		// Wasabi: throttling, and a connection it dropped (410).
+		"RequestRateLimitExceeded", "DisconnectError",
 		// Upload integrity checks: the body was damaged on the way,
 		// so sending it again is the cure.
 		"BadDigest", "XAmzContentSHA256Mismatch", "IncompleteBody",
@@ -69,11 +88,14 @@ func classifyResponse(resp minio.ErrorResponse) error {
 	}
 	switch resp.StatusCode {
 	case http.StatusRequestTimeout, http.StatusTooManyRequests,
-		499, // nginx: client closed request
+		http.StatusGone, // Wasabi's DisconnectError; S3 sends no 410 otherwise
+		499,             // nginx: client closed request
 		http.StatusInternalServerError, http.StatusBadGateway,
 		http.StatusServiceUnavailable, http.StatusGatewayTimeout,
 		520: // Cloudflare: unknown error from the origin
 		return storage.ErrTransient
+	case http.StatusPreconditionFailed:
+		return storage.ErrExists
 	case http.StatusNotFound:
 		// A HEAD response has no body to name the code; minio-go then
 		// guesses NoSuchKey for object requests, so a bare 404 here is
@@ -124,6 +146,22 @@ func isTransientTransportError(err error) bool {
 	}
 	var netErr net.Error
 	return errors.As(err, &netErr)
+}
+
+// conditionalRefused reports the answers of providers that do not support
+// If-None-Match on PUT: 501 NotImplemented (most), or a 400 whose message
+// names the header (some gateways reject unknown conditional headers).
+// Anything else, notably a 412, is a real answer to the condition.
+func conditionalRefused(err error) bool {
+	var resp minio.ErrorResponse
+	if !errors.As(err, &resp) {
+		return false
+	}
+	if resp.StatusCode == http.StatusNotImplemented || resp.Code == minio.NotImplemented {
+		return true
+	}
+	return resp.StatusCode == http.StatusBadRequest &&
+		strings.Contains(strings.ToLower(resp.Message), "if-none-match")
 }
 
 // isInvalidRange reports the 416 answer to a Get whose offset is at or past

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 
@@ -43,7 +46,13 @@ func TestTranslateError(t *testing.T) {
 		{"request timeout", resp(400, "RequestTimeout"), storage.ErrTransient},
 		{"bad digest", resp(400, "BadDigest"), storage.ErrTransient},
 		{"minio starting", resp(503, "XMinioServerNotInitialized"), storage.ErrTransient},
+		{"wasabi rate limit", resp(503, "RequestRateLimitExceeded"), storage.ErrTransient},
+		{"wasabi disconnect", resp(410, "DisconnectError"), storage.ErrTransient},
+		{"bare 410", resp(410, "410 Gone"), storage.ErrTransient},
 		{"invalid argument", resp(400, "InvalidArgument"), nil},
+		{"exists (conditional put)", resp(412, "PreconditionFailed"), storage.ErrExists},
+		{"bare 412", resp(412, "412 Precondition Failed"), storage.ErrExists},
+		{"conditional write conflict", resp(409, "ConditionalRequestConflict"), storage.ErrTransient},
 		{"wrapped response", fmt.Errorf("ctx: %w", resp(404, "NoSuchKey")), storage.ErrNotFound},
 		{"connection reset", urlErr(reset), storage.ErrTransient},
 		{"reset while reading body", reset, storage.ErrTransient},
@@ -60,7 +69,7 @@ func TestTranslateError(t *testing.T) {
 	sentinels := []error{storage.ErrNotFound, storage.ErrNoRepository, storage.ErrPermission, storage.ErrTransient}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := translateError(tc.err)
+			got := translateError(context.Background(), tc.err)
 			if !errors.Is(got, tc.err) {
 				t.Errorf("translateError(%v) = %v, lost the original error", tc.err, got)
 			}
@@ -74,17 +83,46 @@ func TestTranslateError(t *testing.T) {
 }
 
 func TestTranslateErrorPassesContextErrorsThrough(t *testing.T) {
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
 	for _, err := range []error{
 		context.Canceled,
 		context.DeadlineExceeded,
 		&url.Error{Op: "Get", URL: "u", Err: context.Canceled},
 	} {
-		if got := translateError(err); got != err { //nolint:errorlint // identity is the point
+		if got := translateError(done, err); got != err { //nolint:errorlint // identity is the point
 			t.Errorf("translateError(%v) = %v, want it unchanged", err, got)
 		}
 	}
-	if translateError(nil) != nil {
+	if translateError(done, nil) != nil {
 		t.Errorf("translateError(nil) != nil")
+	}
+}
+
+// headerTimeout imitates net/http's "timeout awaiting response headers",
+// which claims to be context.DeadlineExceeded.
+type headerTimeout struct{}
+
+func (headerTimeout) Error() string        { return "net/http: timeout awaiting response headers" }
+func (headerTimeout) Timeout() bool        { return true }
+func (headerTimeout) Is(target error) bool { return target == context.DeadlineExceeded }
+
+// TestTranslateErrorTimeoutsBelowContext: a timeout that claims to be
+// DeadlineExceeded while the operation's context is alive is a transport
+// timeout: transient, and no longer looking like the caller's deadline
+// (which the retry decorator would not retry).
+func TestTranslateErrorTimeoutsBelowContext(t *testing.T) {
+	for _, err := range []error{
+		&url.Error{Op: "Put", URL: "u", Err: headerTimeout{}},
+		&url.Error{Op: "Get", URL: "u", Err: context.DeadlineExceeded},
+	} {
+		got := translateError(context.Background(), err)
+		if !errors.Is(got, storage.ErrTransient) || errors.Is(got, context.DeadlineExceeded) {
+			t.Errorf("translateError(%v) = %v, want transient and not DeadlineExceeded", err, got)
+		}
+		if !strings.Contains(got.Error(), err.Error()) {
+			t.Errorf("translateError(%v) = %v, lost the message", err, got)
+		}
 	}
 }
 
@@ -113,6 +151,29 @@ func TestCheckContentRange(t *testing.T) {
 	for _, tc := range tests {
 		if err := checkContentRange(tc.header, tc.offset); (err == nil) != tc.ok {
 			t.Errorf("checkContentRange(%q, %d) = %v, want ok=%v", tc.header, tc.offset, err, tc.ok)
+		}
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		v    string
+		want time.Duration
+		ok   bool
+	}{
+		{"3", 3 * time.Second, true},
+		{"0", 0, true},
+		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
+		{now.Add(-time.Minute).Format(http.TimeFormat), 0, true},
+		{"", 0, false},
+		{"-1", 0, false},
+		{"soon", 0, false},
+		{"999999999", 0, false},
+	}
+	for _, tc := range tests {
+		if got, ok := parseRetryAfter(tc.v, now); got != tc.want || ok != tc.ok {
+			t.Errorf("parseRetryAfter(%q) = %v, %v; want %v, %v", tc.v, got, ok, tc.want, tc.ok)
 		}
 	}
 }

@@ -29,6 +29,7 @@ import (
 // end of the object. Content checks belong to the layer above, which knows
 // every object's hash.
 func (s *Store) Get(ctx context.Context, name string, offset, length int64) (io.ReadCloser, error) {
+	ctx = withRetryAfter(ctx)
 	if err := storage.ValidName(name); err != nil {
 		return nil, fmt.Errorf("%s: get: %w", s, err)
 	}
@@ -44,7 +45,7 @@ func (s *Store) Get(ctx context.Context, name string, offset, length int64) (io.
 		return io.NopCloser(strings.NewReader("")), nil
 	}
 	if err := s.acquire(ctx); err != nil {
-		return nil, s.fail("get", name, err)
+		return nil, s.fail(ctx, "get", name, err)
 	}
 	var opts minio.GetObjectOptions
 	ranged := offset > 0 || length > 0
@@ -66,7 +67,7 @@ func (s *Store) Get(ctx context.Context, name string, offset, length int64) (io.
 			// contract truncates such a range to nothing.
 			return io.NopCloser(strings.NewReader("")), nil
 		}
-		return nil, s.fail("get", name, err)
+		return nil, s.fail(ctx, "get", name, err)
 	}
 	if ranged {
 		if err := checkContentRange(header.Get("Content-Range"), offset); err != nil {
@@ -75,7 +76,7 @@ func (s *Store) Get(ctx context.Context, name string, offset, length int64) (io.
 			return nil, fmt.Errorf("%s: get %s: %w", s, name, err)
 		}
 	}
-	return &objectReader{store: s, name: name, body: body, remaining: info.Size}, nil
+	return &objectReader{ctx: ctx, store: s, name: name, body: body, remaining: info.Size}, nil
 }
 
 // checkContentRange makes sure the server honoured the Range header. A
@@ -99,6 +100,7 @@ func checkContentRange(contentRange string, offset int64) error {
 // other error of the package and turns an early end of the body into an
 // error.
 type objectReader struct {
+	ctx       context.Context // of the Get, to tell cancellation from timeouts
 	store     *Store
 	name      string
 	body      io.ReadCloser
@@ -117,12 +119,12 @@ func (r *objectReader) Read(p []byte) (int, error) {
 	case err == nil:
 		return n, nil
 	case err == io.EOF && r.remaining > 0:
-		return n, r.store.fail("read", r.name,
+		return n, r.store.fail(r.ctx, "read", r.name,
 			fmt.Errorf("body ended %d bytes early: %w", r.remaining, io.ErrUnexpectedEOF))
 	case err == io.EOF:
 		return n, io.EOF
 	}
-	return n, r.store.fail("read", r.name, err)
+	return n, r.store.fail(r.ctx, "read", r.name, err)
 }
 
 // Close closes the body and returns the request token, once.

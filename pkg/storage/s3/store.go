@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"github.com/minio/minio-go/v7"
 
@@ -35,6 +36,10 @@ type Store struct {
 	storageClass string
 	connections  int
 	sem          chan struct{} // one token per request in flight
+
+	warn func(msg string) // Config.Warn; may be nil
+	// plainPuts is set once the server has refused a conditional PUT.
+	plainPuts atomic.Bool
 
 	// ownTransport is the transport New built, whose idle connections
 	// Close releases; nil when Config.Transport was given.
@@ -70,9 +75,10 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		storageClass: cfg.StorageClass,
 		connections:  cfg.Connections,
 		sem:          make(chan struct{}, cfg.Connections),
+		warn:         cfg.Warn,
 	}
 	if cfg.Transport == nil {
-		s.ownTransport, _ = opts.Transport.(*http.Transport)
+		s.ownTransport, _ = opts.Transport.(retryAfterTransport).base.(*http.Transport)
 	}
 	return s, nil
 }
@@ -98,8 +104,12 @@ func (s *Store) key(name string) string {
 }
 
 // fail classifies err and adds which operation on which object failed.
-func (s *Store) fail(op, name string, err error) error {
-	return fmt.Errorf("%s: %s %s: %w", s, op, name, translateError(err))
+func (s *Store) fail(ctx context.Context, op, name string, err error) error {
+	err = translateError(ctx, err)
+	if d := retryAfterOf(ctx); d > 0 && errors.Is(err, storage.ErrTransient) {
+		err = &retryAfterError{err: err, after: d}
+	}
+	return fmt.Errorf("%s: %s %s: %w", s, op, name, err)
 }
 
 // acquire takes a request token, waiting while Connections requests are in
@@ -125,39 +135,73 @@ func (s *Store) release() { <-s.sem }
 // appears atomically) with a Content-MD5 header: the server rejects a body
 // damaged in transit with BadDigest, which is classified transient so the
 // retry decorator resends it.
+//
+// The PUT is conditional (If-None-Match: *), so it never replaces an
+// object: the server answers 412 when the key exists, and Put returns an
+// error wrapping storage.ErrExists. A provider that refuses conditional
+// writes (see conditionalRefused) is detected on the first such answer;
+// the Store then sends plain PUTs for the rest of its life, after one
+// Config.Warn.
 func (s *Store) Put(ctx context.Context, name string, data []byte) error {
+	ctx = withRetryAfter(ctx)
 	if err := storage.ValidName(name); err != nil {
 		return fmt.Errorf("%s: put: %w", s, err)
 	}
 	if err := s.acquire(ctx); err != nil {
-		return s.fail("put", name, err)
+		return s.fail(ctx, "put", name, err)
 	}
 	defer s.release()
-	_, err := s.client.PutObject(ctx, s.bucket, s.key(name), bytes.NewReader(data), int64(len(data)),
-		minio.PutObjectOptions{
-			ContentType:      "application/octet-stream",
-			StorageClass:     s.storageClass,
-			SendContentMd5:   true,
-			DisableMultipart: true,
-		})
+	conditional := !s.plainPuts.Load()
+	err := s.putObject(ctx, name, data, conditional)
+	if conditional && conditionalRefused(err) {
+		s.fallBackToPlainPuts(err)
+		err = s.putObject(ctx, name, data, false)
+	}
 	if err != nil {
-		return s.fail("put", name, err)
+		return s.fail(ctx, "put", name, err)
 	}
 	return nil
 }
 
+func (s *Store) putObject(ctx context.Context, name string, data []byte, conditional bool) error {
+	opts := minio.PutObjectOptions{
+		ContentType:      "application/octet-stream",
+		StorageClass:     s.storageClass,
+		SendContentMd5:   true,
+		DisableMultipart: true,
+	}
+	if conditional {
+		opts.SetMatchETagExcept("*") // If-None-Match: *
+	}
+	_, err := s.client.PutObject(ctx, s.bucket, s.key(name), bytes.NewReader(data), int64(len(data)), opts)
+	return err
+}
+
+// fallBackToPlainPuts switches the Store to unconditional PUTs and warns,
+// once.
+func (s *Store) fallBackToPlainPuts(cause error) {
+	if s.plainPuts.Swap(true) || s.warn == nil {
+		return
+	}
+	s.warn(fmt.Sprintf("%s: the server does not support conditional uploads (If-None-Match: *): %v; "+
+		"uploads fall back to plain PUTs, which can replace existing objects, so credentials that may "+
+		"write objects can overwrite this repository's data (use bucket versioning for append-only backups)",
+		s, minio.ToErrorResponse(cause).Code))
+}
+
 // Stat returns the size and server modification time of name.
 func (s *Store) Stat(ctx context.Context, name string) (storage.ObjectInfo, error) {
+	ctx = withRetryAfter(ctx)
 	if err := storage.ValidName(name); err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("%s: stat: %w", s, err)
 	}
 	if err := s.acquire(ctx); err != nil {
-		return storage.ObjectInfo{}, s.fail("stat", name, err)
+		return storage.ObjectInfo{}, s.fail(ctx, "stat", name, err)
 	}
 	defer s.release()
 	info, err := s.client.StatObject(ctx, s.bucket, s.key(name), minio.StatObjectOptions{})
 	if err != nil {
-		return storage.ObjectInfo{}, s.fail("stat", name, err)
+		return storage.ObjectInfo{}, s.fail(ctx, "stat", name, err)
 	}
 	return storage.ObjectInfo{Name: name, Size: info.Size, ModTime: info.LastModified}, nil
 }
@@ -168,6 +212,7 @@ func (s *Store) Stat(ctx context.Context, name string) (storage.ObjectInfo, erro
 // are skipped. List holds no request token while fn runs, so fn may call
 // other methods of the Store.
 func (s *Store) List(ctx context.Context, prefix string, fn func(storage.ObjectInfo) error) error {
+	ctx = withRetryAfter(ctx)
 	if err := storage.ValidPrefix(prefix); err != nil {
 		return fmt.Errorf("%s: list: %w", s, err)
 	}
@@ -181,7 +226,7 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(storage.ObjectI
 	})
 	for obj := range objects {
 		if obj.Err != nil {
-			return s.fail("list", prefix, obj.Err)
+			return s.fail(ctx, "list", prefix, obj.Err)
 		}
 		name, ok := strings.CutPrefix(obj.Key, strip)
 		if !ok || storage.ValidName(name) != nil {
@@ -189,7 +234,7 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(storage.ObjectI
 		}
 		// The iterator hands out a whole page without looking at ctx.
 		if err := ctx.Err(); err != nil {
-			return s.fail("list", prefix, err)
+			return s.fail(ctx, "list", prefix, err)
 		}
 		if err := fn(storage.ObjectInfo{Name: name, Size: obj.Size, ModTime: obj.LastModified}); err != nil {
 			return err
@@ -198,7 +243,7 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(storage.ObjectI
 	// The iterator ends silently when ctx is cancelled, which would look
 	// like a complete listing.
 	if err := ctx.Err(); err != nil {
-		return s.fail("list", prefix, err)
+		return s.fail(ctx, "list", prefix, err)
 	}
 	return nil
 }
@@ -206,16 +251,17 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(storage.ObjectI
 // Delete removes name. S3 reports success for a missing key, and so does
 // Delete.
 func (s *Store) Delete(ctx context.Context, name string) error {
+	ctx = withRetryAfter(ctx)
 	if err := storage.ValidName(name); err != nil {
 		return fmt.Errorf("%s: delete: %w", s, err)
 	}
 	if err := s.acquire(ctx); err != nil {
-		return s.fail("delete", name, err)
+		return s.fail(ctx, "delete", name, err)
 	}
 	defer s.release()
 	err := s.client.RemoveObject(ctx, s.bucket, s.key(name), minio.RemoveObjectOptions{})
 	if err != nil {
-		err = translateError(err)
+		err = translateError(ctx, err)
 		if errors.Is(err, storage.ErrNotFound) {
 			return nil
 		}
@@ -245,7 +291,7 @@ func (s *Store) Create(ctx context.Context) error {
 		return fmt.Errorf("%s: create bucket: the name %q is taken by another account; choose another bucket: %w",
 			s, s.bucket, storage.ErrPermission)
 	}
-	return fmt.Errorf("%s: create bucket: %w", s, translateError(err))
+	return fmt.Errorf("%s: create bucket: %w", s, translateError(ctx, err))
 }
 
 // Close releases idle connections of the transport New built.

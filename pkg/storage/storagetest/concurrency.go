@@ -2,6 +2,7 @@ package storagetest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -48,55 +49,83 @@ func testConcurrentPuts(t *testing.T, s storage.Store, root string) {
 	}
 }
 
-// testReadDuringOverwrite checks atomic visibility: readers racing with
-// repeated overwrites must always see one complete version.
-func testReadDuringOverwrite(t *testing.T, s storage.Store, root string) {
-	name := root + "/index/contended"
+// testRacingCreates checks atomic visibility and create-only together:
+// writers racing to create one name with different content, and readers
+// racing with them. Exactly one writer succeeds; every other gets
+// ErrExists; every reader sees no object or one whole version, and once
+// there, always the same one.
+func testRacingCreates(t *testing.T, s storage.Store, root string) {
 	versions := [][]byte{
 		bytes.Repeat([]byte{0xaa}, 256<<10),
 		bytes.Repeat([]byte{0xbb}, 300<<10+1),
 		bytes.Repeat([]byte{0xcc}, 200<<10-1),
+		bytes.Repeat([]byte{0xdd}, 1),
 	}
-	mustPut(t, s, name, versions[0])
-
 	const (
-		overwrites = 24
-		readers    = 3
+		rounds  = 6
+		readers = 2
 	)
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		defer close(done)
-		for i := 1; i <= overwrites; i++ {
-			if err := s.Put(t.Context(), name, versions[i%len(versions)]); err != nil {
-				t.Errorf("overwrite %d: %v", i, err)
-				return
-			}
+	for round := range rounds {
+		name := fmt.Sprintf("%s/index/contended-%d", root, round)
+		var (
+			wg      sync.WaitGroup
+			mu      sync.Mutex
+			winners []int
+			done    = make(chan struct{})
+			writers sync.WaitGroup
+		)
+		for w := range versions {
+			writers.Go(func() {
+				err := s.Put(t.Context(), name, versions[w])
+				switch {
+				case err == nil:
+					mu.Lock()
+					winners = append(winners, w)
+					mu.Unlock()
+				case !errors.Is(err, storage.ErrExists):
+					t.Errorf("round %d, writer %d: %v, want nil or storage.ErrExists", round, w, err)
+				}
+			})
 		}
-	})
-	for r := range readers {
 		wg.Go(func() {
-			for n := 0; ; n++ {
-				select {
-				case <-done:
-					if n > 0 {
+			writers.Wait()
+			close(done)
+		})
+		for r := range readers {
+			wg.Go(func() {
+				var seen []byte
+				for n := 0; ; n++ {
+					select {
+					case <-done:
+						return
+					default:
+					}
+					got, err := readRange(t.Context(), s, name, 0, -1)
+					if errors.Is(err, storage.ErrNotFound) && seen == nil {
+						continue
+					}
+					if err != nil {
+						t.Errorf("round %d, reader %d, read %d: %v", round, r, n, err)
 						return
 					}
-				default:
+					if !isOneOf(got, versions) {
+						t.Errorf("round %d, reader %d: saw %d bytes that are not one whole version (torn or partial write)", round, r, len(got))
+						return
+					}
+					if seen != nil && !bytes.Equal(seen, got) {
+						t.Errorf("round %d, reader %d: the object changed after it appeared (replaced)", round, r)
+						return
+					}
+					seen = got
 				}
-				got, err := readRange(t.Context(), s, name, 0, -1)
-				if err != nil {
-					t.Errorf("reader %d, read %d: %v", r, n, err)
-					return
-				}
-				if !isOneOf(got, versions) {
-					t.Errorf("reader %d, read %d: saw %d bytes that are not one whole version (torn or partial write)", r, n, len(got))
-					return
-				}
-			}
-		})
+			})
+		}
+		wg.Wait()
+		if len(winners) != 1 {
+			t.Fatalf("round %d: %d writers succeeded creating the same name, want exactly 1", round, len(winners))
+		}
+		checkContent(t, fmt.Sprintf("round %d: object", round), mustRead(t, s, name, 0, -1), versions[winners[0]])
 	}
-	wg.Wait()
 }
 
 func isOneOf(got []byte, versions [][]byte) bool {

@@ -37,28 +37,41 @@ func testPutDoesNotRetain(t *testing.T, s storage.Store, root string) {
 	checkContent(t, "object after caller reused its buffer", mustRead(t, s, name, 0, -1), want)
 }
 
-func testOverwrite(t *testing.T, s storage.Store, root string) {
-	name := root + "/index/overwritten"
-	versions := [][]byte{
-		[]byte("first version"),
-		payload(1, 100_000),     // longer
-		[]byte("x"),             // shorter: no stale tail may remain
-		{},                      // empty
-		[]byte("final version"), // non-empty again
+// testPutNeverReplaces checks the create-only rule: a Put of an existing
+// name fails with ErrExists and leaves the object exactly as it was,
+// whatever the new data (longer, shorter, empty, identical).
+func testPutNeverReplaces(t *testing.T, s storage.Store, root string) {
+	ctx := t.Context()
+	name := root + "/index/first"
+	original := payload(1, 10_000)
+	mustPut(t, s, name, original)
+	attempts := [][]byte{
+		payload(2, 100_000), // longer
+		[]byte("x"),         // shorter
+		{},                  // empty
+		original,            // the same bytes
 	}
-	for i, v := range versions {
-		mustPut(t, s, name, v)
-		checkContent(t, fmt.Sprintf("version %d", i), mustRead(t, s, name, 0, -1), v)
-		fi, err := s.Stat(t.Context(), name)
+	for i, data := range attempts {
+		if err := s.Put(ctx, name, data); !errors.Is(err, storage.ErrExists) {
+			t.Errorf("Put %d over an existing object: got %v, want an error wrapping storage.ErrExists", i, err)
+		}
+		checkContent(t, fmt.Sprintf("object after refused Put %d", i), mustRead(t, s, name, 0, -1), original)
+		fi, err := s.Stat(ctx, name)
 		if err != nil {
-			t.Fatalf("Stat after version %d: %v", i, err)
+			t.Fatalf("Stat after refused Put %d: %v", i, err)
 		}
-		if fi.Size != int64(len(v)) {
-			t.Errorf("Stat after version %d: size %d, want %d", i, fi.Size, len(v))
+		if fi.Size != int64(len(original)) {
+			t.Errorf("Stat after refused Put %d: size %d, want %d", i, fi.Size, len(original))
 		}
 	}
-	if got := listNames(t, s, root+"/"); len(got) != 1 || got[0] != name {
-		t.Errorf("List after overwrites = %q, want only %q", got, name)
+	empty := root + "/index/empty"
+	mustPut(t, s, empty, nil)
+	if err := s.Put(ctx, empty, []byte("not empty")); !errors.Is(err, storage.ErrExists) {
+		t.Errorf("Put over an existing empty object: got %v, want storage.ErrExists", err)
+	}
+	checkContent(t, "empty object after refused Put", mustRead(t, s, empty, 0, -1), []byte{})
+	if got := listNames(t, s, root+"/"); len(got) != 2 || got[0] != empty || got[1] != name {
+		t.Errorf("List after refused Puts = %q, want only %q and %q", got, empty, name)
 	}
 }
 

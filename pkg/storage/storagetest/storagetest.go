@@ -26,7 +26,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	}{
 		{"PutGetRoundTrip", testRoundTrip},
 		{"PutDoesNotRetainData", testPutDoesNotRetain},
-		{"Overwrite", testOverwrite},
+		{"PutNeverReplaces", testPutNeverReplaces},
 		{"RangedGet", testRangedGet},
 		{"Stat", testStat},
 		{"Missing", testMissing},
@@ -38,7 +38,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"InvalidNames", testInvalidNames},
 		{"CancelledContext", testCancelledContext},
 		{"ConcurrentPuts", testConcurrentPuts},
-		{"ReadDuringOverwrite", testReadDuringOverwrite},
+		{"RacingCreates", testRacingCreates},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
