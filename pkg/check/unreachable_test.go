@@ -18,7 +18,7 @@ import (
 var errReset = fmt.Errorf("connection reset by peer: %w", storage.ErrTransient)
 
 // noWait is a retry policy that retries at once, as often as the default.
-var noWait = retry.Policy{Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}
+var noWait = retry.Policy{MaxAttempts: 8, Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}
 
 // stallingStore stalls the bodies of objects under prefix: a read blocks
 // until the Get's context ends or the backend's stall timer (modelled as

@@ -18,12 +18,12 @@ var _ storage.Versioner = (*Store)(nil)
 // is Enabled (a Suspended bucket replaces the "null" version in place).
 func (s *Store) Versioning(ctx context.Context) (bool, error) {
 	if err := s.acquire(ctx); err != nil {
-		return false, s.fail("get versioning of", s.bucket, err)
+		return false, s.fail(ctx, "get versioning of", s.bucket, err)
 	}
 	defer s.release()
 	cfg, err := s.client.GetBucketVersioning(ctx, s.bucket)
 	if err != nil {
-		return false, s.fail("get versioning of", s.bucket, err)
+		return false, s.fail(ctx, "get versioning of", s.bucket, err)
 	}
 	return cfg.Enabled(), nil
 }
@@ -46,14 +46,14 @@ func (s *Store) ListVersions(ctx context.Context, prefix string, fn func(storage
 	})
 	for obj := range objects {
 		if obj.Err != nil {
-			return s.fail("list versions", prefix, obj.Err)
+			return s.fail(ctx, "list versions", prefix, obj.Err)
 		}
 		name, ok := strings.CutPrefix(obj.Key, strip)
 		if !ok || storage.ValidName(name) != nil {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
-			return s.fail("list versions", prefix, err)
+			return s.fail(ctx, "list versions", prefix, err)
 		}
 		v := storage.VersionInfo{
 			Name:         name,
@@ -75,7 +75,7 @@ func (s *Store) ListVersions(ctx context.Context, prefix string, fn func(storage
 	}
 	// The iterator ends silently when ctx is cancelled.
 	if err := ctx.Err(); err != nil {
-		return s.fail("list versions", prefix, err)
+		return s.fail(ctx, "list versions", prefix, err)
 	}
 	return nil
 }
@@ -94,7 +94,7 @@ func (s *Store) GetVersion(ctx context.Context, name, versionID string, offset, 
 		return nil, fmt.Errorf("%s: get %s: bad range (offset %d, length %d)", s, what, offset, length)
 	}
 	if err := s.acquire(ctx); err != nil {
-		return nil, s.fail("get", what, err)
+		return nil, s.fail(ctx, "get", what, err)
 	}
 	opts := minio.GetObjectOptions{VersionID: versionID}
 	ranged := offset > 0 || length > 0
@@ -117,7 +117,7 @@ func (s *Store) GetVersion(ctx context.Context, name, versionID string, offset, 
 		if isDeleteMarkerAnswer(err) {
 			return nil, fmt.Errorf("%s: get %s: a delete marker: %w", s, what, storage.ErrNotFound)
 		}
-		return nil, s.fail("get", what, err)
+		return nil, s.fail(ctx, "get", what, err)
 	}
 	if ranged {
 		if err := checkContentRange(header.Get("Content-Range"), offset); err != nil {
@@ -148,14 +148,14 @@ func (s *Store) RestoreVersion(ctx context.Context, name, versionID string) erro
 		return fmt.Errorf("%s: restore %s: empty version ID", s, name)
 	}
 	if err := s.acquire(ctx); err != nil {
-		return s.fail("restore", what, err)
+		return s.fail(ctx, "restore", what, err)
 	}
 	defer s.release()
 	_, err := s.client.CopyObject(ctx,
 		minio.CopyDestOptions{Bucket: s.bucket, Object: s.key(name)},
 		minio.CopySrcOptions{Bucket: s.bucket, Object: s.key(name), VersionID: versionID})
 	if err != nil {
-		return s.fail("restore", what, err)
+		return s.fail(ctx, "restore", what, err)
 	}
 	return nil
 }
@@ -170,12 +170,12 @@ func (s *Store) DeleteVersion(ctx context.Context, name, versionID string) error
 		return fmt.Errorf("%s: delete %s: empty version ID", s, name)
 	}
 	if err := s.acquire(ctx); err != nil {
-		return s.fail("delete", what, err)
+		return s.fail(ctx, "delete", what, err)
 	}
 	defer s.release()
 	err := s.client.RemoveObject(ctx, s.bucket, s.key(name), minio.RemoveObjectOptions{VersionID: versionID})
 	if err != nil {
-		err = translateError(err)
+		err = translateError(ctx, err)
 		if errors.Is(err, storage.ErrNotFound) {
 			return nil
 		}
