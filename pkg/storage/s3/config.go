@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -62,6 +63,12 @@ type Config struct {
 	// DefaultConnections. Callers size their worker pools from it.
 	Connections int
 
+	// StallTimeout is how long one read of a response body may wait for
+	// data before the connection is closed and the operation fails with a
+	// transient error (which the retry decorator retries or resumes).
+	// Zero means DefaultStallTimeout.
+	StallTimeout time.Duration
+
 	// Warn, when set, receives warnings that do not stop the operation:
 	// the one that says the server refused conditional uploads and Put
 	// falls back to plain PUTs, which may replace objects.
@@ -90,6 +97,9 @@ func (c Config) withEnvDefaults(getenv func(string) string) Config {
 	}
 	if c.Connections <= 0 {
 		c.Connections = DefaultConnections
+	}
+	if c.StallTimeout <= 0 {
+		c.StallTimeout = DefaultStallTimeout
 	}
 	c.Prefix = strings.Trim(c.Prefix, "/")
 	return c
@@ -147,7 +157,7 @@ func (c Config) clientOptions() (*minio.Options, error) {
 		// Empty keys make NewStaticV4 sign nothing (anonymous access).
 		Creds:        credentials.NewStaticV4(c.AccessKey, c.SecretKey, c.SessionToken),
 		Secure:       !c.Insecure,
-		Transport:    retryAfterTransport{transport},
+		Transport:    retryAfterTransport{stallTransport{transport, c.StallTimeout}},
 		Region:       c.Region,
 		BucketLookup: lookup,
 		MaxRetries:   1,

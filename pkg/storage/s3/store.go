@@ -78,7 +78,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		warn:         cfg.Warn,
 	}
 	if cfg.Transport == nil {
-		s.ownTransport, _ = opts.Transport.(retryAfterTransport).base.(*http.Transport)
+		s.ownTransport, _ = opts.Transport.(retryAfterTransport).base.(stallTransport).base.(*http.Transport)
 	}
 	return s, nil
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,5 +90,27 @@ func TestRetryAfterReachesTheRetryDecorator(t *testing.T) {
 	}
 	if len(waits) != 2 || waits[0] != 3*time.Second || waits[1] != 3*time.Second {
 		t.Errorf("waits = %v, want the server's 3s twice", waits)
+	}
+}
+
+// TestStalledBodyFailsTransient: below any decorator, a body that stops
+// is cut after Config.StallTimeout with a transient error, so listings and
+// error bodies (which no reader above can watch) cannot hang either.
+func TestStalledBodyFailsTransient(t *testing.T) {
+	data := bytes.Repeat([]byte("x"), 1<<16)
+	f := &fakeS3{objects: map[string][]byte{"/bucket/data/aa/aa01": data}}
+	plain := newFakeStoreWith(t, f, func(cfg *s3.Config) { cfg.StallTimeout = 20 * time.Millisecond })
+	f.locked(func() { f.stallBodies = 1 })
+	rc, err := plain.Get(t.Context(), "data/aa/aa01", 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	got, err := io.ReadAll(rc)
+	if !errors.Is(err, storage.ErrTransient) || !strings.Contains(err.Error(), "no data") {
+		t.Errorf("reading a stalled body: %d bytes, %v; want a transient stall error", len(got), err)
+	}
+	if len(got) != len(data)/2 {
+		t.Errorf("read %d bytes before the stall, want %d", len(got), len(data)/2)
 	}
 }
