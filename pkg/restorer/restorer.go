@@ -14,20 +14,19 @@ import (
 	"github.com/cairn-backup/cairn/pkg/fsmeta"
 	"github.com/cairn-backup/cairn/pkg/index"
 	"github.com/cairn-backup/cairn/pkg/pack"
+	"github.com/cairn-backup/cairn/pkg/repo"
 	"github.com/cairn-backup/cairn/pkg/snapshot"
-	"github.com/cairn-backup/cairn/pkg/storage"
 )
 
 // Repo is what the restorer needs of a repository; *repo.Repository
-// satisfies it. Packs are fetched through Store with one ranged Get per
-// pack (not LoadBlob per blob), and their blobs are opened with OpenBlob.
+// satisfies it. File content is read pack by pack with LoadPackBlobs (not
+// LoadBlob per blob).
 type Repo interface {
 	// LoadBlob loads one blob; used for trees and by Dump.
 	LoadBlob(ctx context.Context, t pack.BlobType, id crypto.ID) ([]byte, error)
-	// OpenBlob decrypts a sealed blob and checks it against its ID.
-	OpenBlob(t pack.BlobType, id crypto.ID, sealed []byte) ([]byte, error)
+	// LoadPackBlobs reads runs of blobs from one pack (repo's one path).
+	LoadPackBlobs(ctx context.Context, packID crypto.ID, entries []index.Entry, opts repo.PackReadOptions, fn repo.BlobFunc) error
 	Index() *index.Set
-	Store() storage.Store
 	Connections() int
 	// Keys gives the content-ID key, to check restored files (--verify).
 	Keys() *crypto.Keys
