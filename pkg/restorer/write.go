@@ -130,10 +130,11 @@ func (w *writer) place(f *fileState, data []byte, zero bool, off, size int64) {
 		return
 	}
 	if !zero {
-		// A single-blob file's only write sets its size.
-		fd, err := w.handle(f, len(f.blobs) > 1)
+		// A single-blob file's only write sets its size, unless it ends
+		// in a zero page, which is left a hole.
+		fd, err := w.handle(f, len(f.blobs) > 1 || w.zeroTail(data, off))
 		if err == nil {
-			err = pwriteFull(fd, data, off)
+			err = w.pwriteSparse(fd, data, off)
 		}
 		if err != nil {
 			w.failFile(f, err)
@@ -145,34 +146,44 @@ func (w *writer) place(f *fileState, data []byte, zero bool, off, size int64) {
 }
 
 // handle returns f's open file descriptor, opening it if needed. The first
-// open creates the file (replacing nothing: existing paths were dealt with
-// while planning) and, if truncate is set, sets its size, so that unwritten
-// zero blobs are holes. Raw descriptors save the runtime's poller
-// registration attempt on every open, which matters with many small files.
+// open creates the file under its temporary name (f.temp, new: O_EXCL)
+// and, if truncate is set, sets its size, so that unwritten zero pages are
+// holes. Raw descriptors save the runtime's poller registration attempt on
+// every open, which matters with many small files.
 func (w *writer) handle(f *fileState, truncate bool) (int, error) {
 	if f.handle >= 0 {
 		return f.handle, nil
 	}
 	flags := unix.O_WRONLY | unix.O_NOFOLLOW | unix.O_CLOEXEC
 	if !f.created {
-		flags |= unix.O_CREAT | unix.O_TRUNC
+		flags |= unix.O_CREAT | unix.O_EXCL
 	}
-	fd, err := retryEINTR(func() (int, error) { return unix.Open(f.path, flags, 0o600) })
+	fd, err := retryEINTR(func() (int, error) { return unix.Open(f.temp, flags, 0o600) })
 	if err != nil {
-		return -1, &fs.PathError{Op: "open", Path: f.path, Err: err}
+		return -1, &fs.PathError{Op: "open", Path: f.temp, Err: err}
 	}
 	if !f.created {
+		f.created = true
 		if truncate && f.node.Size > 0 {
 			if err := unix.Ftruncate(fd, int64(f.node.Size)); err != nil {
 				unix.Close(fd)
-				return -1, &fs.PathError{Op: "truncate", Path: f.path, Err: err}
+				return -1, &fs.PathError{Op: "truncate", Path: f.temp, Err: err}
 			}
 		}
-		f.created = true
 	}
 	f.handle = fd
 	w.open.Add(1)
 	return fd, nil
+}
+
+// removeTemp deletes the temporary file of f, which failed or was
+// interrupted, so that nothing of it stays behind. The caller holds f.mu.
+func (w *writer) removeTemp(f *fileState) {
+	w.closeHandle(f)
+	if f.created && !f.renamed {
+		_ = unix.Unlink(f.temp)
+		f.created = false
+	}
 }
 
 func (w *writer) closeHandle(f *fileState) error {
@@ -186,6 +197,45 @@ func (w *writer) closeHandle(f *fileState) error {
 		return &fs.PathError{Op: "close", Path: f.path, Err: err}
 	}
 	return nil
+}
+
+// pageSize is the granularity of holes: a page of a blob that is all zero
+// is not written, so the file keeps a hole there.
+const pageSize = 4 << 10
+
+// pwriteSparse writes data at off, except for the whole pages (aligned in
+// the file) that are zero: the file was created empty and truncated to its
+// size, so they already read as zero and stay holes.
+func (w *writer) pwriteSparse(fd int, data []byte, off int64) error {
+	start := 0 // of the run of non-zero pages not yet written
+	pos := 0
+	for pos < len(data) {
+		end := min(len(data), pos+pageSize-int((off+int64(pos))%pageSize))
+		if end-pos == pageSize && w.isZero(data[pos:end]) {
+			if start < pos {
+				if err := pwriteFull(fd, data[start:pos], off+int64(start)); err != nil {
+					return err
+				}
+			}
+			start = end
+		}
+		pos = end
+	}
+	if start < len(data) {
+		return pwriteFull(fd, data[start:], off+int64(start))
+	}
+	return nil
+}
+
+// zeroTail reports whether pwriteSparse would leave the end of data
+// unwritten: its last page is whole and zero.
+func (w *writer) zeroTail(data []byte, off int64) bool {
+	end := off + int64(len(data))
+	pageStart := end - end%pageSize
+	if end%pageSize != 0 || pageStart < off {
+		return false
+	}
+	return w.isZero(data[pageStart-off:])
 }
 
 // pwriteFull writes all of data at off.
@@ -241,25 +291,35 @@ func (w *writer) afterWrite(f *fileState) {
 	}
 }
 
-// complete checks the size, makes sure an all-zero file exists, and closes
-// it. The caller holds f.mu.
+// complete checks the size, makes sure an all-zero file exists, closes it
+// and renames it from its temporary name into place (replacing what was
+// there). The caller holds f.mu.
 func (w *writer) complete(f *fileState) error {
 	f.finished = true
 	if size, _ := f.contentSize(); len(f.blobs) > 0 && size != int64(f.node.Size) {
-		w.closeHandle(f)
+		w.removeTemp(f)
 		f.failed = true
 		return fmt.Errorf("content is %d bytes, the snapshot says %d: the snapshot is inconsistent", size, f.node.Size)
 	}
 	if !f.created {
 		if _, err := w.handle(f, true); err != nil {
+			w.removeTemp(f)
 			f.failed = true
 			return err
 		}
 	}
-	if err := w.closeHandle(f); err != nil {
+	err := w.closeHandle(f)
+	if err == nil {
+		if err = unix.Rename(f.temp, f.path); err != nil {
+			err = &fs.PathError{Op: "rename " + f.temp + " to", Path: f.path, Err: err}
+		}
+	}
+	if err != nil {
+		w.removeTemp(f)
 		f.failed = true
 		return err
 	}
+	f.renamed = true
 	return nil
 }
 
@@ -269,7 +329,7 @@ func (w *writer) failFile(f *fileState, err error) {
 		return
 	}
 	f.failed = true
-	w.closeHandle(f)
+	w.removeTemp(f)
 	w.dropPending(f)
 	w.rs.errs.add(f.path, err)
 }
@@ -289,7 +349,7 @@ func (w *writer) fail(bp *blobPlan, err error) {
 		f.mu.Lock()
 		if !f.failed {
 			f.failed = true
-			w.closeHandle(f)
+			w.removeTemp(f)
 			w.dropPending(f)
 			w.rs.errs.add(f.path, err)
 		}
@@ -335,7 +395,7 @@ func (w *writer) finishBatch(files []*fileState, report bool) {
 	for _, f := range files {
 		f.mu.Lock()
 		if !f.finished {
-			w.closeHandle(f)
+			w.removeTemp(f)
 			w.dropPending(f)
 			if !f.failed && report {
 				w.rs.errs.add(f.path, fmt.Errorf("incomplete: %d of %d blobs written (a bug: please report it)", f.done, len(f.blobs)))

@@ -1,0 +1,195 @@
+package restorer
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cairn-backup/cairn/pkg/chunker"
+	"github.com/cairn-backup/cairn/pkg/snapshot"
+)
+
+// Overwrite says what a restore does with an entry that already exists in
+// the target. The zero value, OverwriteIfDiffers, is what makes a restore
+// resumable: running an interrupted restore again skips what it finished.
+type Overwrite int
+
+const (
+	// OverwriteIfDiffers skips files whose size and modification time
+	// equal the snapshot's (a restored file gets its mtime only after its
+	// content is complete and in place) and rewrites the others.
+	OverwriteIfDiffers Overwrite = iota
+	// OverwriteAlways rewrites every existing entry.
+	OverwriteAlways
+	// OverwriteIfChanged skips files whose content hashes to the
+	// snapshot's (read and chunked again), whatever their times.
+	OverwriteIfChanged
+	// OverwriteIfNewer rewrites only entries older than the snapshot's.
+	OverwriteIfNewer
+	// OverwriteNever leaves every existing entry as it is.
+	OverwriteNever
+)
+
+var overwriteNames = []string{"", "always", "if-changed", "if-newer", "never"}
+
+// ParseOverwrite reads restic's words for the modes: always, if-changed,
+// if-newer, never; "" is the default, OverwriteIfDiffers.
+func ParseOverwrite(s string) (Overwrite, error) {
+	for i, name := range overwriteNames {
+		if s == name {
+			return Overwrite(i), nil
+		}
+	}
+	return 0, fmt.Errorf("--overwrite %q: unknown mode; use always, if-changed, if-newer or never (or leave it out to skip files already restored)", s)
+}
+
+func (o Overwrite) String() string {
+	if o == OverwriteIfDiffers {
+		return "if-size-or-mtime-differs"
+	}
+	if int(o) < len(overwriteNames) {
+		return overwriteNames[o]
+	}
+	return "Overwrite(" + strconv.Itoa(int(o)) + ")"
+}
+
+// keepExisting decides whether the existing entry fi at dst already is the
+// snapshot's n (or, for OverwriteNever and OverwriteIfNewer, is to be kept
+// anyway). It reads the file only for OverwriteIfChanged.
+func (rs *restorer) keepExisting(ctx context.Context, dst string, fi fs.FileInfo, n *snapshot.Node) (bool, error) {
+	mtime := fi.ModTime().UnixNano()
+	switch rs.opts.Overwrite {
+	case OverwriteNever:
+		return true, nil
+	case OverwriteAlways:
+		return false, nil
+	case OverwriteIfNewer:
+		return mtime >= n.MTime, nil
+	}
+	switch n.Type {
+	case snapshot.NodeFile:
+		if !fi.Mode().IsRegular() || uint64(fi.Size()) != n.Size {
+			return false, nil
+		}
+		if rs.opts.Overwrite == OverwriteIfChanged {
+			return rs.sameContent(ctx, dst, n)
+		}
+		return mtime == n.MTime, nil
+	case snapshot.NodeSymlink:
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			return false, nil
+		}
+		target, err := os.Readlink(dst)
+		return err == nil && target == string(n.LinkTarget), nil
+	case snapshot.NodeFifo:
+		return fi.Mode()&fs.ModeNamedPipe != 0, nil
+	}
+	return false, nil
+}
+
+// sameContent chunks the file at path as the backup did and compares the
+// chunks' IDs with n's content.
+func (rs *restorer) sameContent(ctx context.Context, path string, n *snapshot.Node) (bool, error) {
+	if rs.chunker == nil {
+		c, err := chunker.New(rs.repo.Config().Chunker, rs.repo.Keys().ChunkerKey(), nil)
+		if err != nil {
+			return false, err
+		}
+		rs.chunker = c
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	hasher := rs.repo.Keys().NewIDHasher()
+	rs.chunker.Reset(f)
+	for i := 0; ; i++ {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		chunk, err := rs.chunker.Next()
+		if errors.Is(err, io.EOF) {
+			return i == len(n.Content), nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if i >= len(n.Content) || hasher.Sum(chunk) != n.Content[i] {
+			return false, nil
+		}
+	}
+}
+
+// tempPrefix starts the name of every file a restore is still writing. The
+// next restore of the same target removes such leftovers of an interrupted
+// one from every directory it restores into, so two restores must not write
+// into the same directory at the same time.
+const tempPrefix = ".cairn-restore-"
+
+// tempNames makes the temporary names of one restore:
+// .cairn-restore-<run>-<n>-<name>, the name shortened to fit NAME_MAX.
+type tempNames struct {
+	run string
+	seq atomic.Uint64
+}
+
+func newTempNames() *tempNames {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return &tempNames{run: hex.EncodeToString(b[:])}
+}
+
+func (t *tempNames) next(dst string) string {
+	dir, name := filepath.Split(dst)
+	head := tempPrefix + t.run + "-" + strconv.FormatUint(t.seq.Add(1), 10) + "-"
+	if len(head)+len(name) > 255 {
+		name = name[:255-len(head)]
+	}
+	return dir + head + name
+}
+
+// isTempName reports whether name is one a restore writes to: the prefix,
+// 16 hex digits and a dash.
+func isTempName(name string) bool {
+	rest, ok := strings.CutPrefix(name, tempPrefix)
+	if !ok || len(rest) < 17 || rest[16] != '-' {
+		return false
+	}
+	_, err := hex.DecodeString(rest[:16])
+	return err == nil
+}
+
+// removeLeftovers deletes the temporary files an interrupted restore left
+// in dir, an existing directory being restored into.
+func (rs *restorer) removeLeftovers(dir string) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return // the directory's own restore reports problems
+	}
+	defer d.Close()
+	for {
+		names, err := d.Readdirnames(1024)
+		for _, name := range names {
+			if isTempName(name) {
+				if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					rs.errs.add(filepath.Join(dir, name), fmt.Errorf("remove the leftover of an interrupted restore: %w", err))
+				}
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
