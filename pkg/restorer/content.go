@@ -10,7 +10,6 @@ import (
 	"runtime"
 
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sys/unix"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/fsmeta"
@@ -33,7 +32,7 @@ type contentChecker struct {
 // errContentDiffers when it does not, and other errors when it cannot be
 // read.
 func (c *contentChecker) check(ctx context.Context, path string, f *fileState) error {
-	file, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	file, err := openRead(path)
 	if err != nil {
 		return err
 	}
@@ -112,7 +111,7 @@ func (rs *restorer) verifyRestored(ctx context.Context, files []*fileState) erro
 		}
 		err := c.check(ctx, f.path, f)
 		if errors.Is(err, fs.ErrPermission) && f.node.Mode&0o400 == 0 {
-			if err = os.Chmod(f.path, os.FileMode(f.node.Mode&0o777|0o400)); err == nil {
+			if err = chmod(f.path, os.FileMode(f.node.Mode&0o777|0o400)); err == nil {
 				err = c.check(ctx, f.path, f)
 				if aerr := fsmeta.Apply(f.path, f.node, rs.asRoot); err == nil {
 					err = aerr

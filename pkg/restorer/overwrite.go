@@ -8,13 +8,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/cairn-backup/cairn/pkg/chunker"
 	"github.com/cairn-backup/cairn/pkg/snapshot"
@@ -90,7 +87,7 @@ func (rs *restorer) keepExisting(ctx context.Context, dst string, fi fs.FileInfo
 		if fi.Mode()&fs.ModeSymlink == 0 {
 			return false, nil
 		}
-		target, err := os.Readlink(dst)
+		target, err := readlink(dst)
 		return err == nil && target == string(n.LinkTarget), nil
 	case snapshot.NodeFifo:
 		return fi.Mode()&fs.ModeNamedPipe != 0, nil
@@ -108,7 +105,7 @@ func (rs *restorer) sameContent(ctx context.Context, path string, n *snapshot.No
 		}
 		rs.chunker = c
 	}
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	f, err := openRead(path)
 	if err != nil {
 		return false, err
 	}
@@ -174,7 +171,7 @@ func isTempName(name string) bool {
 // removeLeftovers deletes the temporary files an interrupted restore left
 // in dir, an existing directory being restored into.
 func (rs *restorer) removeLeftovers(dir string) {
-	d, err := os.Open(dir)
+	d, err := openRead(dir)
 	if err != nil {
 		return // the directory's own restore reports problems
 	}
@@ -183,7 +180,7 @@ func (rs *restorer) removeLeftovers(dir string) {
 		names, err := d.Readdirnames(1024)
 		for _, name := range names {
 			if isTempName(name) {
-				if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				if err := remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 					rs.errs.add(filepath.Join(dir, name), fmt.Errorf("remove the leftover of an interrupted restore: %w", err))
 				}
 			}

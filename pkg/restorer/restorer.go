@@ -197,11 +197,11 @@ func (rs *restorer) link(l hardLink) error {
 		}
 	}
 	temp := rs.temps.next(l.path)
-	if err := os.Link(l.first.path, temp); err != nil {
+	if err := link(l.first.path, temp); err != nil {
 		return fmt.Errorf("hard link to %s: %w", l.first.path, err)
 	}
-	if err := os.Rename(temp, l.path); err != nil {
-		_ = os.Remove(temp)
+	if err := rename(temp, l.path); err != nil {
+		_ = remove(temp)
 		return fmt.Errorf("hard link to %s: %w", l.first.path, err)
 	}
 	return nil

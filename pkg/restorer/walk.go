@@ -236,7 +236,7 @@ func (rs *restorer) restoreNode(ctx context.Context, snapPath []byte, n *snapsho
 	case snapshot.NodeFile:
 		return false, true, rs.planFile(ctx, dst, n)
 	case snapshot.NodeSymlink:
-		err = os.Symlink(string(n.LinkTarget), dst)
+		err = symlink(string(n.LinkTarget), dst)
 	case snapshot.NodeFifo, snapshot.NodeCharDev, snapshot.NodeBlockDev:
 		if n.Type != snapshot.NodeFifo && !rs.asRoot {
 			if rs.opts.Warn != nil {
@@ -267,7 +267,7 @@ func (rs *restorer) restoreNode(ctx context.Context, snapPath []byte, n *snapsho
 // a file is replaced only when its restored copy is renamed over it. A
 // directory is never replaced by something else.
 func (rs *restorer) clear(ctx context.Context, dst string, n *snapshot.Node) (bool, error) {
-	fi, err := os.Lstat(dst)
+	fi, err := lstat(dst)
 	if errors.Is(err, fs.ErrNotExist) {
 		return true, nil
 	}
@@ -292,7 +292,7 @@ func (rs *restorer) clear(ctx context.Context, dst string, n *snapshot.Node) (bo
 		return false, nil
 	}
 	if n.Type != snapshot.NodeFile {
-		if err := os.Remove(dst); err != nil {
+		if err := remove(dst); err != nil {
 			rs.errs.add(dst, err)
 			return false, nil
 		}
@@ -320,23 +320,23 @@ func (rs *restorer) skip(dst string, n *snapshot.Node) {
 // or reuses an existing one (removing what an interrupted restore left in
 // it); its metadata is applied at the end.
 func (rs *restorer) makeDir(dst string, n *snapshot.Node, parentFresh bool) (fresh, ok bool, err error) {
-	err = os.Mkdir(dst, 0o700)
+	err = mkdir(dst, 0o700)
 	if errors.Is(err, fs.ErrExist) && !parentFresh {
-		fi, lerr := os.Lstat(dst)
+		fi, lerr := lstat(dst)
 		switch {
 		case lerr != nil:
 			err = lerr
 		case fi.IsDir():
 			err = nil
 			if fi.Mode().Perm()&0o700 != 0o700 {
-				err = os.Chmod(dst, fi.Mode().Perm()|0o700)
+				err = chmod(dst, fi.Mode().Perm()|0o700)
 			}
 			rs.removeLeftovers(dst)
 		case rs.opts.Overwrite == OverwriteNever:
 			err = fmt.Errorf("not restored: a %s is in the way and --overwrite never keeps it", fileKind(fi))
 		default:
-			if err = os.Remove(dst); err == nil {
-				err = os.Mkdir(dst, 0o700)
+			if err = remove(dst); err == nil {
+				err = mkdir(dst, 0o700)
 				fresh = err == nil
 			}
 		}

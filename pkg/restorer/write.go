@@ -158,7 +158,7 @@ func (w *writer) handle(f *fileState, truncate bool) (int, error) {
 	if !f.created {
 		flags |= unix.O_CREAT | unix.O_EXCL
 	}
-	fd, err := retryEINTR(func() (int, error) { return unix.Open(f.temp, flags, 0o600) })
+	fd, err := openFD(f.temp, flags, 0o600)
 	if err != nil {
 		return -1, &fs.PathError{Op: "open", Path: f.temp, Err: err}
 	}
@@ -181,7 +181,7 @@ func (w *writer) handle(f *fileState, truncate bool) (int, error) {
 func (w *writer) removeTemp(f *fileState) {
 	w.closeHandle(f)
 	if f.created && !f.renamed {
-		_ = unix.Unlink(f.temp)
+		_ = remove(f.temp)
 		f.created = false
 	}
 }
@@ -310,7 +310,7 @@ func (w *writer) complete(f *fileState) error {
 	}
 	err := w.closeHandle(f)
 	if err == nil {
-		if err = unix.Rename(f.temp, f.path); err != nil {
+		if err = rename(f.temp, f.path); err != nil {
 			err = &fs.PathError{Op: "rename " + f.temp + " to", Path: f.path, Err: err}
 		}
 	}
