@@ -95,6 +95,61 @@ func (rs *restorer) keepExisting(ctx context.Context, dst string, fi fs.FileInfo
 	return false, nil
 }
 
+// clear decides about an existing entry at dst, by Options.Overwrite: it
+// reports true when n is to be restored there. An entry that is kept is
+// counted as skipped. Entries other than files are removed to make way;
+// a file is replaced only when its restored copy is renamed over it. A
+// directory is never replaced by something else.
+func (rs *restorer) clear(ctx context.Context, dst string, n *snapshot.Node) (bool, error) {
+	fi, err := lstat(dst)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		rs.errs.add(dst, err)
+		return false, nil
+	}
+	if fi.IsDir() {
+		rs.errs.add(dst, fmt.Errorf("not restored: a directory is in the way (remove it to restore this entry)"))
+		return false, nil
+	}
+	keep, err := rs.keepExisting(ctx, dst, fi, n)
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		rs.errs.add(dst, fmt.Errorf("compare with the existing file: %w", err))
+		return false, nil
+	}
+	if keep {
+		rs.skip(dst, n)
+		return false, nil
+	}
+	if n.Type != snapshot.NodeFile {
+		if err := remove(dst); err != nil {
+			rs.errs.add(dst, err)
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// skip counts an existing entry that is kept. A kept file that has other
+// names becomes the one they are linked to, unless OverwriteNever kept it
+// without knowing its content.
+func (rs *restorer) skip(dst string, n *snapshot.Node) {
+	rs.skipped.Add(1)
+	rs.skippedBytes.Add(n.Size)
+	rs.progress.files.Add(1)
+	rs.progress.totalFiles.Add(1)
+	if n.Type == snapshot.NodeFile && n.Links > 1 && rs.opts.Overwrite != OverwriteNever {
+		key := inodeKey{n.Device, n.Inode}
+		if _, ok := rs.linkFirst[key]; !ok {
+			rs.linkFirst[key] = linkSource{path: dst}
+		}
+	}
+}
+
 // sameContent chunks the file at path as the backup did and compares the
 // chunks' IDs with n's content.
 func (rs *restorer) sameContent(ctx context.Context, path string, n *snapshot.Node) (bool, error) {
