@@ -38,7 +38,7 @@ already exist is set by --overwrite:
 
   (default)   skip files whose size and mtime equal the snapshot's, rewrite
               the others (what makes a rerun resume)
-  always      rewrite every existing entry (--overwrite alone means this)
+  always      rewrite every existing entry
   if-changed  skip files whose content equals the snapshot's (read and
               hashed), rewrite the others
   if-newer    rewrite only entries older than the snapshot's
@@ -59,7 +59,6 @@ file is read back and checked against the snapshot.`,
 	f.StringVarP(&o.target, "target", "t", "", "directory to restore into (required)")
 	f.StringArrayVarP(&o.include, "include", "i", nil, "restore only this snapshot path and what is below it (repeatable)")
 	f.StringVar(&o.overwrite, "overwrite", "", "what to do with existing entries: always, if-changed, if-newer or never (default: skip files with the snapshot's size and mtime)")
-	f.Lookup("overwrite").NoOptDefVal = "always"
 	f.BoolVar(&o.verify, "verify", false, "read every restored file back and check it")
 	_ = cmd.MarkFlagRequired("target")
 	return cmd
