@@ -223,3 +223,38 @@ func TestRestoreSparsePages(t *testing.T) {
 	}
 	compareTrees(t, src, target+src)
 }
+
+// TestRestoreWriteFailure plays a full disk: with RLIMIT_FSIZE below the
+// largest files, writing them fails (EFBIG, as ENOSPC would). They must
+// not be left under their final names, nor as temporary files; the rest
+// is restored, and a second restore with room finishes exactly.
+func TestRestoreWriteFailure(t *testing.T) {
+	fx := newFixture(t)
+	target := t.TempDir()
+	var old unix.Rlimit
+	must(t, unix.Getrlimit(unix.RLIMIT_FSIZE, &old))
+	limit := old
+	limit.Cur = 1 << 20
+	must(t, unix.Setrlimit(unix.RLIMIT_FSIZE, &limit))
+	_, warnings, err := fx.restoreTo(t, Options{Target: target}, nil)
+	must(t, unix.Setrlimit(unix.RLIMIT_FSIZE, &old))
+	if err == nil || len(warnings) == 0 {
+		t.Fatalf("restore with a 1 MiB file size limit: %v, warnings %q", err, warnings)
+	}
+	restored := target + fx.src.root
+	for _, name := range []string{bigName, sparseName} {
+		if _, err := os.Lstat(filepath.Join(restored, name)); err == nil {
+			t.Errorf("%s exists under its final name after its write failed", name)
+		}
+	}
+	if !bytes.Equal(readFile(t, filepath.Join(restored, "random.bin")), readFile(t, filepath.Join(fx.src.root, "random.bin"))) {
+		t.Error("a file below the limit was not restored")
+	}
+	assertNoTemp(t, target)
+	assertNoWrongFiles(t, fx.src.root, restored)
+
+	if _, warnings, err := fx.restoreTo(t, Options{Target: target}, nil); err != nil || len(warnings) > 0 {
+		t.Fatalf("second restore: %v %q", err, warnings)
+	}
+	compareTrees(t, fx.src.root, restored)
+}
