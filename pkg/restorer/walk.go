@@ -227,6 +227,12 @@ func (rs *restorer) restoreNode(ctx context.Context, snapPath []byte, n *snapsho
 	if n.Type == snapshot.NodeDir {
 		return rs.makeDir(dst, n, parentFresh)
 	}
+	if (n.Type == snapshot.NodeCharDev || n.Type == snapshot.NodeBlockDev) && !rs.asRoot {
+		if rs.opts.Warn != nil {
+			rs.opts.Warn(dst, fmt.Errorf("%s not restored: only root can create device nodes", n.Type))
+		}
+		return false, false, nil
+	}
 	if !parentFresh {
 		if ok, err := rs.clear(ctx, dst, n); !ok || err != nil {
 			return false, false, err
@@ -238,12 +244,6 @@ func (rs *restorer) restoreNode(ctx context.Context, snapPath []byte, n *snapsho
 	case snapshot.NodeSymlink:
 		err = symlink(string(n.LinkTarget), dst)
 	case snapshot.NodeFifo, snapshot.NodeCharDev, snapshot.NodeBlockDev:
-		if n.Type != snapshot.NodeFifo && !rs.asRoot {
-			if rs.opts.Warn != nil {
-				rs.opts.Warn(dst, fmt.Errorf("%s not restored: only root can create device nodes", n.Type))
-			}
-			return false, false, nil
-		}
 		err = fsmeta.Mknod(dst, n)
 	default:
 		err = fmt.Errorf("unknown entry type %s", n.Type)
