@@ -75,6 +75,9 @@ func (a *app) runRestore(ctx context.Context, ref string, o restoreOptions) erro
 	}
 	r, snap, done, err := a.openSnapshot(ctx, ref, &o.filter)
 	if err != nil {
+		if ctx.Err() != nil {
+			return restoreInterrupted(nil, err)
+		}
 		return err
 	}
 	defer done()
