@@ -74,7 +74,9 @@
 // (fsmeta.Apply: owner only as root, then mode, xattrs and times). Handles
 // of files still in progress stay open, up to 256; beyond that they are
 // closed after each write. Nothing is synced: the kernel writes back as it
-// would after cp, and Options.Verify re-reads what was written.
+// would after cp. With Options.Verify a complete file stays under its
+// temporary name (owner-readable whatever its mode) until it was read back
+// and checked against its content IDs; only then is it renamed into place.
 //
 // Verify runs the same plan-and-download loop with a sink that keeps
 // nothing, then (with Against) hashes each live file blob by blob, using

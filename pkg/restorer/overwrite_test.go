@@ -149,7 +149,7 @@ func TestRestoreInterrupted(t *testing.T) {
 		gets := 0
 		after := 1 + rng.IntN(len(packs))
 		r := openRepo(t, &cancellingStore{countingStore: fx.store, packs: packs, after: after, cancel: cancel, gets: &gets})
-		_, err := Restore(ctx, r, fx.snap, Options{Target: target, Connections: 1 + rng.IntN(3)})
+		_, err := Restore(ctx, r, fx.snap, Options{Target: target, Connections: 1 + rng.IntN(3), Verify: seed%2 == 1})
 		cancel()
 		if err == nil {
 			t.Fatalf("seed %d: restore cancelled at pack %d of %d finished", seed, after, len(packs))
@@ -157,7 +157,7 @@ func TestRestoreInterrupted(t *testing.T) {
 		assertNoTemp(t, target)
 		assertNoWrongFiles(t, fx.src.root, target+fx.src.root)
 
-		res, warnings, err := fx.restoreTo(t, Options{Target: target}, nil)
+		res, warnings, err := fx.restoreTo(t, Options{Target: target, Verify: seed%3 == 0}, nil)
 		if err != nil || len(warnings) > 0 {
 			t.Fatalf("seed %d: second restore: %v %q", seed, err, warnings)
 		}
@@ -257,4 +257,23 @@ func TestRestoreWriteFailure(t *testing.T) {
 		t.Fatalf("second restore: %v %q", err, warnings)
 	}
 	compareTrees(t, fx.src.root, restored)
+}
+
+// TestRestoreVerifyInstalls: with Verify, files are read back under their
+// temporary names and installed after; the result is exact, unreadable
+// modes included.
+func TestRestoreVerifyInstalls(t *testing.T) {
+	fx := newFixture(t)
+	target := t.TempDir()
+	must(t, os.Chmod(filepath.Join(fx.src.root, "private"), 0o000))
+	t.Cleanup(func() { os.Chmod(filepath.Join(fx.src.root, "private"), 0o600) })
+	fx2 := *fx
+	fx2.snap = backup(t, fx.store, fx.src.root)
+	res, warnings, err := fx2.restoreTo(t, Options{Target: target, Verify: true}, nil)
+	if err != nil || len(warnings) > 0 || res.Files == 0 {
+		t.Fatalf("restore --verify: %+v, %v, %q", res, err, warnings)
+	}
+	assertNoTemp(t, target)
+	compareTrees(t, fx.src.root, target+fx.src.root)
+	checkSpecials(t, target+fx.src.root)
 }

@@ -49,8 +49,8 @@ type Options struct {
 	// files already equal to the snapshot by size and mtime, so an
 	// interrupted restore run again finishes the job.
 	Overwrite Overwrite
-	// Verify re-reads every restored file and checks it against the
-	// snapshot's content IDs.
+	// Verify reads every restored file back and checks it against the
+	// snapshot's content IDs before renaming it into place.
 	Verify bool
 	// Connections is the number of packs downloaded in parallel; zero means
 	// the repository's Connections().

@@ -347,15 +347,11 @@ func (rs *restorer) restoreEmpty(f *fileState) {
 	f.mu.Lock()
 	err := rs.writer.complete(f)
 	f.mu.Unlock()
-	if err == nil {
-		err = fsmeta.Apply(f.path, f.node, rs.asRoot)
-	}
 	if err != nil {
 		rs.errs.add(f.path, err)
 		return
 	}
-	rs.files.Add(1)
-	rs.progress.files.Add(1)
+	rs.installed(f)
 }
 
 // runBatch downloads the planned batch into its files and starts a new one.
@@ -376,6 +372,7 @@ func (rs *restorer) runBatch(ctx context.Context) error {
 	}
 	rs.writer.finishBatch(b.files, err == nil)
 	if err != nil {
+		rs.writer.dropUninstalled(b.files) // finished, awaiting --verify
 		return err
 	}
 	if rs.opts.Verify {

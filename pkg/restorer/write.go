@@ -222,21 +222,20 @@ func (w *writer) afterWrite(f *fileState) {
 		return
 	}
 	err := w.complete(f)
+	installed := f.renamed
 	f.mu.Unlock()
 	if err != nil {
 		w.rs.errs.add(f.path, err)
 		return
 	}
-	w.rs.files.Add(1)
-	w.rs.progress.files.Add(1)
-	if err := fsmeta.Apply(f.path, f.node, w.rs.asRoot); err != nil {
-		w.rs.errs.add(f.path, err)
+	if installed {
+		w.rs.installed(f)
 	}
 }
 
 // complete checks the size, makes sure an all-zero file exists, closes it
-// and renames it from its temporary name into place (replacing what was
-// there). The caller holds f.mu.
+// and, unless Options.Verify wants it read back first, installs it. The
+// caller holds f.mu.
 func (w *writer) complete(f *fileState) error {
 	f.finished = true
 	if size, _ := f.contentSize(); len(f.blobs) > 0 && size != int64(f.node.Size) {
@@ -251,19 +250,46 @@ func (w *writer) complete(f *fileState) error {
 			return err
 		}
 	}
-	err := w.closeHandle(f)
-	if err == nil {
-		if err = rename(f.temp, f.path); err != nil {
-			err = &fs.PathError{Op: "rename " + f.temp + " to", Path: f.path, Err: err}
-		}
-	}
-	if err != nil {
+	if err := w.closeHandle(f); err != nil {
 		w.removeTemp(f)
 		f.failed = true
 		return err
 	}
+	if w.rs.opts.Verify && len(f.blobs) > 0 {
+		return nil // verifyRestored installs it
+	}
+	return w.install(f)
+}
+
+// install renames f from its temporary name into place, replacing what
+// was there. The caller holds f.mu.
+func (w *writer) install(f *fileState) error {
+	if err := rename(f.temp, f.path); err != nil {
+		w.removeTemp(f)
+		f.failed = true
+		return &fs.PathError{Op: "rename " + f.temp + " to", Path: f.path, Err: err}
+	}
 	f.renamed = true
 	return nil
+}
+
+// installed counts a file now in place and applies its metadata.
+func (rs *restorer) installed(f *fileState) {
+	rs.files.Add(1)
+	rs.progress.files.Add(1)
+	if err := fsmeta.Apply(f.path, f.node, rs.asRoot); err != nil {
+		rs.errs.add(f.path, err)
+	}
+}
+
+// dropUninstalled removes the temporary files of a batch that were not
+// renamed into place (an interrupted verification).
+func (w *writer) dropUninstalled(files []*fileState) {
+	for _, f := range files {
+		f.mu.Lock()
+		w.removeTemp(f)
+		f.mu.Unlock()
+	}
 }
 
 // failFile marks f failed after a write error. The caller holds f.mu.
