@@ -2,10 +2,11 @@
 // (Dump), and reads whole snapshots back without writing them (Verify, the
 // restore drill).
 //
-// The restorer keeps backend requests few and large: every pack is fetched
-// with one ranged request covering all the blobs the restore needs from it
-// (several only when unneeded gaps exceed 4 MiB), and packs are fetched in
-// parallel. In pseudo-code:
+// The restorer keeps backend requests few and large: every pack is read
+// through repo.LoadPackBlobs (the one pack-reading path, shared with check
+// and prune) with one ranged request covering all the blobs the restore
+// needs from it (several only when unneeded gaps exceed 4 MiB), and packs
+// are fetched in parallel. In pseudo-code:
 //
 //	walk the snapshot tree (only the trees on included paths)   [1]
 //		create directories, symlinks, fifos, devices, empty files
