@@ -46,6 +46,16 @@ func (e *differencesError) Error() string {
 		"restore from another snapshot, or run cairn check", e.differences, e.damaged)
 }
 
+// interruptedError carries a command's own account of an interruption:
+// what was done, what is left, and what running it again does.
+type interruptedError struct {
+	msg string
+	err error
+}
+
+func (e *interruptedError) Error() string { return e.msg }
+func (e *interruptedError) Unwrap() error { return e.err }
+
 // exitCode maps the outcome of a command to the process exit code. It is
 // the only place that decides exit codes.
 func exitCode(err error, interrupted bool) int {
@@ -77,6 +87,10 @@ func exitCode(err error, interrupted bool) int {
 // what to do. Newlines (from odd file names) are escaped so the message
 // stays one line.
 func errorLine(err error, interrupted bool) string {
+	var own *interruptedError
+	if interrupted && errors.As(err, &own) {
+		return "cairn: " + own.msg
+	}
 	if interrupted {
 		return "cairn: interrupted; run the command again to finish (an interrupted backup saves no snapshot, and the next one reuses the data already uploaded)"
 	}

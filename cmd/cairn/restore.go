@@ -16,7 +16,7 @@ type restoreOptions struct {
 	filter    snapshotFilter
 	target    string
 	include   []string
-	overwrite bool
+	overwrite string
 	verify    bool
 }
 
@@ -30,10 +30,24 @@ to DIR/home/alice/x, with its metadata (modes, times, owners when run as
 root, symlinks, hard links, extended attributes). SNAPSHOT is an ID, a
 unique prefix, or "latest" (narrowed by --host, --tag and --path).
 
-Existing files are never replaced without --overwrite. With --verify every
-restored file is read back and checked against the snapshot.`,
+Every file is written under a temporary name (.cairn-restore-…) and renamed
+into place once its content is complete, so an interrupted restore never
+leaves a file that looks restored; running the same command again removes
+the temporary files and finishes the job. What happens to entries that
+already exist is set by --overwrite:
+
+  (default)   skip files whose size and mtime equal the snapshot's, rewrite
+              the others (what makes a rerun resume)
+  always      rewrite every existing entry
+  if-changed  skip files whose content equals the snapshot's (read and
+              hashed), rewrite the others
+  if-newer    rewrite only entries older than the snapshot's
+  never       leave every existing entry as it is
+
+Skipped entries are counted in the summary. With --verify every restored
+file is read back and checked against the snapshot.`,
 		Example: `  cairn restore latest --target /tmp/restore
-  cairn restore 3f2a91c0 --target / --include /home/alice/Documents --overwrite
+  cairn restore 3f2a91c0 --target / --include /home/alice/Documents --overwrite if-newer
   cairn restore latest --host laptop --path /home/alice --target ./r --verify`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -44,7 +58,7 @@ restored file is read back and checked against the snapshot.`,
 	o.filter.addFlags(f)
 	f.StringVarP(&o.target, "target", "t", "", "directory to restore into (required)")
 	f.StringArrayVarP(&o.include, "include", "i", nil, "restore only this snapshot path and what is below it (repeatable)")
-	f.BoolVar(&o.overwrite, "overwrite", false, "replace files that exist in the target")
+	f.StringVar(&o.overwrite, "overwrite", "", "what to do with existing entries: always, if-changed, if-newer or never (default: skip files with the snapshot's size and mtime)")
 	f.BoolVar(&o.verify, "verify", false, "read every restored file back and check it")
 	_ = cmd.MarkFlagRequired("target")
 	return cmd
@@ -55,8 +69,15 @@ func (a *app) runRestore(ctx context.Context, ref string, o restoreOptions) erro
 	if err != nil {
 		return fmt.Errorf("restore: target %s: %w", o.target, err)
 	}
+	mode, err := restorer.ParseOverwrite(o.overwrite)
+	if err != nil {
+		return err
+	}
 	r, snap, done, err := a.openSnapshot(ctx, ref, &o.filter)
 	if err != nil {
+		if ctx.Err() != nil {
+			return restoreInterrupted(nil, err)
+		}
 		return err
 	}
 	defer done()
@@ -67,7 +88,7 @@ func (a *app) runRestore(ctx context.Context, ref string, o restoreOptions) erro
 	res, err := restorer.Restore(ctx, r, snap.Snapshot, restorer.Options{
 		Target:    target,
 		Include:   o.include,
-		Overwrite: o.overwrite,
+		Overwrite: mode,
 		Verify:    o.verify,
 		Warn:      p.warn,
 		Progress: func(s restorer.Progress) {
@@ -77,17 +98,29 @@ func (a *app) runRestore(ctx context.Context, ref string, o restoreOptions) erro
 	p.done()
 	if res != nil {
 		sum := restoreSummary{MessageType: "summary", SnapshotID: snap.ID.String(), Target: target, Files: res.Files,
-			Dirs: res.Dirs, Bytes: res.Bytes, Errors: res.Errors, DurationSeconds: time.Since(start).Seconds()}
+			Dirs: res.Dirs, Bytes: res.Bytes, Skipped: res.Skipped, SkippedBytes: res.SkippedBytes,
+			Errors: res.Errors, DurationSeconds: time.Since(start).Seconds()}
 		if a.v.GetBool("json") {
 			_ = writeJSON(a.stdout, sum)
 		} else if !a.v.GetBool("quiet") {
 			sum.print(a.stdout)
 		}
 	}
-	if err != nil {
-		return err
+	if err != nil && ctx.Err() != nil {
+		return restoreInterrupted(res, err)
 	}
-	return nil
+	return err
+}
+
+// restoreInterrupted is restore's own account of an interruption.
+func restoreInterrupted(res *restorer.Result, err error) error {
+	done := "nothing was restored yet"
+	if res != nil {
+		done = fmt.Sprintf("%d files (%s) were restored and %d already there were kept", res.Files, formatBytes(res.Bytes), res.Skipped)
+	}
+	return &interruptedError{err: err, msg: "restore interrupted: " + done +
+		"; the files still being written were removed, the rest of the snapshot is not restored yet, and directories do not have their times and modes yet. " +
+		"Run the same command again to finish: it keeps the files already restored and restores the rest"}
 }
 
 // restoreLine is the terminal status line of a restore or verify.
@@ -123,6 +156,8 @@ type restoreSummary struct {
 	Files           uint64  `json:"files"`
 	Dirs            uint64  `json:"dirs"`
 	Bytes           uint64  `json:"bytes"`
+	Skipped         uint64  `json:"skipped"`
+	SkippedBytes    uint64  `json:"skipped_bytes"`
 	Errors          int     `json:"errors"`
 	DurationSeconds float64 `json:"duration_seconds"`
 }
@@ -130,6 +165,9 @@ type restoreSummary struct {
 func (s restoreSummary) print(w io.Writer) {
 	fmt.Fprintf(w, "Restored %d files, %d directories, %s into %s in %s", s.Files, s.Dirs, formatBytes(s.Bytes),
 		s.Target, formatDuration(time.Duration(s.DurationSeconds*float64(time.Second))))
+	if s.Skipped > 0 {
+		fmt.Fprintf(w, "; skipped %d existing entries (%s) equal to the snapshot or kept by --overwrite", s.Skipped, formatBytes(s.SkippedBytes))
+	}
 	if s.Errors > 0 {
 		fmt.Fprintf(w, "; %d path(s) could not be restored exactly (see the warnings above)", s.Errors)
 	}

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cairn-backup/cairn/pkg/fsmeta"
 )
 
 // fileOpenFlags open a file for reading without following a symlink that
@@ -18,8 +20,20 @@ const (
 
 // openFD opens path with flags, adding O_NOATIME when noatime is set (the
 // caller owns the file or is root); if the kernel refuses it anyway, it
-// opens without.
+// opens without. Paths longer than PATH_MAX are opened relative to a
+// descriptor of their directory (fsmeta.WithPath), so no subtree is too
+// deep to back up.
 func openFD(path string, flags int, noatime bool) (int, error) {
+	fd := -1
+	err := fsmeta.WithPath(path, func(p string) error {
+		var err error
+		fd, err = openShort(p, flags, noatime)
+		return err
+	})
+	return fd, err
+}
+
+func openShort(path string, flags int, noatime bool) (int, error) {
 	if noatime {
 		fd, err := openRetry(path, flags|unix.O_NOATIME)
 		if !errors.Is(err, unix.EPERM) {

@@ -24,6 +24,10 @@ import (
 // A directory's times change whenever an entry is created in it, so the
 // restorer must call Apply on a directory after its contents are restored.
 func Apply(path string, n *snapshot.Node, asRoot bool) error {
+	return withPath(path, func(sys string) error { return apply(sys, n, asRoot) })
+}
+
+func apply(path string, n *snapshot.Node, asRoot bool) error {
 	var errs []error
 	if asRoot {
 		if err := unix.Lchown(path, int(n.UID), int(n.GID)); err != nil {
@@ -51,6 +55,10 @@ func Apply(path string, n *snapshot.Node, asRoot bool) error {
 // (less the umask; Apply sets the exact mode afterwards). Device nodes need
 // root (CAP_MKNOD): without it the error says so.
 func Mknod(path string, n *snapshot.Node) error {
+	return withPath(path, func(sys string) error { return mknod(sys, n) })
+}
+
+func mknod(path string, n *snapshot.Node) error {
 	perm := n.Mode & 0o777
 	var err error
 	switch n.Type {

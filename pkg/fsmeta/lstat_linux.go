@@ -20,8 +20,19 @@ import (
 // deduplication of trees), Rdev for devices only. Sockets, and any type the
 // format cannot store, give an error wrapping ErrSkip.
 func Lstat(path string, names *Names) (snapshot.Node, error) {
+	var n snapshot.Node
+	err := withPath(path, func(sys string) error {
+		var err error
+		n, err = lstat(sys, path, names)
+		return err
+	})
+	return n, err
+}
+
+// lstat is Lstat of sys, a name of path that the kernel accepts.
+func lstat(sys, path string, names *Names) (snapshot.Node, error) {
 	var st unix.Stat_t
-	if err := unix.Lstat(path, &st); err != nil {
+	if err := unix.Lstat(sys, &st); err != nil {
 		return snapshot.Node{}, &fs.PathError{Op: "lstat", Path: path, Err: err}
 	}
 	n := snapshot.Node{
@@ -44,7 +55,7 @@ func Lstat(path string, names *Names) (snapshot.Node, error) {
 		n.Type = snapshot.NodeDir
 	case unix.S_IFLNK:
 		n.Type = snapshot.NodeSymlink
-		target, err := readlink(path, st.Size)
+		target, err := readlink(sys, st.Size)
 		if err != nil {
 			return snapshot.Node{}, err
 		}
@@ -90,6 +101,16 @@ func readlink(path string, size int64) ([]byte, error) {
 // symlink's target), sorted by name. A file system without xattr support
 // gives nil, nil; an attribute removed while reading is left out.
 func ReadXattrs(path string) ([]snapshot.Xattr, error) {
+	var xattrs []snapshot.Xattr
+	err := withPath(path, func(sys string) error {
+		var err error
+		xattrs, err = readXattrs(sys)
+		return err
+	})
+	return xattrs, err
+}
+
+func readXattrs(path string) ([]snapshot.Xattr, error) {
 	list, err := xattrCall(path, func(buf []byte) (int, error) { return unix.Llistxattr(path, buf) })
 	if errors.Is(err, unix.ENOTSUP) {
 		return nil, nil

@@ -26,3 +26,7 @@ func Apply(path string, n *snapshot.Node, asRoot bool) error { return errUnsuppo
 
 // Mknod is not implemented on this platform.
 func Mknod(path string, n *snapshot.Node) error { return errUnsupported }
+
+// WithPath calls fn with path: long paths are not handled on this
+// platform.
+func WithPath(path string, fn func(p string) error) error { return fn(path) }

@@ -34,7 +34,6 @@ import (
 // store that lies about its versions makes the bound matter.
 const maxVersionCandidates = 64
 
-
 // errNoGenuineVersion means no stored version matches the name.
 var errNoGenuineVersion = errors.New("no stored version matches its name")
 

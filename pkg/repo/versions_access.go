@@ -18,7 +18,6 @@ import (
 // exactly the key file that opens with the passphrase, never another one a
 // `key remove` may have meant to revoke.
 
-
 // AccessRepair is what RecoverAccess restored, or with dryRun would.
 type AccessRepair struct {
 	// Restored names the objects made current again: the config and one

@@ -72,6 +72,9 @@ type fileState struct {
 	path string
 	// live is, for Verify, the file on disk to compare with ("" for none).
 	live string
+	// temp is, for Restore, the name the file is written under until its
+	// content is complete (in path's directory).
+	temp string
 	node *snapshot.Node
 	// blobs is the file's content, resolved.
 	blobs []*blobPlan
@@ -84,9 +87,10 @@ type fileState struct {
 	// pending holds decrypted blobs that arrived before their offset was
 	// known; nil values are all-zero blobs, which need no write.
 	pending  map[int32][]byte
-	done     int // blobs written (or skipped because zero)
-	handle   int // open file descriptor, -1 when closed
-	created  bool
+	done     int  // blobs written (or skipped because zero)
+	handle   int  // open file descriptor, -1 when closed
+	created  bool // temp exists
+	renamed  bool // temp was renamed to path
 	failed   bool
 	finished bool
 }

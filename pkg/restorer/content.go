@@ -5,15 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"runtime"
 
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sys/unix"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
-	"github.com/cairn-backup/cairn/pkg/fsmeta"
 )
 
 // errContentDiffers means a file on disk does not hold the snapshot's
@@ -33,7 +29,7 @@ type contentChecker struct {
 // errContentDiffers when it does not, and other errors when it cannot be
 // read.
 func (c *contentChecker) check(ctx context.Context, path string, f *fileState) error {
-	file, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	file, err := openRead(path)
 	if err != nil {
 		return err
 	}
@@ -101,26 +97,39 @@ func checkFiles(ctx context.Context, keys *crypto.Keys, files []*fileState, chec
 	return ctx.Err()
 }
 
-// verifyRestored re-reads the files of a batch that were restored and
-// checks their content (restore --verify). A file whose mode denies its
-// owner reading is made readable for the check and then gets its metadata
-// again.
+// verifyRestored reads back the files of a batch (restore --verify) while
+// they are still under their temporary names and owner-readable, checks
+// their content, and only then renames them into place and applies their
+// metadata. A file that fails is removed and reported.
 func (rs *restorer) verifyRestored(ctx context.Context, files []*fileState) error {
-	return checkFiles(ctx, rs.repo.Keys(), files, func(ctx context.Context, c *contentChecker, f *fileState) {
-		if !f.finished || f.failed {
+	err := checkFiles(ctx, rs.repo.Keys(), files, func(ctx context.Context, c *contentChecker, f *fileState) {
+		f.mu.Lock()
+		ready := f.finished && !f.failed && !f.renamed
+		f.mu.Unlock()
+		if !ready {
 			return
 		}
-		err := c.check(ctx, f.path, f)
-		if errors.Is(err, fs.ErrPermission) && f.node.Mode&0o400 == 0 {
-			if err = os.Chmod(f.path, os.FileMode(f.node.Mode&0o777|0o400)); err == nil {
-				err = c.check(ctx, f.path, f)
-				if aerr := fsmeta.Apply(f.path, f.node, rs.asRoot); err == nil {
-					err = aerr
-				}
-			}
+		err := c.check(ctx, f.temp, f)
+		if ctx.Err() != nil {
+			return
 		}
-		if err != nil && ctx.Err() == nil {
-			rs.errs.add(f.path, fmt.Errorf("verify: %w", err))
+		f.mu.Lock()
+		if err != nil {
+			rs.writer.removeTemp(f)
+			f.failed = true
+			err = fmt.Errorf("verify: %w", err)
+		} else {
+			err = rs.writer.install(f)
 		}
+		f.mu.Unlock()
+		if err != nil {
+			rs.errs.add(f.path, err)
+			return
+		}
+		rs.installed(f)
 	})
+	if err != nil {
+		rs.writer.dropUninstalled(files)
+	}
+	return err
 }

@@ -2,10 +2,11 @@
 // (Dump), and reads whole snapshots back without writing them (Verify, the
 // restore drill).
 //
-// The restorer keeps backend requests few and large: every pack is fetched
-// with one ranged request covering all the blobs the restore needs from it
-// (several only when unneeded gaps exceed 4 MiB), and packs are fetched in
-// parallel. In pseudo-code:
+// The restorer keeps backend requests few and large: every pack is read
+// through repo.LoadPackBlobs (the one pack-reading path, shared with check
+// and prune) with one ranged request covering all the blobs the restore
+// needs from it (several only when unneeded gaps exceed 4 MiB), and packs
+// are fetched in parallel. In pseudo-code:
 //
 //	walk the snapshot tree (only the trees on included paths)   [1]
 //		create directories, symlinks, fifos, devices, empty files
@@ -13,6 +14,26 @@
 //		when the plan is full: download it                      [2]
 //	download the rest                                           [2]
 //	create hard links, then apply directory metadata deepest first  [3]
+//
+// Every file is written under a temporary name in its directory
+// (.cairn-restore-<run>-<n>-<name>) and renamed over its final name only
+// once all its blobs are written and its size checked; its metadata is
+// applied after the rename, its mtime last. So an interrupted or failed
+// restore never leaves a file under its final name that is not the
+// snapshot's: a failed or cancelled file's temporary is removed at once,
+// and the leftovers of a killed restore are removed by the next restore
+// of the same target, in every existing directory it restores into. Hard
+// links are made the same way (link to a temporary name, then rename).
+//
+// Options.Overwrite decides about existing entries. The default skips a
+// file whose size and mtime equal the snapshot's, which is exactly what a
+// finished file of an interrupted restore has (a file renamed into place
+// but killed before its times were set has today's mtime and is written
+// again), so running an interrupted restore again finishes it.
+// OverwriteIfChanged compares content instead (chunking the file as the
+// backup did), OverwriteIfNewer keeps entries at least as new as the
+// snapshot's, OverwriteNever keeps every existing entry and
+// OverwriteAlways replaces all.
 //
 // [1] Directories are created owner-only (0700) so the restore can write
 // into them whatever their mode; their real mode and times are applied at
@@ -32,7 +53,9 @@
 // blob is decrypted and checked against its ID as it arrives (on as many
 // cores as there are workers) and written with WriteAt into every place it
 // occurs, in any number of files; blobs that are entirely zero are not
-// written at all, so sparse files stay sparse. A blob that cannot be read
+// written at all, nor are the whole 4 KiB pages (aligned in the file) of
+// other blobs that are zero, so sparse files stay sparse even where one
+// MiB-sized blob holds a few bytes. A blob that cannot be read
 // is tried at the other locations the index knows; when none works, every
 // file that needs it is reported with the pack and blob, and the restore
 // goes on with the rest and fails at the end.
@@ -47,11 +70,14 @@
 // rare case (deduplication against old, scattered packs) that trades a
 // second request for bounded memory.
 //
-// [3] A file whose blobs are all written is closed and gets its metadata
+// [3] A file whose blobs are all written is closed, renamed into place and
+// gets its metadata
 // (fsmeta.Apply: owner only as root, then mode, xattrs and times). Handles
 // of files still in progress stay open, up to 256; beyond that they are
 // closed after each write. Nothing is synced: the kernel writes back as it
-// would after cp, and Options.Verify re-reads what was written.
+// would after cp. With Options.Verify a complete file stays under its
+// temporary name (owner-readable whatever its mode) until it was read back
+// and checked against its content IDs; only then is it renamed into place.
 //
 // Verify runs the same plan-and-download loop with a sink that keeps
 // nothing, then (with Against) hashes each live file blob by blob, using

@@ -3,7 +3,7 @@ package restorer
 import (
 	"context"
 	"errors"
-	"slices"
+	"fmt"
 
 	"golang.org/x/sync/errgroup"
 
@@ -56,22 +56,18 @@ func fetchPacks(ctx context.Context, r Repo, packs []*packPlan, connections int,
 	return ctx.Err()
 }
 
-// fetchPack reads the needed blobs of one pack with repo.LoadPackBlobs (in
-// as few ranged Gets as the gaps allow, usually one), decrypting each as it
-// arrives. A blob that fails goes to recoverBlob.
+// fetchPack reads the needed blobs of one pack through repo.LoadPackBlobs
+// (as few ranged requests as the gaps allow, usually one). A blob that
+// fails there is tried at its other locations.
 func fetchPack(ctx context.Context, r Repo, pp *packPlan, sink blobSink) error {
-	type loc struct {
-		id     crypto.ID
-		offset uint32
+	entries := make([]index.Entry, len(pp.blobs))
+	byID := make(map[crypto.ID]*blobPlan, len(pp.blobs))
+	for i, bp := range pp.blobs {
+		entries[i] = index.Entry{ID: bp.id, Type: pack.DataBlob, Pack: pp.id, Offset: bp.offset, Length: bp.length}
+		byID[bp.id] = bp
 	}
-	plans := make(map[loc]*blobPlan, len(pp.blobs))
-	entries := make([]index.Entry, 0, len(pp.blobs))
-	for _, bp := range pp.blobs {
-		plans[loc{bp.id, bp.offset}] = bp
-		entries = append(entries, index.Entry{ID: bp.id, Type: pack.DataBlob, Pack: pp.id, Offset: bp.offset, Length: bp.length})
-	}
-	err := r.LoadPackBlobs(ctx, pp.id, entries, repo.PackReadOptions{}, func(e index.Entry, plain []byte, err error) error {
-		bp := plans[loc{e.ID, e.Offset}]
+	return r.LoadPackBlobs(ctx, pp.id, entries, repo.PackReadOptions{}, func(e index.Entry, plain []byte, err error) error {
+		bp := byID[e.ID]
 		if err != nil {
 			recoverBlob(ctx, r, bp, err, sink)
 			return ctx.Err()
@@ -80,26 +76,31 @@ func fetchPack(ctx context.Context, r Repo, pp *packPlan, sink blobSink) error {
 		sink.blob(bp, plain)
 		return nil
 	})
-	if err != nil && ctx.Err() == nil {
-		return err
-	}
-	return ctx.Err()
 }
 
 // recoverBlob tries the other copies the index knows of a blob that failed
 // in its planned pack (two clients may have stored it at the same time), and
-// fails it when there are none or all are damaged too.
+// fails it when there are none or all fail too.
 func recoverBlob(ctx context.Context, r Repo, bp *blobPlan, cause error, sink blobSink) {
 	errs := []error{cause}
 	for _, e := range r.Index().LookupAll(bp.id) {
 		if e.Pack == bp.pack.id || e.Type != pack.DataBlob || ctx.Err() != nil {
 			continue
 		}
-		plain, err := readBlobAt(ctx, r, e.Pack, e.Offset, e.Length, bp)
-		if err == nil {
-			bp.size.Store(int64(len(plain)))
-			sink.blob(bp, plain)
+		var got []byte
+		err := r.LoadPackBlobs(ctx, e.Pack, []index.Entry{e}, repo.PackReadOptions{}, func(_ index.Entry, plain []byte, err error) error {
+			if err == nil {
+				got = plain
+			}
+			return err
+		})
+		if err == nil && got != nil {
+			bp.size.Store(int64(len(got)))
+			sink.blob(bp, got)
 			return
+		}
+		if err == nil {
+			err = fmt.Errorf("%s: data blob %s: not delivered", repo.PackName(e.Pack), bp.id.Short())
 		}
 		errs = append(errs, err)
 	}
@@ -107,18 +108,4 @@ func recoverBlob(ctx context.Context, r Repo, bp *blobPlan, cause error, sink bl
 		return
 	}
 	sink.fail(bp, errors.Join(errs...))
-}
-
-// readBlobAt reads and opens one copy of bp stored elsewhere.
-func readBlobAt(ctx context.Context, r Repo, packID crypto.ID, offset, length uint32, bp *blobPlan) ([]byte, error) {
-	var out []byte
-	e := index.Entry{ID: bp.id, Type: pack.DataBlob, Pack: packID, Offset: offset, Length: length}
-	err := r.LoadPackBlobs(ctx, packID, []index.Entry{e}, repo.PackReadOptions{}, func(_ index.Entry, plain []byte, err error) error {
-		if err != nil {
-			return err
-		}
-		out = slices.Clone(plain)
-		return nil
-	})
-	return out, err
 }

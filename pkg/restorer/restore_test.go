@@ -136,32 +136,6 @@ func TestRestoreInclude(t *testing.T) {
 	}
 }
 
-func TestRestoreOverwrite(t *testing.T) {
-	fx := newFixture(t)
-	target := t.TempDir()
-	if _, _, err := fx.restoreTo(t, Options{Target: target}, nil); err != nil {
-		t.Fatal(err)
-	}
-	restored := target + fx.src.root
-	must(t, os.WriteFile(restored+"/random.bin", []byte("changed"), 0o644))
-	must(t, os.Remove(restored+"/nested/hard2"))
-
-	_, _, err := fx.restoreTo(t, Options{Target: target}, nil)
-	if !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), "--overwrite") || !strings.Contains(err.Error(), restored+"/") {
-		t.Fatalf("restore over existing files: %v; want ErrExists naming a path and --overwrite", err)
-	}
-
-	res, warnings, err := fx.restoreTo(t, Options{Target: target, Overwrite: true}, nil)
-	if err != nil || len(warnings) > 0 {
-		t.Fatalf("restore --overwrite: %v, warnings %q", err, warnings)
-	}
-	if res.Errors != 0 {
-		t.Errorf("result %+v", res)
-	}
-	compareTrees(t, fx.src.root, restored)
-	checkSpecials(t, restored)
-}
-
 func TestRestoreDamagedPack(t *testing.T) {
 	fx := newFixture(t)
 	r := openRepo(t, fx.store)

@@ -19,15 +19,17 @@ import (
 )
 
 // Repo is what the restorer needs of a repository; *repo.Repository
-// satisfies it. Packs are fetched with LoadPackBlobs, one ranged Get per
-// pack (not LoadBlob per blob).
+// satisfies it. File content is read pack by pack with LoadPackBlobs (not
+// LoadBlob per blob).
 type Repo interface {
 	// LoadBlob loads one blob; used for trees and by Dump.
 	LoadBlob(ctx context.Context, t pack.BlobType, id crypto.ID) ([]byte, error)
-	// OpenBlob decrypts a sealed blob and checks it against its ID.
-	OpenBlob(t pack.BlobType, id crypto.ID, sealed []byte) ([]byte, error)
-	Index() repo.IndexReader
+	// LoadPackBlobs reads runs of blobs from one pack (repo's one path).
 	LoadPackBlobs(ctx context.Context, packID crypto.ID, entries []index.Entry, opts repo.PackReadOptions, fn repo.BlobFunc) error
+	Index() repo.IndexReader
+	// Config gives the chunker parameters, to compare existing files
+	// (OverwriteIfChanged).
+	Config() repo.Config
 	Connections() int
 	// Keys gives the content-ID key, to check restored files (--verify).
 	Keys() *crypto.Keys
@@ -42,12 +44,13 @@ type Options struct {
 	// subtrees; empty means everything. Their parent directories are
 	// restored too, with their metadata.
 	Include []string
-	// Overwrite allows replacing existing files. Without it the restore
-	// stops at the first path that exists (existing directories are
-	// merged into, never an error).
-	Overwrite bool
-	// Verify re-reads every restored file and checks it against the
-	// snapshot's content IDs.
+	// Overwrite says what happens to entries that exist in the target
+	// (existing directories are always merged into). The default skips
+	// files already equal to the snapshot by size and mtime, so an
+	// interrupted restore run again finishes the job.
+	Overwrite Overwrite
+	// Verify reads every restored file back and checks it against the
+	// snapshot's content IDs before renaming it into place.
 	Verify bool
 	// Connections is the number of packs downloaded in parallel; zero means
 	// the repository's Connections().
@@ -70,21 +73,23 @@ type Progress struct {
 
 // Result summarises a restore. Files counts every restored entry that is
 // not a directory (files, hard links, symlinks, fifos and devices); Bytes is
-// file content.
+// file content. Skipped counts existing entries left as they were (by
+// Options.Overwrite), SkippedBytes their content.
 type Result struct {
-	Files, Dirs, Bytes uint64
-	Errors             int
+	Files, Dirs, Bytes    uint64
+	Skipped, SkippedBytes uint64
+	Errors                int
 }
-
-// ErrExists means a path to restore exists and Options.Overwrite is not set.
-var ErrExists = errors.New("already exists")
 
 // Restore restores snap below opts.Target, as the package documentation
 // describes. Damaged data and failures on single paths do not stop it: they
 // are passed to opts.Warn and counted, and Restore then returns the result
-// together with an error summarising them. A path that already exists
-// without opts.Overwrite, an include path missing from the snapshot, an
-// unreadable tree or a cancelled ctx stop it with an error.
+// together with an error summarising them. An include path missing from
+// the snapshot, an unreadable tree or a cancelled ctx stop it with an
+// error. Every file is written under a temporary name and renamed into
+// place once complete, so an interrupted restore leaves no file under its
+// final name that is not the snapshot's; run again, it removes the
+// temporary files and, by default, skips what was finished.
 func Restore(ctx context.Context, r Repo, snap *snapshot.Snapshot, opts Options) (*Result, error) {
 	return restore(ctx, r, snap, opts, nil)
 }
@@ -112,6 +117,9 @@ func restore(ctx context.Context, r Repo, snap *snapshot.Snapshot, opts Options,
 	fresh, err := rs.makeTarget()
 	if err != nil {
 		return nil, err
+	}
+	if !fresh {
+		rs.removeLeftovers(rs.target)
 	}
 	if err := rs.restoreTrees(ctx, snap, includes, fresh); err != nil {
 		return rs.result(), err
@@ -159,11 +167,8 @@ func (rs *restorer) finish(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if rs.opts.Overwrite {
-			_ = os.Remove(l.path)
-		}
-		if err := os.Link(l.first, l.path); err != nil {
-			rs.errs.add(l.path, fmt.Errorf("hard link to %s: %w", l.first, err))
+		if err := rs.link(l); err != nil {
+			rs.errs.add(l.path, err)
 			continue
 		}
 		rs.files.Add(1)
@@ -180,12 +185,36 @@ func (rs *restorer) finish(ctx context.Context) error {
 	return nil
 }
 
+// link creates l under a temporary name and renames it into place, so an
+// existing entry there is replaced only by a complete link.
+func (rs *restorer) link(l hardLink) error {
+	if f := l.first.file; f != nil {
+		f.mu.Lock()
+		ok := f.renamed && !f.failed
+		f.mu.Unlock()
+		if !ok {
+			return fmt.Errorf("hard link to %s not made: that file could not be restored", l.first.path)
+		}
+	}
+	temp := rs.temps.next(l.path)
+	if err := link(l.first.path, temp); err != nil {
+		return fmt.Errorf("hard link to %s: %w", l.first.path, err)
+	}
+	if err := rename(temp, l.path); err != nil {
+		_ = remove(temp)
+		return fmt.Errorf("hard link to %s: %w", l.first.path, err)
+	}
+	return nil
+}
+
 func (rs *restorer) result() *Result {
 	return &Result{
-		Files:  rs.files.Load(),
-		Dirs:   rs.dirCount.Load(),
-		Bytes:  rs.progress.bytes.Load(),
-		Errors: rs.errs.count(),
+		Files:        rs.files.Load(),
+		Dirs:         rs.dirCount.Load(),
+		Bytes:        rs.progress.bytes.Load(),
+		Skipped:      rs.skipped.Load(),
+		SkippedBytes: rs.skippedBytes.Load(),
+		Errors:       rs.errs.count(),
 	}
 }
 

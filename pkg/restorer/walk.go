@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/cairn-backup/cairn/pkg/chunker"
 	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/fsmeta"
 	"github.com/cairn-backup/cairn/pkg/snapshot"
@@ -32,9 +33,11 @@ type restorer struct {
 
 	dirs      []dirMeta // in walk (pre-)order; applied in reverse
 	links     []hardLink
-	linkFirst map[inodeKey]string
+	linkFirst map[inodeKey]linkSource
+	temps     *tempNames
+	chunker   *chunker.Chunker // for OverwriteIfChanged, made when needed
 
-	files, dirCount atomic.Uint64
+	files, dirCount, skipped, skippedBytes atomic.Uint64
 
 	// reorder, set by tests, changes the download order of a batch.
 	reorder func([]*packPlan)
@@ -48,7 +51,17 @@ type dirMeta struct {
 
 // hardLink is a file restored as a link to the first restored path of its
 // inode, once that one has its content.
-type hardLink struct{ first, path string }
+type hardLink struct {
+	first linkSource
+	path  string
+}
+
+// linkSource is the first name of an inode: a file being restored, or
+// (file nil) an existing file kept because it equals the snapshot's.
+type linkSource struct {
+	path string
+	file *fileState
+}
 
 type inodeKey struct{ device, inode uint64 }
 
@@ -62,7 +75,8 @@ func newRestorer(ctx context.Context, r Repo, opts Options) *restorer {
 		errs:      newErrorLog(opts.Warn),
 		progress:  newProgress(opts.Progress),
 		batch:     newBatch(),
-		linkFirst: make(map[inodeKey]string),
+		linkFirst: make(map[inodeKey]linkSource),
+		temps:     newTempNames(),
 	}
 	rs.writer = newWriter(rs)
 	return rs
@@ -213,8 +227,14 @@ func (rs *restorer) restoreNode(ctx context.Context, snapPath []byte, n *snapsho
 	if n.Type == snapshot.NodeDir {
 		return rs.makeDir(dst, n, parentFresh)
 	}
+	if (n.Type == snapshot.NodeCharDev || n.Type == snapshot.NodeBlockDev) && !rs.asRoot {
+		if rs.opts.Warn != nil {
+			rs.opts.Warn(dst, fmt.Errorf("%s not restored: only root can create device nodes", n.Type))
+		}
+		return false, false, nil
+	}
 	if !parentFresh {
-		if ok, err := rs.clear(dst); !ok || err != nil {
+		if ok, err := rs.clear(ctx, dst, n); !ok || err != nil {
 			return false, false, err
 		}
 	}
@@ -222,14 +242,8 @@ func (rs *restorer) restoreNode(ctx context.Context, snapPath []byte, n *snapsho
 	case snapshot.NodeFile:
 		return false, true, rs.planFile(ctx, dst, n)
 	case snapshot.NodeSymlink:
-		err = os.Symlink(string(n.LinkTarget), dst)
+		err = symlink(string(n.LinkTarget), dst)
 	case snapshot.NodeFifo, snapshot.NodeCharDev, snapshot.NodeBlockDev:
-		if n.Type != snapshot.NodeFifo && !rs.asRoot {
-			if rs.opts.Warn != nil {
-				rs.opts.Warn(dst, fmt.Errorf("%s not restored: only root can create device nodes", n.Type))
-			}
-			return false, false, nil
-		}
 		err = fsmeta.Mknod(dst, n)
 	default:
 		err = fmt.Errorf("unknown entry type %s", n.Type)
@@ -247,51 +261,27 @@ func (rs *restorer) restoreNode(ctx context.Context, snapPath []byte, n *snapsho
 	return false, true, nil
 }
 
-// clear makes way for a new entry at dst: nothing there is fine; an
-// existing entry is an error without Overwrite and removed with it (but a
-// directory is never replaced by something else).
-func (rs *restorer) clear(dst string) (bool, error) {
-	fi, err := os.Lstat(dst)
-	if errors.Is(err, fs.ErrNotExist) {
-		return true, nil
-	}
-	if err != nil {
-		rs.errs.add(dst, err)
-		return false, nil
-	}
-	if !rs.opts.Overwrite {
-		return false, fmt.Errorf("restore: %s %w; use --overwrite to replace existing files", dst, ErrExists)
-	}
-	if fi.IsDir() {
-		rs.errs.add(dst, fmt.Errorf("not restored: a directory is in the way (remove it to restore this entry)"))
-		return false, nil
-	}
-	if err := os.Remove(dst); err != nil {
-		rs.errs.add(dst, err)
-		return false, nil
-	}
-	return true, nil
-}
-
 // makeDir creates a directory owner-only while its contents are restored,
-// or reuses an existing one; its metadata is applied at the end.
+// or reuses an existing one (removing what an interrupted restore left in
+// it); its metadata is applied at the end.
 func (rs *restorer) makeDir(dst string, n *snapshot.Node, parentFresh bool) (fresh, ok bool, err error) {
-	err = os.Mkdir(dst, 0o700)
+	err = mkdir(dst, 0o700)
 	if errors.Is(err, fs.ErrExist) && !parentFresh {
-		fi, lerr := os.Lstat(dst)
+		fi, lerr := lstat(dst)
 		switch {
 		case lerr != nil:
 			err = lerr
 		case fi.IsDir():
 			err = nil
 			if fi.Mode().Perm()&0o700 != 0o700 {
-				err = os.Chmod(dst, fi.Mode().Perm()|0o700)
+				err = chmod(dst, fi.Mode().Perm()|0o700)
 			}
-		case !rs.opts.Overwrite:
-			return false, false, fmt.Errorf("restore: %s %w; use --overwrite to replace existing files", dst, ErrExists)
+			rs.removeLeftovers(dst)
+		case rs.opts.Overwrite == OverwriteNever:
+			err = fmt.Errorf("not restored: a %s is in the way and --overwrite never keeps it", fileKind(fi))
 		default:
-			if err = os.Remove(dst); err == nil {
-				err = os.Mkdir(dst, 0o700)
+			if err = remove(dst); err == nil {
+				err = mkdir(dst, 0o700)
 				fresh = err == nil
 			}
 		}
@@ -309,9 +299,22 @@ func (rs *restorer) makeDir(dst string, n *snapshot.Node, parentFresh bool) (fre
 	return fresh, true, nil
 }
 
+func fileKind(fi fs.FileInfo) string {
+	switch {
+	case fi.Mode().IsRegular():
+		return "file"
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return "symlink"
+	}
+	return "non-directory"
+}
+
 // planFile restores an empty file at once, records a later hard link, or
 // adds the file's content to the batch, downloading the batch when full.
 func (rs *restorer) planFile(ctx context.Context, dst string, n *snapshot.Node) error {
+	node := *n
+	f := newFileState(dst, "", &node)
+	f.temp = rs.temps.next(dst)
 	if n.Links > 1 {
 		key := inodeKey{n.Device, n.Inode}
 		if first, ok := rs.linkFirst[key]; ok {
@@ -319,18 +322,17 @@ func (rs *restorer) planFile(ctx context.Context, dst string, n *snapshot.Node) 
 			rs.progress.totalFiles.Add(1)
 			return nil
 		}
-		rs.linkFirst[key] = dst
+		rs.linkFirst[key] = linkSource{path: dst, file: f}
 	}
 	rs.progress.totalFiles.Add(1)
 	rs.progress.totalBytes.Add(n.Size)
-	node := *n
-	f := newFileState(dst, "", &node)
 	if len(n.Content) == 0 {
 		rs.restoreEmpty(f)
 		return nil
 	}
 	if err := rs.batch.addFile(rs.repo.Index(), f); err != nil {
 		rs.errs.add(dst, err)
+		f.failed = true
 		return nil
 	}
 	if rs.batch.full() {
@@ -345,15 +347,11 @@ func (rs *restorer) restoreEmpty(f *fileState) {
 	f.mu.Lock()
 	err := rs.writer.complete(f)
 	f.mu.Unlock()
-	if err == nil {
-		err = fsmeta.Apply(f.path, f.node, rs.asRoot)
-	}
 	if err != nil {
 		rs.errs.add(f.path, err)
 		return
 	}
-	rs.files.Add(1)
-	rs.progress.files.Add(1)
+	rs.installed(f)
 }
 
 // runBatch downloads the planned batch into its files and starts a new one.
@@ -374,6 +372,7 @@ func (rs *restorer) runBatch(ctx context.Context) error {
 	}
 	rs.writer.finishBatch(b.files, err == nil)
 	if err != nil {
+		rs.writer.dropUninstalled(b.files) // finished, awaiting --verify
 		return err
 	}
 	if rs.opts.Verify {

@@ -1,7 +1,6 @@
 package restorer
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"io/fs"
@@ -42,23 +41,6 @@ type writer struct {
 
 func newWriter(rs *restorer) *writer {
 	return &writer{rs: rs, zeros: make([]byte, zeroCheckSize), pendingLimit: maxPending}
-}
-
-// isZero reports whether b holds only zero bytes, which a freshly created
-// (truncated) file already reads as: such blobs are not written, so holes
-// stay holes.
-func (w *writer) isZero(b []byte) bool {
-	if len(b) == 0 || b[0] != 0 || b[len(b)-1] != 0 {
-		return len(b) == 0
-	}
-	for len(b) > 0 {
-		n := min(len(b), len(w.zeros))
-		if !bytes.Equal(b[:n], w.zeros[:n]) {
-			return false
-		}
-		b = b[n:]
-	}
-	return true
 }
 
 func (w *writer) blob(bp *blobPlan, data []byte) {
@@ -130,10 +112,11 @@ func (w *writer) place(f *fileState, data []byte, zero bool, off, size int64) {
 		return
 	}
 	if !zero {
-		// A single-blob file's only write sets its size.
-		fd, err := w.handle(f, len(f.blobs) > 1)
+		// A single-blob file's only write sets its size, unless it ends
+		// in a zero page, which is left a hole.
+		fd, err := w.handle(f, len(f.blobs) > 1 || w.zeroTail(data, off))
 		if err == nil {
-			err = pwriteFull(fd, data, off)
+			err = w.pwriteSparse(fd, data, off)
 		}
 		if err != nil {
 			w.failFile(f, err)
@@ -145,34 +128,44 @@ func (w *writer) place(f *fileState, data []byte, zero bool, off, size int64) {
 }
 
 // handle returns f's open file descriptor, opening it if needed. The first
-// open creates the file (replacing nothing: existing paths were dealt with
-// while planning) and, if truncate is set, sets its size, so that unwritten
-// zero blobs are holes. Raw descriptors save the runtime's poller
-// registration attempt on every open, which matters with many small files.
+// open creates the file under its temporary name (f.temp, new: O_EXCL)
+// and, if truncate is set, sets its size, so that unwritten zero pages are
+// holes. Raw descriptors save the runtime's poller registration attempt on
+// every open, which matters with many small files.
 func (w *writer) handle(f *fileState, truncate bool) (int, error) {
 	if f.handle >= 0 {
 		return f.handle, nil
 	}
 	flags := unix.O_WRONLY | unix.O_NOFOLLOW | unix.O_CLOEXEC
 	if !f.created {
-		flags |= unix.O_CREAT | unix.O_TRUNC
+		flags |= unix.O_CREAT | unix.O_EXCL
 	}
-	fd, err := retryEINTR(func() (int, error) { return unix.Open(f.path, flags, 0o600) })
+	fd, err := openFD(f.temp, flags, 0o600)
 	if err != nil {
-		return -1, &fs.PathError{Op: "open", Path: f.path, Err: err}
+		return -1, &fs.PathError{Op: "open", Path: f.temp, Err: err}
 	}
 	if !f.created {
+		f.created = true
 		if truncate && f.node.Size > 0 {
 			if err := unix.Ftruncate(fd, int64(f.node.Size)); err != nil {
 				unix.Close(fd)
-				return -1, &fs.PathError{Op: "truncate", Path: f.path, Err: err}
+				return -1, &fs.PathError{Op: "truncate", Path: f.temp, Err: err}
 			}
 		}
-		f.created = true
 	}
 	f.handle = fd
 	w.open.Add(1)
 	return fd, nil
+}
+
+// removeTemp deletes the temporary file of f, which failed or was
+// interrupted, so that nothing of it stays behind. The caller holds f.mu.
+func (w *writer) removeTemp(f *fileState) {
+	w.closeHandle(f)
+	if f.created && !f.renamed {
+		_ = remove(f.temp)
+		f.created = false
+	}
 }
 
 func (w *writer) closeHandle(f *fileState) error {
@@ -229,38 +222,74 @@ func (w *writer) afterWrite(f *fileState) {
 		return
 	}
 	err := w.complete(f)
+	installed := f.renamed
 	f.mu.Unlock()
 	if err != nil {
 		w.rs.errs.add(f.path, err)
 		return
 	}
-	w.rs.files.Add(1)
-	w.rs.progress.files.Add(1)
-	if err := fsmeta.Apply(f.path, f.node, w.rs.asRoot); err != nil {
-		w.rs.errs.add(f.path, err)
+	if installed {
+		w.rs.installed(f)
 	}
 }
 
-// complete checks the size, makes sure an all-zero file exists, and closes
-// it. The caller holds f.mu.
+// complete checks the size, makes sure an all-zero file exists, closes it
+// and, unless Options.Verify wants it read back first, installs it. The
+// caller holds f.mu.
 func (w *writer) complete(f *fileState) error {
 	f.finished = true
 	if size, _ := f.contentSize(); len(f.blobs) > 0 && size != int64(f.node.Size) {
-		w.closeHandle(f)
+		w.removeTemp(f)
 		f.failed = true
 		return fmt.Errorf("content is %d bytes, the snapshot says %d: the snapshot is inconsistent", size, f.node.Size)
 	}
 	if !f.created {
 		if _, err := w.handle(f, true); err != nil {
+			w.removeTemp(f)
 			f.failed = true
 			return err
 		}
 	}
 	if err := w.closeHandle(f); err != nil {
+		w.removeTemp(f)
 		f.failed = true
 		return err
 	}
+	if w.rs.opts.Verify && len(f.blobs) > 0 {
+		return nil // verifyRestored installs it
+	}
+	return w.install(f)
+}
+
+// install renames f from its temporary name into place, replacing what
+// was there. The caller holds f.mu.
+func (w *writer) install(f *fileState) error {
+	if err := rename(f.temp, f.path); err != nil {
+		w.removeTemp(f)
+		f.failed = true
+		return &fs.PathError{Op: "rename " + f.temp + " to", Path: f.path, Err: err}
+	}
+	f.renamed = true
 	return nil
+}
+
+// installed counts a file now in place and applies its metadata.
+func (rs *restorer) installed(f *fileState) {
+	rs.files.Add(1)
+	rs.progress.files.Add(1)
+	if err := fsmeta.Apply(f.path, f.node, rs.asRoot); err != nil {
+		rs.errs.add(f.path, err)
+	}
+}
+
+// dropUninstalled removes the temporary files of a batch that were not
+// renamed into place (an interrupted verification).
+func (w *writer) dropUninstalled(files []*fileState) {
+	for _, f := range files {
+		f.mu.Lock()
+		w.removeTemp(f)
+		f.mu.Unlock()
+	}
 }
 
 // failFile marks f failed after a write error. The caller holds f.mu.
@@ -269,7 +298,7 @@ func (w *writer) failFile(f *fileState, err error) {
 		return
 	}
 	f.failed = true
-	w.closeHandle(f)
+	w.removeTemp(f)
 	w.dropPending(f)
 	w.rs.errs.add(f.path, err)
 }
@@ -289,7 +318,7 @@ func (w *writer) fail(bp *blobPlan, err error) {
 		f.mu.Lock()
 		if !f.failed {
 			f.failed = true
-			w.closeHandle(f)
+			w.removeTemp(f)
 			w.dropPending(f)
 			w.rs.errs.add(f.path, err)
 		}
@@ -335,7 +364,7 @@ func (w *writer) finishBatch(files []*fileState, report bool) {
 	for _, f := range files {
 		f.mu.Lock()
 		if !f.finished {
-			w.closeHandle(f)
+			w.removeTemp(f)
 			w.dropPending(f)
 			if !f.failed && report {
 				w.rs.errs.add(f.path, fmt.Errorf("incomplete: %d of %d blobs written (a bug: please report it)", f.done, len(f.blobs)))
