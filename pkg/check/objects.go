@@ -26,6 +26,12 @@ type TempReporter interface {
 	StaleTempFiles(ctx context.Context) (count int, size int64, err error)
 }
 
+// VersionChecker is implemented by repositories that can scan a versioned
+// bucket for overwritten and hidden objects (repo.VersionProblems).
+type VersionChecker interface {
+	VersionProblems(ctx context.Context) (problems []string, versioned bool, err error)
+}
+
 // decodeJSON decodes one JSON value, refusing trailing data.
 func decodeJSON(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -117,6 +123,19 @@ func (c *checker) checkLeases(ctx context.Context) error {
 			c.infof("%d runs are live; %d runs ended without releasing their lease (killed?); the next backup or prune removes their leases", live, dead)
 		case live > 0:
 			c.infof("%d runs are live", live)
+		}
+	}
+	if vc, ok := c.r.Repo.(VersionChecker); ok {
+		problems, versioned, err := vc.VersionProblems(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil:
+			c.unreadablef("object versions: %v", err)
+		case versioned:
+			for _, p := range problems {
+				c.errorf("%s", p)
+			}
 		}
 	}
 	if tr, ok := c.r.Repo.(TempReporter); ok {

@@ -100,6 +100,7 @@ type Stats struct {
 	MarkersSwept   int `json:"markers_swept"`   // markers completed and removed
 	MarkersPending int `json:"markers_pending"` // markers left for a later prune (live backups or Grace)
 	LeasesRemoved  int `json:"leases_removed"`  // lease objects of finished or expired runs removed
+	TempsRemoved   int `json:"temps_removed"`   // temporary files of interrupted uploads removed
 
 	// BadPacks names the packs whose header is damaged or implausible,
 	// that an index misplaces, or whose blobs failed to authenticate when
@@ -199,7 +200,36 @@ func Prune(ctx context.Context, r Repo, opts Options) (stats *Stats, err error) 
 	if err := p.removeOldLeases(ctx); err != nil {
 		return &p.stats, err
 	}
+	p.removeStaleTemps(ctx)
 	return &p.stats, nil
+}
+
+// tempRemover is implemented by repositories whose storage keeps the
+// temporary files of interrupted uploads (a local directory).
+type tempRemover interface {
+	RemoveStaleTemps(ctx context.Context, olderThan time.Duration) (int, int64, error)
+}
+
+// staleTempAge is how old a temporary file must be before prune removes
+// it: far longer than any upload of one pack takes.
+const staleTempAge = time.Hour
+
+// removeStaleTemps removes temporary files older than staleTempAge. A
+// failure only leaves them for the next run, so it is logged, not returned.
+func (p *pruner) removeStaleTemps(ctx context.Context) {
+	tr, ok := p.r.(tempRemover)
+	if !ok {
+		return
+	}
+	n, size, err := tr.RemoveStaleTemps(ctx, staleTempAge)
+	if err != nil {
+		p.logf("temporary files of interrupted uploads stay for now: %v", err)
+		return
+	}
+	p.stats.TempsRemoved += n
+	if n > 0 {
+		p.logf("removed %d temporary files of interrupted uploads (%d bytes)", n, size)
+	}
 }
 
 func (p *pruner) logf(format string, args ...any) {
