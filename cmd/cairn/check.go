@@ -12,6 +12,7 @@ import (
 	"github.com/cairn-backup/cairn/pkg/check"
 	"github.com/cairn-backup/cairn/pkg/index"
 	"github.com/cairn-backup/cairn/pkg/repo"
+	"github.com/cairn-backup/cairn/pkg/snapshot"
 )
 
 type checkOptions struct {
@@ -185,6 +186,13 @@ func (a *app) check(ctx context.Context, r *repo.Repository, opts check.Options)
 	rep, err := check.Check(ctx, r, opts)
 	if err != nil {
 		return nil, fmt.Errorf("check: %w", err)
+	}
+	// What only this client can know: snapshots it has seen that are gone
+	// without a forget (hidden, or the repository rolled back).
+	if all, err := snapshot.List(ctx, r); err == nil {
+		if f := a.watchSnapshots(ctx, r, all); !f.OK() {
+			rep.Errors = append(rep.Errors, f.Message()...)
+		}
 	}
 	return rep, nil
 }

@@ -42,6 +42,7 @@ func (a *app) forgetStep(ctx context.Context, r *repo.Repository, spec *jobSpec)
 	if err != nil {
 		return "", nil, err
 	}
+	a.watchSnapshots(ctx, r, all)
 	// One group: the filter already narrows to the job's snapshots.
 	mine := snapshot.Filter{Hosts: []string{spec.host}, Paths: spec.paths, Tags: spec.job.Tags}
 	groups, err := planForget(all, mine, "", policy, time.Now())

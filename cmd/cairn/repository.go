@@ -166,6 +166,7 @@ func (a *app) openSnapshots(ctx context.Context, f *snapshotFilter) (*repo.Repos
 		done()
 		return nil, nil, nil, err
 	}
+	a.watchSnapshots(ctx, r, all)
 	var matched []snapshot.Entry
 	for _, e := range all {
 		if filter.Match(e.Snapshot) {

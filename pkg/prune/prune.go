@@ -248,6 +248,15 @@ type SnapshotDeleter interface {
 // finds it unreferenced. Deleting a snapshot that is already gone is not an
 // error. Combine it with forget.Apply to apply a retention policy.
 func Forget(ctx context.Context, r SnapshotDeleter, ids []crypto.ID) error {
+	// The record goes first (FORMAT.md section 13): other clients then
+	// know the snapshots were removed on purpose, not hidden.
+	if rec, ok := r.(interface {
+		RecordForgotten(ctx context.Context, snapshots, keys []crypto.ID) (crypto.ID, error)
+	}); ok && len(ids) > 0 {
+		if _, err := rec.RecordForgotten(ctx, ids, nil); err != nil {
+			return fmt.Errorf("forget: %w", err)
+		}
+	}
 	for _, id := range ids {
 		if err := r.DeleteObject(ctx, repo.KindSnapshot, id); err != nil {
 			if errors.Is(err, storage.ErrPermission) {

@@ -97,6 +97,11 @@ func (r *Repository) RemoveKey(ctx context.Context, id crypto.ID) error {
 	if len(ids) <= 1 {
 		return ErrLastKey
 	}
+	// Recorded first, so that the key file is refused if the storage ever
+	// puts it back (FORMAT.md section 13).
+	if _, err := r.RecordForgotten(ctx, nil, []crypto.ID{id}); err != nil {
+		return fmt.Errorf("remove key %s: %w", id.Short(), err)
+	}
 	return r.DeleteObject(ctx, KindKey, id)
 }
 

@@ -197,7 +197,28 @@ func Open(ctx context.Context, store storage.Store, passphrase []byte, opts Open
 		}
 		r.cache = cache
 	}
+	if err := r.refuseRevokedKey(ctx); err != nil {
+		r.Close()
+		return nil, err
+	}
 	return r, nil
+}
+
+// ErrRevokedKey means the key file that opened the repository was removed
+// with key remove and has reappeared: the storage put it back.
+var ErrRevokedKey = errors.New("this key file was removed with cairn key remove, and the storage has put it back")
+
+// refuseRevokedKey refuses a key file that a forgotten record names.
+func (r *Repository) refuseRevokedKey(ctx context.Context) error {
+	fs, err := r.LoadForgotten(ctx)
+	if err != nil {
+		return fmt.Errorf("read forgotten records: %w", err)
+	}
+	if when, revoked := fs.Keys[r.keyID]; revoked {
+		return fmt.Errorf("%s (removed %s): %w; use a passphrase that has a current key, and remove the key file again with the owner's credentials",
+			ObjectName(KindKey, r.keyID), when.Format(time.RFC3339), ErrRevokedKey)
+	}
+	return nil
 }
 
 func newRepository(store storage.Store, cfg Config, mk crypto.MasterKey, keys *crypto.Keys, opts OpenOptions) (*Repository, error) {

@@ -112,3 +112,7 @@ func (r *Repo) write(name string, data []byte) error {
 	}
 	return nil
 }
+
+// Dir is the repository's state directory, for packages that keep files
+// of their own there (pkg/rollback). It may not exist yet.
+func (r *Repo) Dir() string { return r.dir }
