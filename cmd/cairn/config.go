@@ -36,6 +36,7 @@ type fileConfig struct {
 	Quiet           bool   `yaml:"quiet"`
 	Verbose         bool   `yaml:"verbose"`
 	S3Region        string `yaml:"s3-region"`
+	RetryFor        string `yaml:"retry-for"`
 	S3Lookup        string `yaml:"s3-lookup"`
 	S3CAFile        string `yaml:"s3-ca-file"`
 	S3StorageClass  string `yaml:"s3-storage-class"`

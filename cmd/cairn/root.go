@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/cairn-backup/cairn/pkg/storage/retry"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
@@ -58,6 +59,7 @@ func globalSettings() []setting {
 		{"s3-lookup", "CAIRN_S3_LOOKUP"},
 		{"s3-ca-file", "CAIRN_S3_CA_FILE"},
 		{"s3-storage-class", "CAIRN_S3_STORAGE_CLASS"},
+		{"retry-for", "CAIRN_RETRY_FOR"},
 		{"key-hint", "CAIRN_KEY_HINT"},
 		{"kdf-max-memory", "CAIRN_KDF_MAX_MEMORY"},
 		{"kdf-max-passes", "CAIRN_KDF_MAX_PASSES"},
@@ -124,6 +126,7 @@ Exit codes: 0 ok, 1 error, 3 backup saved but some files were not read,
 	pf.String("s3-lookup", "auto", "S3 bucket addressing: auto, path or virtual (env CAIRN_S3_LOOKUP)")
 	pf.String("s3-ca-file", "", "PEM file of extra certificate authorities for S3 over HTTPS (env CAIRN_S3_CA_FILE)")
 	pf.String("s3-storage-class", "", "S3 storage class for new objects, e.g. STANDARD_IA (env CAIRN_S3_STORAGE_CLASS)")
+	pf.Duration("retry-for", retry.DefaultRetryFor, "how long to keep retrying a failing S3 request (throttling, 5xx, resets) before giving up (env CAIRN_RETRY_FOR)")
 	pf.String("key-hint", "", "try this key file first: its ID or the first hex digits of it, from cairn key list (env CAIRN_KEY_HINT)")
 	pf.Uint32("kdf-max-memory", crypto.DefaultKDFLimits().MemoryKiB>>10, "largest key-derivation memory, in MiB, that a key file may ask for before cairn runs it (env CAIRN_KDF_MAX_MEMORY)")
 	pf.Uint32("kdf-max-passes", crypto.DefaultKDFLimits().Time, "most key-derivation passes a key file may ask for before cairn runs it (env CAIRN_KDF_MAX_PASSES)")

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/cairn-backup/cairn/pkg/storage/backends"
 )
@@ -157,6 +158,18 @@ func (a *app) resolveFor(name string) (*settings, error) {
 		CAFile:       a.v.GetString("s3-ca-file"),
 		StorageClass: a.v.GetString("s3-storage-class"),
 		Connections:  s.connections,
+		RetryFor:     a.v.GetDuration("retry-for"),
+		Warn: func(msg string) {
+			fmt.Fprintf(a.stderr, "cairn: warning: %s\n", oneLine(msg))
+		},
+	}
+	if a.v.GetBool("verbose") {
+		s.backend.OnRetry = func(op, name string, attempt int, err error, wait time.Duration) {
+			fmt.Fprintf(a.stderr, "cairn: retrying %s %s in %s (attempt %d failed: %s)\n", op, name, wait.Round(time.Millisecond), attempt, oneLine(err.Error()))
+		}
+	}
+	if s.backend.RetryFor <= 0 {
+		return nil, fmt.Errorf("retry-for %s: must be positive, e.g. 5m", a.v.GetString("retry-for"))
 	}
 	s.backend.AccessKey = s.getenv("AWS_ACCESS_KEY_ID")
 	s.backend.SecretKey = s.getenv("AWS_SECRET_ACCESS_KEY")
