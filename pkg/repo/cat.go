@@ -8,7 +8,6 @@ import (
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/index"
-	"github.com/cairn-backup/cairn/pkg/storage"
 )
 
 // catEntry is how `cairn cat` shows an index or pack header entry.
@@ -41,7 +40,7 @@ func (r *Repository) CatJSON(ctx context.Context, what string, id string) ([]byt
 	var body []byte
 	if what == KindKey {
 		name := ObjectName(KindKey, oid)
-		body, err = storage.ReadAll(ctx, r.store, name)
+		body, err = readLimited(ctx, r.store, name, maxKeyFileSize)
 		if err == nil {
 			err = checkHash(name, oid, body)
 		}
