@@ -23,13 +23,14 @@ import (
 type cuttingProxy struct {
 	srv     *httptest.Server
 	proxy   *httputil.ReverseProxy
-	limit   int
+	limit   atomic.Int64
 	enabled atomic.Bool
 	cuts    atomic.Int64
 }
 
 func newCuttingProxy(t *testing.T, endpoint string, limit int) *cuttingProxy {
-	p := &cuttingProxy{proxy: httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: endpoint}), limit: limit}
+	p := &cuttingProxy{proxy: httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: endpoint})}
+	p.limit.Store(int64(limit))
 	p.proxy.ErrorLog = nil
 	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
 	t.Cleanup(p.srv.Close)
@@ -41,7 +42,7 @@ func (p *cuttingProxy) Endpoint() string { return p.srv.Listener.Addr().String()
 func (p *cuttingProxy) serve(w http.ResponseWriter, r *http.Request) {
 	if p.enabled.Load() && r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/data/") {
 		p.cuts.Add(1)
-		p.proxy.ServeHTTP(&truncatingWriter{ResponseWriter: w, limit: p.limit}, r)
+		p.proxy.ServeHTTP(&truncatingWriter{ResponseWriter: w, limit: int(p.limit.Load())}, r)
 		return
 	}
 	p.proxy.ServeHTTP(w, r)
@@ -59,10 +60,11 @@ type checkReportJSON struct {
 }
 
 // TestS3CheckUnreachableIsNotDamage: with every pack download cut after
-// 300 KB (retries included), check --read-data says the storage was
-// unreachable and exits 13; it never lists a healthy pack as damaged or
-// advises putting objects back. Once the link is healthy the same check
-// passes, so nothing was damaged.
+// 300 KB, check --read-data resumes each download where it broke and
+// passes; with every pack download cut before its first byte, it gives up
+// after --retry-for, says the storage was unreachable and exits 13. In
+// neither case does it list a healthy pack as damaged or advise putting
+// objects back. Once the link is healthy the same check passes.
 func TestS3CheckUnreachableIsNotDamage(t *testing.T) {
 	srv := miniotest.Start(t)
 	bin := cairnBin(t)
@@ -91,25 +93,33 @@ func TestS3CheckUnreachableIsNotDamage(t *testing.T) {
 	// The structural check reads pack tails (16 KiB), under the limit.
 	c.ok("check")
 
-	r := c.run("check", "--read-data")
-	if r.code != 13 {
-		t.Fatalf("check --read-data with cut connections: exit %d, want 13\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
-	}
-	if proxy.cuts.Load() == 0 {
-		t.Fatal("the proxy cut no connection")
-	}
-	for _, bad := range []string{"Damaged packs", "put the damaged", "error: pack"} {
-		if strings.Contains(r.stdout+r.stderr, bad) {
-			t.Errorf("unreachable storage reported as damage (%q):\nstdout:\n%s\nstderr:\n%s", bad, r.stdout, r.stderr)
+	noDamage := func(r result) {
+		t.Helper()
+		for _, bad := range []string{"Damaged packs", "put the damaged", "error: pack"} {
+			if strings.Contains(r.stdout+r.stderr, bad) {
+				t.Errorf("unreachable storage reported as damage (%q):\nstdout:\n%s\nstderr:\n%s", bad, r.stdout, r.stderr)
+			}
 		}
 	}
+	r := c.run("check", "--read-data")
+	if r.code != 0 || proxy.cuts.Load() < 10 {
+		t.Fatalf("check --read-data with downloads cut every 300 KB: exit %d after %d cut connections, want 0 (resumed)\nstdout:\n%s\nstderr:\n%s", r.code, proxy.cuts.Load(), r.stdout, r.stderr)
+	}
+	noDamage(r)
+
+	proxy.limit.Store(0)
+	r = c.run("check", "--read-data", "--retry-for", "3s")
+	if r.code != 13 {
+		t.Fatalf("check --read-data with no pack deliverable: exit %d, want 13\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	noDamage(r)
 	if !strings.Contains(r.stdout, "storage unreachable") || !strings.Contains(r.stderr, "run check again when the storage is reachable") {
 		t.Errorf("check does not say the storage was unreachable:\nstdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	}
 
-	r = c.run("check", "--read-data", "--json")
+	r = c.run("check", "--read-data", "--json", "--retry-for", "3s")
 	if r.code != 13 {
-		t.Fatalf("check --read-data --json with cut connections: exit %d, want 13\n%s", r.code, r.stderr)
+		t.Fatalf("check --read-data --json with no pack deliverable: exit %d, want 13\n%s", r.code, r.stderr)
 	}
 	var sum checkReportJSON
 	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {

@@ -19,6 +19,7 @@ type pruneOptions struct {
 	repackThreshold float64
 	maxRepack       string
 	grace           string
+	deleteVersions  bool
 }
 
 func newPruneCommand(a *app) *cobra.Command {
@@ -47,12 +48,20 @@ not hold deletions back.
 Prune needs credentials that may delete: run it from a machine with a
 privileged credential, not with a backup client's append-only one.
 
+On a versioned bucket (the append-only mode, see the README) a deleted pack
+is only hidden: its space comes back when a lifecycle rule expires
+noncurrent versions, or at once with --delete-versions, which removes the
+old versions of deleted packs the index no longer references (credentials
+that may delete versions). Versions that object lock still retains are
+reported and retried by a later prune --delete-versions.
+
 With --json, print one {"message_type":"summary",…} line with the
 statistics; sizes are bytes.`,
 		Example: `  cairn prune
   cairn prune --dry-run
   cairn prune --repack-threshold 0.3 --max-repack 2G
-  cairn prune --grace 2d --json`,
+  cairn prune --grace 2d --json
+  cairn prune --delete-versions`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.runPrune(cmd.Context(), o)
@@ -63,13 +72,14 @@ statistics; sizes are bytes.`,
 	f.Float64Var(&o.repackThreshold, "repack-threshold", prune.DefaultRepackThreshold,
 		"repack packs with less than this `FRACTION` of their bytes in use; 0 repacks nothing")
 	f.StringVar(&o.maxRepack, "max-repack", "", "copy at most this `SIZE` of live data when repacking, e.g. 2G (default no limit)")
+	f.BoolVar(&o.deleteVersions, "delete-versions", false, "on a versioned bucket, also remove the old versions of deleted packs, so their space comes back now")
 	f.StringVar(&o.grace, "grace", "", "keep data marked for deletion at least this `DURATION`, e.g. 2d or 36h (default: until running backups end)")
 	return cmd
 }
 
 // options converts the flags.
 func (o pruneOptions) options() (prune.Options, error) {
-	opts := prune.Options{DryRun: o.dryRun, RepackThreshold: o.repackThreshold}
+	opts := prune.Options{DryRun: o.dryRun, RepackThreshold: o.repackThreshold, DeleteVersions: o.deleteVersions}
 	switch {
 	case o.repackThreshold < 0 || o.repackThreshold > 1:
 		return opts, fmt.Errorf("prune: --repack-threshold %v: want a fraction from 0 to 1", o.repackThreshold)
@@ -175,6 +185,16 @@ func printPruneStats(w io.Writer, s *prune.Stats, dryRun bool, took time.Duratio
 		fmt.Fprintf(w, "; %d pack(s) kept because a newer snapshot uses them", s.PacksRescued)
 	}
 	fmt.Fprintln(w)
+	switch {
+	case s.Versioned && s.VersionsDeleted > 0 || s.Versioned && s.VersionsLocked > 0:
+		fmt.Fprintf(w, "Versions:   %d old version(s) removed, %s freed", s.VersionsDeleted, formatBytes(uint64(s.VersionBytes)))
+		if s.VersionsLocked > 0 {
+			fmt.Fprintf(w, "; %d still retained (object lock, or no right to delete versions): a later prune --delete-versions tries again", s.VersionsLocked)
+		}
+		fmt.Fprintln(w)
+	case s.Versioned && s.PacksDeleted > 0:
+		fmt.Fprintf(w, "Versions:   the bucket keeps versions, so the %s above are hidden, not freed yet: they come back when a lifecycle rule expires noncurrent versions, or run prune --delete-versions\n", formatBytes(uint64(s.BytesFreed)))
+	}
 	fmt.Fprintf(w, "Cleanup:    %d index(es) merged, %d lease(s) removed\n", s.IndexesMerged, s.LeasesRemoved)
 	if s.MarkersPending > 0 {
 		fmt.Fprintf(w, "Pending:    %d marked set(s) wait for running backups (or --grace); run cairn prune again later to free them\n", s.MarkersPending)

@@ -58,6 +58,12 @@ type Options struct {
 	// DryRun computes what phase 1 would condemn and repack, and how many
 	// markers wait, without writing or deleting anything.
 	DryRun bool
+	// DeleteVersions, on a versioned bucket, removes for good the old
+	// versions of deleted packs that the index no longer references
+	// (repo.PurgeDeletedPacks), so their space comes back now rather than
+	// when a lifecycle rule expires them. It needs credentials that may
+	// delete versions.
+	DeleteVersions bool
 	// Grace keeps a marker for at least this long (by server time) before
 	// sweeping it, on top of the lease rules. Zero relies on leases alone.
 	Grace time.Duration
@@ -92,6 +98,13 @@ type Stats struct {
 	BytesRepacked  int64 `json:"bytes_repacked"` // live bytes copied
 
 	PacksDeleted  int   `json:"packs_deleted"`  // packs deleted by sweeps
+	// Versioned is set when the bucket keeps versions: deleted packs are
+	// then only hidden until their noncurrent versions expire or are
+	// purged (DeleteVersions).
+	Versioned       bool  `json:"versioned,omitempty"`
+	VersionsDeleted int   `json:"versions_deleted,omitempty"`
+	VersionBytes    int64 `json:"version_bytes_freed,omitempty"`
+	VersionsLocked  int   `json:"versions_locked,omitempty"` // refused: object lock, or no right to delete versions
 	BytesFreed    int64 `json:"bytes_freed"`    // their size
 	PacksRescued  int   `json:"packs_rescued"`  // condemned packs kept because a later snapshot needs them
 	IndexesMerged int   `json:"indexes_merged"` // index objects replaced by a merged one
@@ -201,7 +214,43 @@ func Prune(ctx context.Context, r Repo, opts Options) (stats *Stats, err error) 
 		return &p.stats, err
 	}
 	p.removeStaleTemps(ctx)
+	if err := p.purgeVersions(ctx); err != nil {
+		return &p.stats, err
+	}
 	return &p.stats, nil
+}
+
+// versionPurger is implemented by repositories on stores that keep
+// versions (*repo.Repository).
+type versionPurger interface {
+	Versioned(ctx context.Context) bool
+	PurgeDeletedPacks(ctx context.Context) (repo.PurgeStats, error)
+}
+
+// purgeVersions notes a versioned bucket and, with DeleteVersions, removes
+// the old versions of deleted packs. It runs after the index was merged,
+// so the packs it judges unreferenced are the ones this or an earlier
+// prune deleted.
+func (p *pruner) purgeVersions(ctx context.Context) error {
+	vp, ok := p.r.(versionPurger)
+	if !ok || !vp.Versioned(ctx) {
+		return nil
+	}
+	p.stats.Versioned = true
+	if !p.opts.DeleteVersions {
+		return nil
+	}
+	st, err := vp.PurgeDeletedPacks(ctx)
+	p.stats.VersionsDeleted += st.Versions
+	p.stats.VersionBytes += st.Bytes
+	p.stats.VersionsLocked += st.Locked
+	if err != nil {
+		return fmt.Errorf("prune: delete old versions: %w", err)
+	}
+	if st.Locked > 0 {
+		p.logf("%d old versions could not be deleted yet (object lock retention, or credentials that may not delete versions); a later prune --delete-versions tries again", st.Locked)
+	}
+	return nil
 }
 
 // tempRemover is implemented by repositories whose storage keeps the

@@ -32,6 +32,10 @@ type resumingReader struct {
 	body     io.ReadCloser // nil once closed or failed for good
 	read     int64         // bytes handed to the caller so far
 	failures int           // failed attempts so far, over the reader's life
+	// runFailures counts the failures since the last progress: the
+	// backoff grows with it, so a link that keeps cutting a long download
+	// but delivers between cuts resumes after short waits.
+	runFailures int
 	// failingSince is when the current run of failures began (zero while
 	// reads succeed): the time budget covers each run, so a long download
 	// that sometimes breaks is not cut off by its total length.
@@ -48,6 +52,7 @@ func (r *resumingReader) Read(p []byte) (int, error) {
 		r.read += int64(n)
 		if n > 0 {
 			r.failingSince = time.Time{} // progress ends a run of failures
+			r.runFailures = 0
 		}
 		if err == nil || err == io.EOF || !retryableRead(err) {
 			return n, err
@@ -93,7 +98,8 @@ func (r *resumingReader) reopen(cause error) error {
 	}
 	for {
 		r.failures++
-		d := p.delay(r.failures, cause)
+		r.runFailures++
+		d := p.delay(r.runFailures, cause)
 		if why, done := p.exhausted(r.failures, r.failingSince, d); done {
 			return fmt.Errorf("%s: %w", why, cause)
 		}

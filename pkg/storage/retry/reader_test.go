@@ -303,3 +303,38 @@ func TestGetRetriesUnclassifiedResets(t *testing.T) {
 		t.Errorf("ReadAll over a reset: %q, %v", got, err)
 	}
 }
+
+// TestCutsWithProgressKeepWaitsShort: a link that cuts a long download
+// every few bytes but delivers between cuts is resumed after the first
+// backoff each time, not after ever longer waits: the backoff grows only
+// within a run of failures without progress.
+func TestCutsWithProgressKeepWaitsShort(t *testing.T) {
+	inner := mem.New()
+	data := []byte(strings.Repeat("abcdefghij", 200))
+	ctx := context.Background()
+	if err := inner.Put(ctx, "data/x", data); err != nil {
+		t.Fatal(err)
+	}
+	fs := fault.New(inner)
+	fs.ShortRead("data/", 100) // every Get delivers 100 bytes, then breaks
+	var waits []time.Duration
+	s := New(fs, Policy{Base: time.Millisecond, Max: time.Second, Rand: func(n time.Duration) time.Duration { return n - 1 },
+		Sleep: func(ctx context.Context, d time.Duration) error { waits = append(waits, d); return nil }})
+	rc, err := s.Get(ctx, "data/x", 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || string(got) != string(data) {
+		t.Fatalf("read %d bytes, %v", len(got), err)
+	}
+	if len(waits) < 15 {
+		t.Fatalf("only %d resumptions; the fault did not cut as intended", len(waits))
+	}
+	for i, w := range waits {
+		if w > 2*time.Millisecond {
+			t.Fatalf("wait %d after progress was %v: the backoff kept growing across cuts", i, w)
+		}
+	}
+}
