@@ -97,7 +97,7 @@ type Stats struct {
 	BlobsRepacked  int   `json:"blobs_repacked"`
 	BytesRepacked  int64 `json:"bytes_repacked"` // live bytes copied
 
-	PacksDeleted  int   `json:"packs_deleted"`  // packs deleted by sweeps
+	PacksDeleted int `json:"packs_deleted"` // packs deleted by sweeps
 	// Versioned is set when the bucket keeps versions: deleted packs are
 	// then only hidden until their noncurrent versions expire or are
 	// purged (DeleteVersions).
@@ -105,9 +105,9 @@ type Stats struct {
 	VersionsDeleted int   `json:"versions_deleted,omitempty"`
 	VersionBytes    int64 `json:"version_bytes_freed,omitempty"`
 	VersionsLocked  int   `json:"versions_locked,omitempty"` // refused: object lock, or no right to delete versions
-	BytesFreed    int64 `json:"bytes_freed"`    // their size
-	PacksRescued  int   `json:"packs_rescued"`  // condemned packs kept because a later snapshot needs them
-	IndexesMerged int   `json:"indexes_merged"` // index objects replaced by a merged one
+	BytesFreed      int64 `json:"bytes_freed"`               // their size
+	PacksRescued    int   `json:"packs_rescued"`             // condemned packs kept because a later snapshot needs them
+	IndexesMerged   int   `json:"indexes_merged"`            // index objects replaced by a merged one
 
 	Markers        int `json:"markers"`         // deletion markers written
 	MarkersSwept   int `json:"markers_swept"`   // markers completed and removed
