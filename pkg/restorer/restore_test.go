@@ -3,6 +3,7 @@ package restorer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -319,5 +320,38 @@ func TestRestoreMissingPack(t *testing.T) {
 	}))
 	if restored < 10 {
 		t.Errorf("only %d intact files to check", restored)
+	}
+}
+
+// TestRestoreFailureClassified: a pack the storage fails to deliver is not
+// called damage (the advice is to run the command again), a missing one
+// sends the user to check, and bytes that fail their checks are damage.
+func TestRestoreFailureClassified(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		apply func(fx *fixture, pack string)
+		want  string
+	}{
+		{"unreachable", func(fx *fixture, pack string) {
+			fx.fault.FailPrefix(fault.OpGet, pack, fmt.Errorf("connection reset: %w", storage.ErrTransient))
+		}, "the storage did not deliver"},
+		{"missing", func(fx *fixture, pack string) { fx.fault.FailPrefix(fault.OpGet, pack, storage.ErrNotFound) }, "missing from the storage"},
+		{"corrupt", func(fx *fixture, pack string) { fx.fault.Corrupt(pack, 100) }, "damaged files"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fx := newFixture(t)
+			r := openRepo(t, fx.store)
+			node, err := snapshot.FindPath(context.Background(), r, fx.snap.Tree, fx.src.root+"/"+bigName)
+			must(t, err)
+			e, _ := r.Index().Lookup(node.Content[0])
+			c.apply(fx, repo.PackName(e.Pack))
+			_, _, err = fx.restoreTo(t, Options{Target: t.TempDir()}, nil)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("restore: %v; want it to say %q", err, c.want)
+			}
+			if c.name != "corrupt" && strings.Contains(err.Error(), "damaged files") {
+				t.Errorf("a storage failure called damage: %v", err)
+			}
+		})
 	}
 }

@@ -10,7 +10,9 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/cairn-backup/cairn/pkg/repo"
 	"github.com/cairn-backup/cairn/pkg/snapshot"
+	"github.com/cairn-backup/cairn/pkg/storage"
 )
 
 // VerifyOptions configure Verify.
@@ -225,16 +227,36 @@ func (v *verifier) blob(bp *blobPlan, data []byte) {
 }
 
 func (v *verifier) fail(bp *blobPlan, err error) {
-	err = fmt.Errorf("%w; damaged files: %s", err, filePaths(bp))
+	damage := repo.IsDamage(err)
+	err = blobFailure(err, bp)
 	for f := range bp.files() {
 		f.mu.Lock()
 		first := !f.failed
 		f.failed = true
 		f.mu.Unlock()
-		if first {
+		switch {
+		case first && damage:
 			v.damaged(f.path, err)
+		case first:
+			// Not proven damaged: the storage did not deliver. The
+			// drill fails, but the file is not called damaged.
+			v.errs.add(f.path, err)
 		}
 	}
+}
+
+// blobFailure says what a blob that could not be read means for the files
+// that need it: damage only when bytes were received and failed their
+// checks; otherwise the storage did not deliver, and running the command
+// again may well succeed.
+func blobFailure(err error, bp *blobPlan) error {
+	if repo.IsDamage(err) {
+		return fmt.Errorf("%w; damaged files: %s", err, filePaths(bp))
+	}
+	if errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("%w; the data is missing from the storage (run cairn check): files affected: %s", err, filePaths(bp))
+	}
+	return fmt.Errorf("%w; the storage did not deliver this data (nothing is known to be damaged): run the same command again when it is reachable; files affected: %s", err, filePaths(bp))
 }
 
 func (v *verifier) damaged(snapPath string, err error) {

@@ -313,7 +313,7 @@ func (w *writer) dropPending(f *fileState) {
 // fail reports a blob that could not be read from any copy and fails every
 // file that needs it. The error names the pack, the blob and the files.
 func (w *writer) fail(bp *blobPlan, err error) {
-	err = fmt.Errorf("%w; damaged files: %s", err, filePaths(bp))
+	err = blobFailure(err, bp)
 	for f := range bp.files() {
 		f.mu.Lock()
 		if !f.failed {
