@@ -191,6 +191,9 @@ func (a *app) runForget(ctx context.Context, refs []string, o forgetOptions) err
 		err = plan.byIDs(ctx, r, refs, filter)
 	} else {
 		err = plan.byPolicy(ctx, r, filter, o.groupBy, policy)
+		if err == nil {
+			a.watchSnapshots(ctx, r, plan.listed)
+		}
 	}
 	if err != nil {
 		return err
@@ -240,6 +243,7 @@ type forgetPlan struct {
 	groups        []forgetGroup    // when applying a policy
 	policy        bool
 	kept, removed []crypto.ID
+	listed        []snapshot.Entry // the complete listing a policy was applied to
 }
 
 // byIDs plans to remove the snapshots refs name (each once). A snapshot
@@ -274,6 +278,7 @@ func (p *forgetPlan) byPolicy(ctx context.Context, r *repo.Repository, filter sn
 	if err != nil {
 		return err
 	}
+	p.listed = all
 	if p.groups, err = planForget(all, filter, groupBy, policy, time.Now()); err != nil {
 		return err
 	}
