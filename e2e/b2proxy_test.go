@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,11 +34,16 @@ type b2Proxy struct {
 	checksumRejected atomic.Int64
 	locationRefused  atomic.Int64
 	slowDowns        atomic.Int64
+	// earlyRetries counts requests for an object (and range) that came
+	// back sooner than the Retry-After of 1 second after a 503 for it.
+	earlyRetries atomic.Int64
+	mu           sync.Mutex
+	last503      map[string]time.Time
 }
 
 func newB2Proxy(t *testing.T, endpoint string) *b2Proxy {
 	target := &url.URL{Scheme: "http", Host: endpoint}
-	p := &b2Proxy{proxy: httputil.NewSingleHostReverseProxy(target)}
+	p := &b2Proxy{proxy: httputil.NewSingleHostReverseProxy(target), last503: map[string]time.Time{}}
 	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
 	t.Cleanup(p.srv.Close)
 	return p
@@ -68,6 +74,7 @@ func (p *b2Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if time.Now().UnixNano() < p.slowUntil.Load() {
 		p.slowDowns.Add(1)
+		p.noteSlowDown(r)
 		b2Error(w, r, http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate.", "1")
 		return
 	}
@@ -84,6 +91,20 @@ func (p *b2Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.proxy.ServeHTTP(w, r)
+}
+
+// noteSlowDown records a 503 for r's request line and range, and counts
+// the request as early when the previous 503 for them is less than the
+// Retry-After second ago (with 100 ms of slack for clock granularity).
+func (p *b2Proxy) noteSlowDown(r *http.Request) {
+	key := r.Method + " " + r.URL.String() + " " + r.Header.Get("Range")
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if prev, ok := p.last503[key]; ok && now.Sub(prev) < 900*time.Millisecond {
+		p.earlyRetries.Add(1)
+	}
+	p.last503[key] = now
 }
 
 func b2Error(w http.ResponseWriter, r *http.Request, status int, code, msg, retryAfter string) {
@@ -130,7 +151,7 @@ func TestB2SlowDownDuringRestore(t *testing.T) {
 			// through the proxy.
 			fresh := newClient(t, bin, c.repo, "slow-pass").
 				with("AWS_ACCESS_KEY_ID", srv.RootUser).with("AWS_SECRET_ACCESS_KEY", srv.RootPassword)
-			before := proxy.slowDowns.Load()
+			before, earlyBefore := proxy.slowDowns.Load(), proxy.earlyRetries.Load()
 			proxy.slowDownAfter(tc.after, slowDownStretch)
 			target := t.TempDir()
 			fresh.ok("restore", "latest", "--target", target)
@@ -140,6 +161,9 @@ func TestB2SlowDownDuringRestore(t *testing.T) {
 			}
 			if until := time.Unix(0, proxy.slowUntil.Load()); time.Now().Before(until) {
 				t.Fatalf("restore exited 0 at %v while the proxy answers only 503 until %v", time.Now(), until)
+			}
+			if early := proxy.earlyRetries.Load() - earlyBefore; early != 0 {
+				t.Fatalf("%d requests came back less than the Retry-After second after a 503 for them", early)
 			}
 			compareTrees(t, src, filepath.Join(target, src))
 			t.Logf("restore finished exactly after %d answers of 503 SlowDown", got)
@@ -188,5 +212,9 @@ func TestB2ProxyImitatesB2(t *testing.T) {
 	r := do(http.MethodGet, "/b/obj", nil)
 	if r.StatusCode != http.StatusServiceUnavailable || r.Header.Get("Retry-After") != "1" {
 		t.Fatalf("during the stretch: %d Retry-After %q, want 503 and 1", r.StatusCode, r.Header.Get("Retry-After"))
+	}
+	do(http.MethodGet, "/b/obj", nil) // at once, not honouring Retry-After
+	if n := p.earlyRetries.Load(); n != 1 {
+		t.Fatalf("an immediate retry after a 503 counted as %d early retries, want 1", n)
 	}
 }
