@@ -9,9 +9,9 @@ export CAIRN_TOOLS := $(TOOLS)
 build:
 	$(GO) build -trimpath -buildvcs=auto -o $(BIN) ./cmd/cairn
 
-# tools installs MinIO and mc (pinned) into $(TOOLS)/bin once; later runs reuse them.
+# tools installs MinIO, mc and versitygw (pinned) into $(TOOLS)/bin once; later runs reuse them.
 tools:
-	scripts/install-tools.sh minio mc
+	scripts/install-tools.sh minio mc versitygw
 
 vet:
 	$(GO) vet ./...

@@ -1,14 +1,18 @@
 #!/bin/sh
 # install-tools.sh installs the pinned external tools that cairn's end-to-end
-# tests drive (a real MinIO server, the mc admin client and restic for
-# comparison benchmarks) into a cache folder outside the module, once, and
+# tests drive (a real MinIO server, the mc admin client, the Versity S3
+# gateway as a second S3 implementation, and restic for comparison
+# benchmarks) into a cache folder outside the module, once, and
 # reuses them on later runs.
 #
-# Usage: scripts/install-tools.sh [minio] [mc] [restic]   (no args: all)
+# Usage: scripts/install-tools.sh [minio] [mc] [versitygw] [restic]   (no args: all)
+#
+# Rough build times on a 2-core machine with a warm module proxy: versitygw
+# about 5 minutes (cold module cache), minio longer.
 #
 # Binaries go to
 #   ${CAIRN_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/cairn-tools}/bin
-# which is also where e2e/miniotest looks for them.
+# which is also where e2e/miniotest and e2e/versitygw look for them.
 #
 # A tool is rebuilt only when its binary is missing or was built from a
 # different module version. The version check reads the build information
@@ -31,6 +35,7 @@ pinned() {
 	case $1 in
 	minio) echo "github.com/minio/minio github.com/minio/minio v0.0.0-20260212201848-7aac2a2c5b7c" ;;
 	mc) echo "github.com/minio/mc github.com/minio/mc v0.0.0-20250313080218-cf909e1063a9" ;;
+	versitygw) echo "github.com/versity/versitygw/cmd/versitygw github.com/versity/versitygw v1.8.0" ;;
 	restic) echo "github.com/restic/restic/cmd/restic github.com/restic/restic v0.18.1" ;;
 	*) return 1 ;;
 	esac
@@ -56,7 +61,7 @@ up_to_date() {
 install_tool() {
 	name=$1
 	spec=$(pinned "$name") || {
-		echo "install-tools: unknown tool '$name' (known: minio mc restic)" >&2
+		echo "install-tools: unknown tool '$name' (known: minio mc versitygw restic)" >&2
 		exit 2
 	}
 	# shellcheck disable=SC2086 # split the spec into its three words
@@ -90,7 +95,7 @@ tmp_bin=
 trap 'rm -rf "$work_dir" ${tmp_bin:+"$tmp_bin"}' EXIT
 
 if [ $# -eq 0 ]; then
-	set -- minio mc restic
+	set -- minio mc versitygw restic
 fi
 for tool in "$@"; do
 	install_tool "$tool"
