@@ -166,7 +166,7 @@ func (s *Store) Put(ctx context.Context, name string, data []byte) error {
 func (s *Store) putObject(ctx context.Context, name string, data []byte, conditional bool) error {
 	opts := minio.PutObjectOptions{
 		ContentType:      "application/octet-stream",
-		StorageClass:     s.storageClass,
+		StorageClass:     s.storageClassFor(name),
 		SendContentMd5:   true,
 		DisableMultipart: true,
 	}
