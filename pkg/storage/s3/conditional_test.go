@@ -1,6 +1,7 @@
 package s3_test
 
 import (
+	"bytes"
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
@@ -28,6 +29,12 @@ type fakeS3 struct {
 	stallHeaders, stallBodies int
 	// throttle requests are answered 503 SlowDown with Retry-After: 3.
 	throttle int
+	// damage makes PUTs store the body with its first byte changed and
+	// answer with the MD5 of what was stored, like a server that damages
+	// uploads without checking Content-MD5.
+	damage bool
+
+	putRecords []putRecord // every PUT as received
 
 	mu      sync.Mutex
 	objects map[string][]byte
@@ -61,6 +68,10 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		cond := r.Header.Get("If-None-Match")
 		f.puts = append(f.puts, cond)
 		body, _ := io.ReadAll(r.Body)
+		f.putRecords = append(f.putRecords, putRecord{r.URL.Path, r.Header.Clone(), bytes.Clone(body)})
+		if f.damage && len(body) > 0 {
+			body[0] ^= 0xff
+		}
 		if cond != "" && f.refuseConditional {
 			xmlError(http.StatusNotImplemented, "NotImplemented")
 			return
