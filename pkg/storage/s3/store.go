@@ -335,9 +335,14 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 // Create makes the bucket unless it exists. The existence check is best
 // effort: credentials restricted to a prefix may not be allowed to ask, so
 // a failed check falls through to MakeBucket, whose "already owned by you"
-// answer also counts as success.
+// answer also counts as success. When both the check and MakeBucket are
+// refused for lack of permission, Create succeeds without knowing: a key
+// that may only write objects under a prefix of an existing bucket can
+// still hold a repository, and the caller's next request (init's Stat and
+// Put of the config) tells whether the bucket is there and writable.
 func (s *Store) Create(ctx context.Context) error {
-	if exists, err := s.client.BucketExists(ctx, s.bucket); err == nil && exists {
+	exists, headErr := s.client.BucketExists(ctx, s.bucket)
+	if headErr == nil && exists {
 		return nil
 	} else if ctxErr := ctx.Err(); ctxErr != nil {
 		return fmt.Errorf("%s: create bucket: %w", s, ctxErr)
@@ -353,7 +358,11 @@ func (s *Store) Create(ctx context.Context) error {
 		return fmt.Errorf("%s: create bucket: the name %q is taken by another account; choose another bucket: %w",
 			s, s.bucket, storage.ErrPermission)
 	}
-	return fmt.Errorf("%s: create bucket: %w", s, translateError(ctx, err))
+	err = translateError(ctx, err)
+	if headErr != nil && errors.Is(err, storage.ErrPermission) && errors.Is(translateError(ctx, headErr), storage.ErrPermission) {
+		return nil
+	}
+	return fmt.Errorf("%s: create bucket: %w", s, err)
 }
 
 // Close releases idle connections of the transport New built.
