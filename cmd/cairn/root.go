@@ -29,6 +29,8 @@ type app struct {
 	// loadConfig; configLoaded records that it was attempted.
 	config       *fileConfig
 	configLoaded bool
+	// retries counts retried storage requests for the summaries.
+	retries retryCounter
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
