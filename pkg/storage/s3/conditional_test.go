@@ -33,6 +33,10 @@ type fakeS3 struct {
 	// answer with the MD5 of what was stored, like a server that damages
 	// uploads without checking Content-MD5.
 	damage bool
+	// kms answers PUTs with an ETag that is not the MD5 of the body, and
+	// HEADs with x-amz-server-side-encryption: aws:kms, as S3 does for
+	// objects encrypted with SSE-KMS.
+	kms bool
 
 	putRecords []putRecord // every PUT as received
 
@@ -82,6 +86,9 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f.objects[r.URL.Path] = body
 		sum := md5.Sum(body)
+		if f.kms {
+			sum = md5.Sum(append([]byte("kms"), body...))
+		}
 		w.Header().Set("ETag", `"`+hex.EncodeToString(sum[:])+`"`)
 	case http.MethodHead:
 		data, ok := f.objects[r.URL.Path]
@@ -92,6 +99,9 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 		w.Header().Set("Last-Modified", time.Unix(1e9, 0).UTC().Format(http.TimeFormat))
 		w.Header().Set("ETag", `"00"`)
+		if f.kms {
+			w.Header().Set("X-Amz-Server-Side-Encryption", "aws:kms")
+		}
 	case http.MethodGet:
 		data, ok := f.objects[r.URL.Path]
 		if !ok {

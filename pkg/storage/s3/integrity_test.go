@@ -3,8 +3,10 @@ package s3_test
 import (
 	"bytes"
 	"crypto/md5"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -27,7 +29,8 @@ type putRecord struct {
 // checkPutHeaders fails t for every PUT that does not carry exactly the
 // headers cairn means to send: Content-MD5 of the body, no checksum
 // headers or trailers (B2 refuses them), no aws-chunked streaming
-// signature (some servers store the chunk framing), If-None-Match: *, and
+// signature (some servers store the chunk framing) but the body's SHA-256
+// signed, If-None-Match: *, and
 // the storage class on data packs only.
 func checkPutHeaders(t *testing.T, puts []putRecord, class string) {
 	t.Helper()
@@ -51,6 +54,10 @@ func checkPutHeaders(t *testing.T, puts []putRecord, class string) {
 		}
 		if sha := h.Get("X-Amz-Content-Sha256"); strings.HasPrefix(sha, "STREAMING-") || h.Get("X-Amz-Decoded-Content-Length") != "" {
 			t.Errorf("PUT %s: streaming signature (x-amz-content-sha256 %q)", p.path, sha)
+		}
+		// Over plain HTTP the signature covers the body's SHA-256.
+		if got, want := h.Get("X-Amz-Content-Sha256"), fmt.Sprintf("%x", sha256.Sum256(p.body)); got != want {
+			t.Errorf("PUT %s: x-amz-content-sha256 %q, want the body's SHA-256 %q", p.path, got, want)
 		}
 		if got := h.Get("If-None-Match"); got != "*" {
 			t.Errorf("PUT %s: If-None-Match %q, want *", p.path, got)
@@ -158,5 +165,49 @@ func TestPutFailsWhenServerStoresSomethingElse(t *testing.T) {
 	}
 	if errors.Is(err, storage.ErrTransient) || errors.Is(err, storage.ErrExists) {
 		t.Errorf("error %v is classified transient or exists; want a plain failure", err)
+	}
+}
+
+// TestPutHeadersOverTLS: over HTTPS the body is sent as is with
+// UNSIGNED-PAYLOAD and Content-MD5: no streaming signature, no checksum
+// trailer.
+func TestPutHeadersOverTLS(t *testing.T) {
+	f := &fakeS3{objects: map[string][]byte{}}
+	srv := httptest.NewTLSServer(f)
+	t.Cleanup(srv.Close)
+	s := mustNew(t, s3.Config{
+		Endpoint:  strings.TrimPrefix(srv.URL, "https://"),
+		Bucket:    "bucket",
+		AccessKey: "key",
+		SecretKey: "secret",
+		Region:    "us-east-1",
+		Lookup:    "path",
+		Transport: srv.Client().Transport,
+	})
+	data := bytes.Repeat([]byte("pack "), 5000)
+	if err := s.Put(t.Context(), "data/ab/ab34", data); err != nil {
+		t.Fatalf("Put over TLS: %v", err)
+	}
+	f.locked(func() {
+		if len(f.putRecords) != 1 {
+			t.Fatalf("%d PUTs, want 1", len(f.putRecords))
+		}
+		p := f.putRecords[0]
+		sum := md5.Sum(data)
+		h := p.header
+		if h.Get("Content-Md5") != base64.StdEncoding.EncodeToString(sum[:]) || h.Get("X-Amz-Content-Sha256") != "UNSIGNED-PAYLOAD" ||
+			h.Get("Content-Encoding") != "" || h.Get("X-Amz-Trailer") != "" || !bytes.Equal(p.body, data) {
+			t.Errorf("PUT over TLS: headers %v, %d body bytes; want Content-MD5, UNSIGNED-PAYLOAD and the body as sent", h, len(p.body))
+		}
+	})
+}
+
+// TestPutAcceptsKMSETag: an object the server encrypted with SSE-KMS has
+// an ETag that is not its MD5; that is not damage.
+func TestPutAcceptsKMSETag(t *testing.T) {
+	f := &fakeS3{kms: true}
+	s := newFakeStore(t, f, nil)
+	if err := s.Put(t.Context(), "config", []byte("the config")); err != nil {
+		t.Errorf("Put to a server encrypting with SSE-KMS: %v", err)
 	}
 }
