@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/cairn-backup/cairn/e2e/miniotest"
+	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/cairn-backup/cairn/pkg/repo"
 	"github.com/cairn-backup/cairn/pkg/storage"
 	"github.com/cairn-backup/cairn/pkg/storage/s3"
 )
@@ -40,11 +42,28 @@ func testPrefixOnlyKey(t *testing.T, srv *miniotest.Server, cfg s3.Config) {
 		t.Errorf("List under the prefix: %v", err)
 	}
 
+	// A whole init with that key: bucket check, config check, key file
+	// and config written and read back, then opened.
+	sub := cfg
+	sub.Prefix = cfg.Prefix + "/sub"
+	store := mustNew(t, sub)
+	pass := []byte("prefix-only passphrase")
+	r, err := repo.Init(t.Context(), store, pass, repo.InitOptions{KDF: crypto.TestKDF(), Host: "h", Username: "u"})
+	if err != nil {
+		t.Fatalf("init with a key that may only write objects under the prefix: %v", err)
+	}
+	r.Close()
+	r, err = repo.Open(t.Context(), store, pass, repo.OpenOptions{})
+	if err != nil {
+		t.Fatalf("open after init with the prefix-only key: %v", err)
+	}
+	r.Close()
+
 	// The same key on a bucket that does not exist: Create cannot tell,
 	// and the next request says there is no repository location.
 	cfg.Bucket = "cairn-prefixonly-missing"
 	missing := mustNew(t, cfg)
-	err := missing.Create(t.Context())
+	err = missing.Create(t.Context())
 	if err == nil {
 		_, err = missing.Stat(t.Context(), "config")
 	}
