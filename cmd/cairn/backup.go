@@ -130,6 +130,7 @@ func (a *app) runBackup(ctx context.Context, paths []string, o backupOptions) er
 		}
 	} else if !a.v.GetBool("quiet") {
 		sum.print(a.stdout)
+		a.printRetries(a.stdout)
 	}
 	return backupOutcome(res)
 }

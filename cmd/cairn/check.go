@@ -232,6 +232,9 @@ func (a *app) runCheck(ctx context.Context, o checkOptions) error {
 		return res.failure("see the JSON report")
 	}
 	res.print(a.stdout, a.v.GetBool("quiet"))
+	if !a.v.GetBool("quiet") {
+		a.printRetries(a.stdout)
+	}
 	return res.failure("listed above")
 }
 

@@ -104,6 +104,7 @@ func (a *app) runRestore(ctx context.Context, ref string, o restoreOptions) erro
 			_ = writeJSON(a.stdout, sum)
 		} else if !a.v.GetBool("quiet") {
 			sum.print(a.stdout)
+			a.printRetries(a.stdout)
 		}
 	}
 	if err != nil && ctx.Err() != nil {

@@ -29,6 +29,8 @@ type app struct {
 	// loadConfig; configLoaded records that it was attempted.
 	config       *fileConfig
 	configLoaded bool
+	// retries counts retried storage requests for the summaries.
+	retries retryCounter
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
@@ -125,7 +127,7 @@ Exit codes: 0 ok, 1 error, 3 backup saved but some files were not read,
 	pf.String("s3-region", "", "S3 region (env CAIRN_S3_REGION; default: ask the server)")
 	pf.String("s3-lookup", "auto", "S3 bucket addressing: auto, path or virtual (env CAIRN_S3_LOOKUP)")
 	pf.String("s3-ca-file", "", "PEM file of extra certificate authorities for S3 over HTTPS (env CAIRN_S3_CA_FILE)")
-	pf.String("s3-storage-class", "", "S3 storage class for new objects, e.g. STANDARD_IA (env CAIRN_S3_STORAGE_CLASS)")
+	pf.String("s3-storage-class", "", "S3 storage class for data packs, e.g. STANDARD_IA; other objects use the bucket default (env CAIRN_S3_STORAGE_CLASS)")
 	pf.Duration("retry-for", retry.DefaultRetryFor, "how long to keep retrying a failing S3 request (throttling, 5xx, resets) before giving up (env CAIRN_RETRY_FOR)")
 	pf.String("key-hint", "", "try this key file first: its ID or the first hex digits of it, from cairn key list (env CAIRN_KEY_HINT)")
 	pf.Uint32("kdf-max-memory", crypto.DefaultKDFLimits().MemoryKiB>>10, "largest key-derivation memory, in MiB, that a key file may ask for before cairn runs it (env CAIRN_KDF_MAX_MEMORY)")

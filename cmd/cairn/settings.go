@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/cairn-backup/cairn/pkg/storage/backends"
 )
@@ -163,11 +162,7 @@ func (a *app) resolveFor(name string) (*settings, error) {
 			fmt.Fprintf(a.stderr, "cairn: warning: %s\n", oneLine(msg))
 		},
 	}
-	if a.v.GetBool("verbose") {
-		s.backend.OnRetry = func(op, name string, attempt int, err error, wait time.Duration) {
-			fmt.Fprintf(a.stderr, "cairn: retrying %s %s in %s (attempt %d failed: %s)\n", op, name, wait.Round(time.Millisecond), attempt, oneLine(err.Error()))
-		}
-	}
+	s.backend.OnRetry = a.onRetry(a.v.GetBool("verbose"))
 	if s.backend.RetryFor <= 0 {
 		return nil, fmt.Errorf("retry-for %s: must be positive, e.g. 5m", a.v.GetString("retry-for"))
 	}

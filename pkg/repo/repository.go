@@ -165,6 +165,9 @@ func Init(ctx context.Context, store storage.Store, passphrase []byte, opts Init
 	if err := r.saveConfig(ctx); err != nil {
 		return nil, err
 	}
+	if err := r.verifyInit(ctx); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 

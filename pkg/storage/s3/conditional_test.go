@@ -1,6 +1,7 @@
 package s3_test
 
 import (
+	"bytes"
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
@@ -28,6 +29,16 @@ type fakeS3 struct {
 	stallHeaders, stallBodies int
 	// throttle requests are answered 503 SlowDown with Retry-After: 3.
 	throttle int
+	// damage makes PUTs store the body with its first byte changed and
+	// answer with the MD5 of what was stored, like a server that damages
+	// uploads without checking Content-MD5.
+	damage bool
+	// kms answers PUTs with an ETag that is not the MD5 of the body, and
+	// HEADs with x-amz-server-side-encryption: aws:kms, as S3 does for
+	// objects encrypted with SSE-KMS.
+	kms bool
+
+	putRecords []putRecord // every PUT as received
 
 	mu      sync.Mutex
 	objects map[string][]byte
@@ -61,6 +72,10 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		cond := r.Header.Get("If-None-Match")
 		f.puts = append(f.puts, cond)
 		body, _ := io.ReadAll(r.Body)
+		f.putRecords = append(f.putRecords, putRecord{r.URL.Path, r.Header.Clone(), bytes.Clone(body)})
+		if f.damage && len(body) > 0 {
+			body[0] ^= 0xff
+		}
 		if cond != "" && f.refuseConditional {
 			xmlError(http.StatusNotImplemented, "NotImplemented")
 			return
@@ -71,6 +86,9 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f.objects[r.URL.Path] = body
 		sum := md5.Sum(body)
+		if f.kms {
+			sum = md5.Sum(append([]byte("kms"), body...))
+		}
 		w.Header().Set("ETag", `"`+hex.EncodeToString(sum[:])+`"`)
 	case http.MethodHead:
 		data, ok := f.objects[r.URL.Path]
@@ -81,6 +99,9 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 		w.Header().Set("Last-Modified", time.Unix(1e9, 0).UTC().Format(http.TimeFormat))
 		w.Header().Set("ETag", `"00"`)
+		if f.kms {
+			w.Header().Set("X-Amz-Server-Side-Encryption", "aws:kms")
+		}
 	case http.MethodGet:
 		data, ok := f.objects[r.URL.Path]
 		if !ok {

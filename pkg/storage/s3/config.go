@@ -55,8 +55,10 @@ type Config struct {
 	// CAFile names a PEM file of extra certificate authorities to trust,
 	// in addition to the system pool, for self-hosted HTTPS endpoints.
 	CAFile string
-	// StorageClass is sent with every Put (for example STANDARD_IA);
-	// empty uses the bucket default.
+	// StorageClass is sent with the Put of every data pack (objects under
+	// data/), for example STANDARD_IA; all other objects, and every object
+	// when it is empty, use the bucket default. Archive classes (GLACIER,
+	// DEEP_ARCHIVE) and unknown words are refused by New.
 	StorageClass string
 
 	// Connections caps concurrent requests to the service. Zero means
@@ -102,6 +104,9 @@ func (c Config) withEnvDefaults(getenv func(string) string) Config {
 		c.StallTimeout = DefaultStallTimeout
 	}
 	c.Prefix = strings.Trim(c.Prefix, "/")
+	if class, err := normalizeStorageClass(c.StorageClass); err == nil {
+		c.StorageClass = class // validate reports the error
+	}
 	return c
 }
 
@@ -119,6 +124,9 @@ func (c Config) validate() error {
 			"(set both, or neither for anonymous access)")
 	}
 	if _, err := c.bucketLookup(); err != nil {
+		return err
+	}
+	if _, err := normalizeStorageClass(c.StorageClass); err != nil {
 		return err
 	}
 	return nil

@@ -10,6 +10,18 @@
 // would add a visible-but-incomplete state and a cleanup duty for aborted
 // uploads), ranged GETs, HEAD and ListObjectsV2.
 //
+// Upload integrity does not depend on the server's goodwill: bodies are
+// never sent with the aws-chunked streaming signature (servers that do not
+// understand it store the chunk framing as the object), no x-amz-checksum-*
+// headers are sent (B2 refuses them), and the ETag a PUT returns is
+// compared with the MD5 of the body when it has the shape of one. Over
+// plain HTTP the body's SHA-256 is signed too.
+//
+// Config.StorageClass applies to data packs only: every other object is
+// small, read by every command and often deleted, and stays in the bucket
+// default class. Archive classes, whose objects need a restore request
+// before they can be read, are refused.
+//
 // Every PUT is conditional (If-None-Match: *), so the store never replaces
 // an object, as the storage contract demands: with credentials that may
 // only put, get and list, a backup machine cannot overwrite a pack. A 412

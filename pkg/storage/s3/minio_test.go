@@ -83,6 +83,12 @@ func TestMinIO(t *testing.T) {
 	t.Run("BackendsOpen", func(t *testing.T) {
 		testBackendsOpen(t, srv)
 	})
+	t.Run("PrefixOnlyKey", func(t *testing.T) {
+		testPrefixOnlyKey(t, srv, rootConfig(newBucket(t), "repo"))
+	})
+	t.Run("UploadHeaders", func(t *testing.T) {
+		testUploadHeaders(t, rootConfig(newBucket(t), "repo"))
+	})
 	t.Run("Faults", func(t *testing.T) {
 		testFaults(t, rootConfig(newBucket(t), "repo"))
 	})

@@ -3,6 +3,10 @@ package s3
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -34,6 +38,7 @@ type Store struct {
 	prefix       string // without slashes at either end; "" for the bucket root
 	region       string
 	storageClass string
+	insecure     bool // plain HTTP: the payload's SHA-256 is signed
 	connections  int
 	sem          chan struct{} // one token per request in flight
 
@@ -73,6 +78,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		prefix:       cfg.Prefix,
 		region:       cfg.Region,
 		storageClass: cfg.StorageClass,
+		insecure:     cfg.Insecure,
 		connections:  cfg.Connections,
 		sem:          make(chan struct{}, cfg.Connections),
 		warn:         cfg.Warn,
@@ -134,7 +140,9 @@ func (s *Store) release() { <-s.sem }
 // Put uploads data in a single PUT request (never multipart, so the object
 // appears atomically) with a Content-MD5 header: the server rejects a body
 // damaged in transit with BadDigest, which is classified transient so the
-// retry decorator resends it.
+// retry decorator resends it. The body is never sent aws-chunked, and the
+// ETag the server answers is compared with the MD5 of the body (see
+// checkETag), so a server that stores something else is caught at once.
 //
 // The PUT is conditional (If-None-Match: *), so it never replaces an
 // object: the server answers 412 when the key exists, and Put returns an
@@ -165,16 +173,70 @@ func (s *Store) Put(ctx context.Context, name string, data []byte) error {
 
 func (s *Store) putObject(ctx context.Context, name string, data []byte, conditional bool) error {
 	opts := minio.PutObjectOptions{
-		ContentType:      "application/octet-stream",
-		StorageClass:     s.storageClass,
-		SendContentMd5:   true,
-		DisableMultipart: true,
+		ContentType:  "application/octet-stream",
+		StorageClass: s.storageClassFor(name),
+		// No streaming (aws-chunked) signature: some servers store the
+		// chunk framing as the object. The payload is sent as is, with its
+		// SHA-256 in the signature over plain HTTP and UNSIGNED-PAYLOAD
+		// over TLS; Content-MD5 is always sent.
+		DisableContentSha256: true,
 	}
 	if conditional {
 		opts.SetMatchETagExcept("*") // If-None-Match: *
 	}
-	_, err := s.client.PutObject(ctx, s.bucket, s.key(name), bytes.NewReader(data), int64(len(data)), opts)
-	return err
+	sum := md5.Sum(data)
+	sha := ""
+	if s.insecure {
+		h := sha256.Sum256(data)
+		sha = hex.EncodeToString(h[:])
+	}
+	key := s.key(name)
+	// Core.PutObject is always one PUT with exactly the headers asked for:
+	// no multipart, no x-amz-checksum-* headers or trailers (B2 refuses
+	// them).
+	info, err := s.core.PutObject(ctx, s.bucket, key, bytes.NewReader(data), int64(len(data)),
+		base64.StdEncoding.EncodeToString(sum[:]), sha, opts)
+	if err != nil {
+		return err
+	}
+	return s.checkETag(ctx, name, info.ETag, hex.EncodeToString(sum[:]))
+}
+
+// checkETag compares the ETag the server returned for a PUT with the MD5
+// of what was sent. For a single PUT without SSE-KMS or SSE-C, S3 defines
+// the ETag as the MD5 of the stored bytes, so a 32-hex ETag that differs
+// means the server stored something else (a server that kept aws-chunked
+// framing, or damaged the body after checking Content-MD5, or never
+// checked it). An ETag of another shape says nothing and is accepted, and
+// so is a mismatch on an object the server says it encrypted with KMS or
+// a customer key, whose ETag is not an MD5.
+func (s *Store) checkETag(ctx context.Context, name, etag, sentMD5 string) error {
+	etag = strings.ToLower(strings.Trim(etag, `"`))
+	if !isMD5Hex(etag) || etag == sentMD5 {
+		return nil
+	}
+	if info, err := s.client.StatObject(ctx, s.bucket, s.key(name), minio.StatObjectOptions{}); err == nil {
+		sse := strings.ToLower(info.Metadata.Get("X-Amz-Server-Side-Encryption"))
+		if strings.HasPrefix(sse, "aws:kms") || info.Metadata.Get("X-Amz-Server-Side-Encryption-Customer-Algorithm") != "" {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: the server stored something else than was sent: it answered ETag %s "+
+		"for a body whose MD5 is %s; the object may hold damaged bytes (if this is a self-hosted "+
+		"server, check its S3 compatibility)", errStoredOtherwise, etag, sentMD5)
+}
+
+// errStoredOtherwise marks a PUT the server acknowledged with an ETag that
+// is not the MD5 of the body sent. It is not transient: resending would
+// meet the object the failed PUT created.
+var errStoredOtherwise = errors.New("upload not stored as sent")
+
+func isMD5Hex(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
 }
 
 // fallBackToPlainPuts switches the Store to unconditional PUTs and warns,
@@ -273,9 +335,14 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 // Create makes the bucket unless it exists. The existence check is best
 // effort: credentials restricted to a prefix may not be allowed to ask, so
 // a failed check falls through to MakeBucket, whose "already owned by you"
-// answer also counts as success.
+// answer also counts as success. When both the check and MakeBucket are
+// refused for lack of permission, Create succeeds without knowing: a key
+// that may only write objects under a prefix of an existing bucket can
+// still hold a repository, and the caller's next request (init's Stat and
+// Put of the config) tells whether the bucket is there and writable.
 func (s *Store) Create(ctx context.Context) error {
-	if exists, err := s.client.BucketExists(ctx, s.bucket); err == nil && exists {
+	exists, headErr := s.client.BucketExists(ctx, s.bucket)
+	if headErr == nil && exists {
 		return nil
 	} else if ctxErr := ctx.Err(); ctxErr != nil {
 		return fmt.Errorf("%s: create bucket: %w", s, ctxErr)
@@ -291,7 +358,11 @@ func (s *Store) Create(ctx context.Context) error {
 		return fmt.Errorf("%s: create bucket: the name %q is taken by another account; choose another bucket: %w",
 			s, s.bucket, storage.ErrPermission)
 	}
-	return fmt.Errorf("%s: create bucket: %w", s, translateError(ctx, err))
+	err = translateError(ctx, err)
+	if headErr != nil && errors.Is(err, storage.ErrPermission) && errors.Is(translateError(ctx, headErr), storage.ErrPermission) {
+		return nil
+	}
+	return fmt.Errorf("%s: create bucket: %w", s, err)
 }
 
 // Close releases idle connections of the transport New built.
