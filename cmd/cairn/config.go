@@ -77,6 +77,7 @@ type jobConfig struct {
 	Host             string     `yaml:"host"`
 	Keep             keepPolicy `yaml:"keep"`
 	Prune            bool       `yaml:"prune"`
+	MinPackAge       string     `yaml:"min-pack-age"`
 	Check            *jobCheck  `yaml:"check"`
 }
 

@@ -76,8 +76,16 @@ func (k keepPolicy) policy() (forget.Policy, error) {
 
 // pruneStep removes the data no snapshot needs any more (two-phase, safe
 // with concurrent backups; see pkg/prune).
-func (a *app) pruneStep(ctx context.Context, r *repo.Repository, _ *jobSpec) (string, any, error) {
-	stats, err := a.prune(ctx, r, prune.Options{})
+func (a *app) pruneStep(ctx context.Context, r *repo.Repository, spec *jobSpec) (string, any, error) {
+	var opts prune.Options
+	if age := spec.job.MinPackAge; age != "" {
+		d, err := parseAge(age)
+		if err != nil {
+			return "", nil, fmt.Errorf("min-pack-age %w", err)
+		}
+		opts.MinPackAge = d
+	}
+	stats, err := a.prune(ctx, r, opts)
 	if err != nil {
 		return "", stats, err
 	}

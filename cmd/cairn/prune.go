@@ -20,6 +20,7 @@ type pruneOptions struct {
 	maxRepack       string
 	grace           string
 	deleteVersions  bool
+	minPackAge      string
 }
 
 func newPruneCommand(a *app) *cobra.Command {
@@ -72,6 +73,7 @@ statistics; sizes are bytes.`,
 	f.Float64Var(&o.repackThreshold, "repack-threshold", prune.DefaultRepackThreshold,
 		"repack packs with less than this `FRACTION` of their bytes in use; 0 repacks nothing")
 	f.StringVar(&o.maxRepack, "max-repack", "", "copy at most this `SIZE` of live data when repacking, e.g. 2G (default no limit)")
+	f.StringVar(&o.minPackAge, "min-pack-age", "", "leave packs younger than this `DURATION` alone, e.g. 90d for Wasabi's minimum storage duration")
 	f.BoolVar(&o.deleteVersions, "delete-versions", false, "on a versioned bucket, also remove the old versions of deleted packs, so their space comes back now")
 	f.StringVar(&o.grace, "grace", "", "keep data marked for deletion at least this `DURATION`, e.g. 2d or 36h (default: until running backups end)")
 	return cmd
@@ -99,6 +101,13 @@ func (o pruneOptions) options() (prune.Options, error) {
 			return opts, fmt.Errorf("prune: --grace %w", err)
 		}
 		opts.Grace = d
+	}
+	if o.minPackAge != "" {
+		d, err := parseAge(o.minPackAge)
+		if err != nil {
+			return opts, fmt.Errorf("prune: --min-pack-age %w", err)
+		}
+		opts.MinPackAge = d
 	}
 	return opts, nil
 }
@@ -181,6 +190,9 @@ func printPruneStats(w io.Writer, s *prune.Stats, dryRun bool, took time.Duratio
 	fmt.Fprintf(w, "Marked:     %d pack(s), %s; %d repacked (%d blobs, %s copied)\n", s.PacksCondemned,
 		formatBytes(uint64(s.BytesCondemned)), s.PacksRepacked, s.BlobsRepacked, formatBytes(uint64(s.BytesRepacked)))
 	fmt.Fprintf(w, "Deleted:    %d pack(s); %s freed", s.PacksDeleted, formatBytes(uint64(s.BytesFreed)))
+	if s.PacksTooYoung > 0 {
+		fmt.Fprintf(w, "; %d young pack(s) left alone (--min-pack-age)", s.PacksTooYoung)
+	}
 	if s.PacksRescued > 0 {
 		fmt.Fprintf(w, "; %d pack(s) kept because a newer snapshot uses them", s.PacksRescued)
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/index"
@@ -54,6 +55,9 @@ func (p *pruner) makePlan(ctx context.Context) (*plan, error) {
 		return nil, err
 	}
 	sizes, err := p.listPacks(ctx)
+	if err == nil {
+		err = p.loadPackTimes(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +147,12 @@ func (p *pruner) choose(snaps []snapshot.Entry, refs refSet, v *view, usable []c
 		ratio float64
 	}
 	var candidates []candidate
+	young := 0
 	for _, pk := range usable {
+		if p.young(pk) && (used[pk] == 0 || p.opts.RepackThreshold > 0 && float64(used[pk]) < p.opts.RepackThreshold*float64(stored[pk])) {
+			young++
+			continue
+		}
 		// The share of the pack's blob bytes in use: headers do not
 		// count, or small packs of small tree blobs would be repacked
 		// into equally small packs forever.
@@ -154,6 +163,7 @@ func (p *pruner) choose(snaps []snapshot.Entry, refs refSet, v *view, usable []c
 			candidates = append(candidates, candidate{pk, float64(u) / float64(stored[pk])})
 		}
 	}
+	p.stats.PacksTooYoung = young
 	slices.SortFunc(candidates, func(a, b candidate) int {
 		if c := cmp.Compare(a.ratio, b.ratio); c != 0 {
 			return c
@@ -311,3 +321,36 @@ func (p *pruner) dryRun(ctx context.Context) error {
 }
 
 func compareIDs(a, b crypto.ID) int { return bytes.Compare(a[:], b[:]) }
+
+// packTimer is implemented by repositories that can list the packs'
+// server times (*repo.Repository).
+type packTimer interface {
+	PackTimes(ctx context.Context) (map[crypto.ID]time.Time, error)
+}
+
+// loadPackTimes reads the packs' server times when MinPackAge needs them.
+func (p *pruner) loadPackTimes(ctx context.Context) error {
+	if p.opts.MinPackAge <= 0 {
+		return nil
+	}
+	pt, ok := p.r.(packTimer)
+	if !ok {
+		return fmt.Errorf("prune: --min-pack-age needs pack times, which this repository cannot list")
+	}
+	times, err := pt.PackTimes(ctx)
+	if err != nil {
+		return fmt.Errorf("prune: list pack times: %w", err)
+	}
+	p.packTimes = times
+	return nil
+}
+
+// young reports whether pk is younger than MinPackAge: neither deleted
+// nor repacked yet. A pack without a known time counts as young.
+func (p *pruner) young(pk crypto.ID) bool {
+	if p.opts.MinPackAge <= 0 {
+		return false
+	}
+	t, ok := p.packTimes[pk]
+	return !ok || time.Since(t) < p.opts.MinPackAge
+}

@@ -64,6 +64,11 @@ type Options struct {
 	// when a lifecycle rule expires them. It needs credentials that may
 	// delete versions.
 	DeleteVersions bool
+	// MinPackAge leaves packs younger than this (by server time) alone:
+	// neither deleted nor repacked. Providers with a minimum storage
+	// duration (Wasabi: 90 days) bill a young pack's remaining days
+	// anyway, and repacking it would pay twice.
+	MinPackAge time.Duration
 	// Grace keeps a marker for at least this long (by server time) before
 	// sweeping it, on top of the lease rules. Zero relies on leases alone.
 	Grace time.Duration
@@ -106,6 +111,7 @@ type Stats struct {
 	VersionBytes    int64 `json:"version_bytes_freed,omitempty"`
 	VersionsLocked  int   `json:"versions_locked,omitempty"` // refused: object lock, or no right to delete versions
 	BytesFreed      int64 `json:"bytes_freed"`               // their size
+	PacksTooYoung   int   `json:"packs_too_young,omitempty"` // left alone by MinPackAge
 	PacksRescued    int   `json:"packs_rescued"`             // condemned packs kept because a later snapshot needs them
 	IndexesMerged   int   `json:"indexes_merged"`            // index objects replaced by a merged one
 
@@ -144,6 +150,10 @@ type pruner struct {
 	opts  Options
 	stats Stats
 	run   string // our lease's run ID, "" in a dry run
+
+	// packTimes are the packs' server times, loaded when MinPackAge is
+	// set (see young).
+	packTimes map[crypto.ID]time.Time
 
 	// refs caches the referenced blobs for a set of snapshots, which
 	// never change content under the same IDs.

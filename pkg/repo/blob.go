@@ -151,14 +151,22 @@ func (r *Repository) readPackHeader(ctx context.Context, packID crypto.ID) ([]pa
 // ListPacks calls fn for every pack in the repository, in name order.
 func (r *Repository) ListPacks(ctx context.Context, fn func(id crypto.ID, size int64) error) error {
 	return r.store.List(ctx, "data/", func(oi storage.ObjectInfo) error {
-		rest := strings.TrimPrefix(oi.Name, "data/")
-		if len(rest) != 3+2*crypto.IDSize || rest[2] != '/' {
-			return nil // not a pack name
+		if id, ok := parsePackName(oi.Name); ok {
+			return fn(id, oi.Size)
 		}
-		id, err := crypto.ParseID(rest[3:])
-		if err != nil || rest[:2] != id.String()[:2] {
-			return nil
-		}
-		return fn(id, oi.Size)
+		return nil // not a pack name
 	})
+}
+
+// parsePackName returns the ID of a pack named data/<hh>/<id>.
+func parsePackName(name string) (crypto.ID, bool) {
+	rest := strings.TrimPrefix(name, "data/")
+	if len(rest) != 3+2*crypto.IDSize || rest[2] != '/' {
+		return crypto.ID{}, false
+	}
+	id, err := crypto.ParseID(rest[3:])
+	if err != nil || rest[:2] != id.String()[:2] {
+		return crypto.ID{}, false
+	}
+	return id, true
 }
