@@ -43,6 +43,9 @@ func translateError(ctx context.Context, err error) error {
 	}
 	var resp minio.ErrorResponse
 	if errors.As(err, &resp) {
+		if hint := responseHint(resp); hint != "" {
+			err = fmt.Errorf("%s: %w", hint, err)
+		}
 		if sentinel := classifyResponse(resp); sentinel != nil {
 			return fmt.Errorf("%w (%s, HTTP %d: %w)", sentinel, resp.Code, resp.StatusCode, err)
 		}
@@ -52,6 +55,22 @@ func translateError(ctx context.Context, err error) error {
 		return fmt.Errorf("%w: %w", storage.ErrTransient, err)
 	}
 	return err
+}
+
+// responseHint says what to do about the errors whose S3 message does not:
+// a wrong region and a skewed clock.
+func responseHint(resp minio.ErrorResponse) string {
+	switch {
+	case resp.Code == "RequestTimeTooSkewed":
+		return "this machine's clock differs from the storage server's by more than it allows (15 minutes on S3): set the clock (NTP) and try again"
+	case resp.Code == "AuthorizationHeaderMalformed" || resp.Code == "PermanentRedirect" ||
+		resp.Code == "IllegalLocationConstraintException" || strings.Contains(resp.Message, "region"):
+		if resp.Region != "" {
+			return fmt.Sprintf("the bucket is in region %s: give --s3-region %s (or s3-region in the configuration file)", resp.Region, resp.Region)
+		}
+		return "the S3 region is wrong for this bucket: give the bucket's region with --s3-region (or s3-region in the configuration file)"
+	}
+	return ""
 }
 
 // classifyResponse maps an S3 error response to a sentinel, or nil.

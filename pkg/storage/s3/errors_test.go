@@ -177,3 +177,22 @@ func TestParseRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+// TestRegionAndClockHints: a wrong region and a skewed clock say what to
+// do, naming the region when the server does.
+func TestRegionAndClockHints(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		resp minio.ErrorResponse
+		want string
+	}{
+		{minio.ErrorResponse{Code: "AuthorizationHeaderMalformed", Message: "the region 'us-east-1' is wrong; expecting 'eu-central-1'", Region: "eu-central-1", StatusCode: 400}, "--s3-region eu-central-1"},
+		{minio.ErrorResponse{Code: "AuthorizationHeaderMalformed", Message: "the region 'us-east-1' is wrong", StatusCode: 400}, "give the bucket's region with --s3-region"},
+		{minio.ErrorResponse{Code: "RequestTimeTooSkewed", Message: "The difference between the request time and the server's time is too large.", StatusCode: 403}, "set the clock"},
+	} {
+		got := translateError(ctx, c.resp)
+		if got == nil || !strings.Contains(got.Error(), c.want) {
+			t.Errorf("%s: %v; want it to say %q", c.resp.Code, got, c.want)
+		}
+	}
+}
