@@ -100,27 +100,54 @@ func Open(ctx context.Context, rawURL string, opts Options) (storage.Store, erro
 		if region == "" {
 			region = InferRegion(loc.Endpoint)
 		}
-		s, err := s3.New(ctx, s3.Config{
-			Endpoint:     loc.Endpoint,
-			Bucket:       loc.Bucket,
-			Prefix:       loc.Prefix,
-			Insecure:     loc.Insecure,
-			AccessKey:    opts.AccessKey,
-			SecretKey:    opts.SecretKey,
-			SessionToken: opts.SessionToken,
-			Region:       region,
-			Lookup:       opts.PathStyle,
-			CAFile:       opts.CAFile,
-			StorageClass: opts.StorageClass,
-			Connections:  opts.Connections,
-			Warn:         opts.Warn,
-		})
+		s, err := openS3(ctx, loc, opts, region)
 		if err != nil {
-			return nil, fmt.Errorf("open repository %s: %w", loc, err)
+			return nil, err
+		}
+		if region == "" {
+			// Neither given nor stated by the endpoint: the client asks
+			// the server, and a key that may not ask (GetBucketLocation
+			// denied) gets us-east-1. A bucket elsewhere then answers
+			// with its region, once: use it.
+			err := s.List(ctx, "config", func(storage.ObjectInfo) error { return errStopProbe })
+			if found := s3.RegionFromError(err); found != "" {
+				if opts.Warn != nil {
+					opts.Warn(fmt.Sprintf("the bucket is in region %s (the server said so); give --s3-region %s to save a request", found, found))
+				}
+				if s, err = openS3(ctx, loc, opts, found); err != nil {
+					return nil, err
+				}
+			}
 		}
 		// The S3 client's own retries are off; this is the one retry
 		// policy for the backend.
 		return retry.New(s, retry.Policy{RetryFor: opts.RetryFor, Notify: opts.OnRetry}), nil
 	}
 	return nil, fmt.Errorf("open repository %s: unknown scheme %q", rawURL, loc.Scheme)
+}
+
+// errStopProbe ends the region probe's listing at its first object.
+var errStopProbe = errors.New("probe done")
+
+// openS3 makes the S3 store of loc in region.
+func openS3(ctx context.Context, loc Location, opts Options, region string) (*s3.Store, error) {
+	s, err := s3.New(ctx, s3.Config{
+		Endpoint:     loc.Endpoint,
+		Bucket:       loc.Bucket,
+		Prefix:       loc.Prefix,
+		Insecure:     loc.Insecure,
+		AccessKey:    opts.AccessKey,
+		SecretKey:    opts.SecretKey,
+		SessionToken: opts.SessionToken,
+		Region:       region,
+		Lookup:       opts.PathStyle,
+		CAFile:       opts.CAFile,
+		StorageClass: opts.StorageClass,
+		Connections:  opts.Connections,
+		Warn:         opts.Warn,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open repository %s: %w", loc, err)
+	}
+	return s, nil
 }

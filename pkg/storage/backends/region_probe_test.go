@@ -1,0 +1,50 @@
+package backends
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/cairn-backup/cairn/pkg/storage"
+)
+
+// TestRegionCorrectedFromError: a bucket outside us-east-1, behind a key
+// that may not ask for the bucket's location and an endpoint that names no
+// region, works: the first wrong-region answer names the region, and the
+// store is opened again with it, once.
+func TestRegionCorrectedFromError(t *testing.T) {
+	var wrong atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := r.URL.Query()["location"]; ok {
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write([]byte(`<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`))
+			return
+		}
+		if !strings.Contains(r.Header.Get("Authorization"), "/eu-central-1/s3/aws4_request") {
+			wrong.Add(1)
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`<Error><Code>AuthorizationHeaderMalformed</Code><Message>The authorization header is malformed; the region 'us-east-1' is wrong; expecting 'eu-central-1'</Message><Region>eu-central-1</Region></Error>`))
+			return
+		}
+		_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>bucket</Name><Prefix></Prefix><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated></ListBucketResult>`))
+	}))
+	defer srv.Close()
+	var warned []string
+	s, err := Open(context.Background(), "s3+http://"+srv.Listener.Addr().String()+"/bucket/repo", Options{
+		AccessKey: "key", SecretKey: "secret", PathStyle: PathStylePath,
+		Warn: func(msg string) { warned = append(warned, msg) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.List(context.Background(), "snapshots/", func(storage.ObjectInfo) error { return nil })
+	if err != nil {
+		t.Fatalf("list after the region was corrected: %v", err)
+	}
+	if wrong.Load() == 0 || len(warned) != 1 || !strings.Contains(warned[0], "eu-central-1") {
+		t.Fatalf("wrong-region answers %d, warnings %q: the correction did not happen as intended", wrong.Load(), warned)
+	}
+}
