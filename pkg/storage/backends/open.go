@@ -104,12 +104,18 @@ func Open(ctx context.Context, rawURL string, opts Options) (storage.Store, erro
 		if err != nil {
 			return nil, err
 		}
+		// The S3 client's own retries are off; this is the one retry
+		// policy for the backend.
+		policy := retry.Policy{RetryFor: opts.RetryFor, Notify: opts.OnRetry}
+		rs := retry.New(s, policy)
 		if region == "" {
 			// Neither given nor stated by the endpoint: the client asks
 			// the server, and a key that may not ask (GetBucketLocation
 			// denied) gets us-east-1. A bucket elsewhere then answers
-			// with its region, once: use it.
-			err := s.List(ctx, "config", func(storage.ObjectInfo) error { return errStopProbe })
+			// with its region, once: use it. The probe goes through the
+			// retry policy like any request, so a throttling server is
+			// answered with patience, not with a second request at once.
+			err := rs.List(ctx, "config", func(storage.ObjectInfo) error { return errStopProbe })
 			if found := s3.RegionFromError(err); found != "" {
 				if opts.Warn != nil {
 					opts.Warn(fmt.Sprintf("the bucket is in region %s (the server said so); give --s3-region %s to save a request", found, found))
@@ -117,11 +123,10 @@ func Open(ctx context.Context, rawURL string, opts Options) (storage.Store, erro
 				if s, err = openS3(ctx, loc, opts, found); err != nil {
 					return nil, err
 				}
+				rs = retry.New(s, policy)
 			}
 		}
-		// The S3 client's own retries are off; this is the one retry
-		// policy for the backend.
-		return retry.New(s, retry.Policy{RetryFor: opts.RetryFor, Notify: opts.OnRetry}), nil
+		return rs, nil
 	}
 	return nil, fmt.Errorf("open repository %s: unknown scheme %q", rawURL, loc.Scheme)
 }
