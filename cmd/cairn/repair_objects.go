@@ -156,8 +156,11 @@ func (a *app) openForRepair(ctx context.Context, dryRun bool, report func(repo.V
 		release()
 		return nil, nil, nil, err
 	}
-	host, username := identity()
-	opts := repo.OpenOptions{CacheDir: s.cacheDir, Connections: s.connections, Host: host, Username: username}
+	opts, err := a.openOptions(s)
+	if err != nil {
+		release()
+		return nil, nil, nil, err
+	}
 	r, err := repo.Open(ctx, store, pw, opts)
 	if err != nil && ctx.Err() == nil {
 		access, aerr := repo.RecoverAccess(ctx, store, pw, dryRun)

@@ -51,20 +51,40 @@ func (a *app) openNamedRepository(ctx context.Context, name string) (*repo.Repos
 		release()
 		return nil, nil, nil, err
 	}
-	host, username := identity()
-	limits, err := a.kdfLimits()
+	opts, err := a.openOptions(s)
 	if err != nil {
 		release()
 		return nil, nil, nil, err
 	}
+	r, err := repo.Open(ctx, store, pw, opts)
+	if err != nil {
+		release()
+		return nil, nil, nil, fmt.Errorf("open repository %s: %w", s.location(), err)
+	}
+	if stateBase, err := state.DefaultBase(); err == nil {
+		a.rememberKey(stateBase, r)
+	}
+	closeAll := func() {
+		_ = r.Close()
+		release()
+	}
+	return r, s, closeAll, nil
+}
+
+// openOptions are the options every command opens a repository with.
+func (a *app) openOptions(s *settings) (repo.OpenOptions, error) {
+	limits, err := a.kdfLimits()
+	if err != nil {
+		return repo.OpenOptions{}, err
+	}
 	// The key files that opened repositories here before are tried first
 	// (pkg/state): planted key files then cost nothing.
-	stateBase, stateErr := state.DefaultBase()
 	var prefer []crypto.ID
-	if stateErr == nil {
-		prefer = stateBase.LastKeys()
+	if base, err := state.DefaultBase(); err == nil {
+		prefer = base.LastKeys()
 	}
-	r, err := repo.Open(ctx, store, pw, repo.OpenOptions{
+	host, username := identity()
+	return repo.OpenOptions{
 		CacheDir:    s.cacheDir,
 		Connections: s.connections,
 		Host:        host,
@@ -73,19 +93,7 @@ func (a *app) openNamedRepository(ctx context.Context, name string) (*repo.Repos
 		KeyHint:     a.v.GetString("key-hint"),
 		PreferKeys:  prefer,
 		KDFLimits:   limits,
-	})
-	if err != nil {
-		release()
-		return nil, nil, nil, fmt.Errorf("open repository %s: %w", s.location(), err)
-	}
-	if stateErr == nil {
-		a.rememberKey(stateBase, r)
-	}
-	closeAll := func() {
-		_ = r.Close()
-		release()
-	}
-	return r, s, closeAll, nil
+	}, nil
 }
 
 // kdfLimits are the key-derivation caps from --kdf-max-memory and
