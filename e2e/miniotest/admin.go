@@ -15,7 +15,7 @@ import (
 // configuration folder.
 func (s *Server) AddUser(tb testing.TB, accessKey, secretKey, policyJSON string) {
 	tb.Helper()
-	mc := findTool(tb, "mc", "CAIRN_MC")
+	mc := FindTool(tb, "mc", "CAIRN_MC")
 	configDir := tb.TempDir()
 	const alias = "cairntest"
 	run := func(args ...string) {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -36,7 +37,7 @@ type Server struct {
 	RootPassword string
 
 	client *minio.Client
-	log    *lockedBuffer
+	log    *LockedBuffer
 }
 
 // Start starts a MinIO server on free loopback ports with a fresh data
@@ -45,7 +46,7 @@ type Server struct {
 // the CI environment variable is set); see the package documentation.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	bin := findTool(tb, "minio", "CAIRN_MINIO")
+	bin := FindTool(tb, "minio", "CAIRN_MINIO")
 	var err error
 	for range startTries {
 		var s *Server
@@ -58,19 +59,19 @@ func Start(tb testing.TB) *Server {
 }
 
 func start(tb testing.TB, bin string) (*Server, error) {
-	addr, err := freeLoopbackAddr()
+	addr, err := FreeLoopbackAddr()
 	if err != nil {
 		return nil, err
 	}
-	consoleAddr, err := freeLoopbackAddr()
+	consoleAddr, err := FreeLoopbackAddr()
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{
 		Endpoint:     addr,
-		RootUser:     "cairn-" + randomHex(tb, 6),
-		RootPassword: randomHex(tb, 20),
-		log:          &lockedBuffer{},
+		RootUser:     "cairn-" + RandomHex(tb, 6),
+		RootPassword: RandomHex(tb, 20),
+		log:          &LockedBuffer{},
 	}
 	cmd := exec.Command(bin, "server", "--address", addr, "--console-address", consoleAddr, tb.TempDir())
 	cmd.Env = append(os.Environ(),
@@ -163,9 +164,9 @@ func (s *Server) MakeBucket(tb testing.TB, name string) {
 // Log returns what the server printed so far, for diagnosing a failure.
 func (s *Server) Log() string { return s.log.String() }
 
-// freeLoopbackAddr returns a loopback address with a port that was free a
+// FreeLoopbackAddr returns a loopback address with a port that was free a
 // moment ago.
-func freeLoopbackAddr() (string, error) {
+func FreeLoopbackAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("find a free port: %w", err)
@@ -174,7 +175,8 @@ func freeLoopbackAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-func randomHex(tb testing.TB, n int) string {
+// RandomHex returns n random bytes in hex, for credentials of throwaway servers.
+func RandomHex(tb testing.TB, n int) string {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		tb.Fatalf("miniotest: random: %v", err)
@@ -196,10 +198,10 @@ func toolsBin() string {
 	return filepath.Join(root, "bin")
 }
 
-// findTool returns the path of a tool: envVar if set (which must then
+// FindTool returns the path of a tool: envVar if set (which must then
 // exist), else the tools cache. A missing tool fails the test under CI and
 // skips it, loudly, elsewhere.
-func findTool(tb testing.TB, name, envVar string) string {
+func FindTool(tb testing.TB, name, envVar string) string {
 	tb.Helper()
 	if p := os.Getenv(envVar); p != "" {
 		if _, err := os.Stat(p); err != nil {
@@ -213,30 +215,30 @@ func findTool(tb testing.TB, name, envVar string) string {
 	}
 	msg := fmt.Sprintf("%s not found at %s; run `scripts/install-tools.sh %s` (or set %s)", name, p, name, envVar)
 	if os.Getenv("CI") != "" {
-		tb.Fatalf("miniotest: %s (CI is set, so this is a failure, not a skip)", msg)
+		tb.Fatalf("%s: %s (CI is set, so this is a failure, not a skip)", name, msg)
 	}
 	tb.Skipf("\n"+
 		"**************************************************************\n"+
-		"*** SKIPPING TEST THAT NEEDS A REAL MINIO SERVER\n"+
+		"*** SKIPPING TEST THAT NEEDS %s\n"+
 		"*** %s\n"+
-		"**************************************************************", msg)
+		"**************************************************************", strings.ToUpper(name), msg)
 	return ""
 }
 
-// lockedBuffer collects the server output, written by the process's
+// LockedBuffer collects the server output, written by the process's
 // copying goroutines and read by the test.
-type lockedBuffer struct {
+type LockedBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
+func (b *LockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *lockedBuffer) String() string {
+func (b *LockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()

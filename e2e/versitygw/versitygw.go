@@ -1,21 +1,16 @@
 package versitygw
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/cairn-backup/cairn/e2e/miniotest"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 )
@@ -35,7 +30,7 @@ type Server struct {
 	SecretKey string
 
 	client *minio.Client
-	log    *lockedBuffer
+	log    *miniotest.LockedBuffer
 }
 
 // Start starts versitygw with the posix backend on a fresh temporary
@@ -43,7 +38,7 @@ type Server struct {
 // answers S3 requests, and stops it when tb finishes.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	bin := findTool(tb)
+	bin := miniotest.FindTool(tb, "versitygw", "CAIRN_VERSITYGW")
 	var err error
 	for range startTries {
 		var s *Server
@@ -56,15 +51,15 @@ func Start(tb testing.TB) *Server {
 }
 
 func start(tb testing.TB, bin string) (*Server, error) {
-	addr, err := freeLoopbackAddr()
+	addr, err := miniotest.FreeLoopbackAddr()
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{
 		Endpoint:  addr,
-		AccessKey: "cairn" + randomHex(tb, 6),
-		SecretKey: randomHex(tb, 20),
-		log:       &lockedBuffer{},
+		AccessKey: "cairn" + miniotest.RandomHex(tb, 6),
+		SecretKey: miniotest.RandomHex(tb, 20),
+		log:       &miniotest.LockedBuffer{},
 	}
 	cmd := exec.Command(bin, "--access", s.AccessKey, "--secret", s.SecretKey,
 		"--port", addr, "--quiet", "posix", tb.TempDir())
@@ -148,75 +143,3 @@ func (s *Server) MakeBucket(tb testing.TB, name string) {
 
 // Log returns what the server printed so far, for diagnosing a failure.
 func (s *Server) Log() string { return s.log.String() }
-
-func freeLoopbackAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-func randomHex(tb testing.TB, n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		tb.Fatalf("versitygw: random: %v", err)
-	}
-	return hex.EncodeToString(b)
-}
-
-// findTool returns the versitygw binary: $CAIRN_VERSITYGW if set (which
-// must then exist), else the tools cache of scripts/install-tools.sh.
-func findTool(tb testing.TB) string {
-	tb.Helper()
-	const envVar = "CAIRN_VERSITYGW"
-	if p := os.Getenv(envVar); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			tb.Fatalf("versitygw: %s=%s: %v", envVar, p, err)
-		}
-		return p
-	}
-	root := os.Getenv("CAIRN_TOOLS")
-	if root == "" {
-		cache := os.Getenv("XDG_CACHE_HOME")
-		if cache == "" {
-			home, _ := os.UserHomeDir()
-			cache = filepath.Join(home, ".cache")
-		}
-		root = filepath.Join(cache, "cairn-tools")
-	}
-	p := filepath.Join(root, "bin", "versitygw")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	msg := fmt.Sprintf("versitygw not found at %s; run `scripts/install-tools.sh versitygw` (or set %s)", p, envVar)
-	if os.Getenv("CI") != "" {
-		tb.Fatalf("versitygw: %s (CI is set, so this is a failure, not a skip)", msg)
-	}
-	tb.Skipf("\n"+
-		"**************************************************************\n"+
-		"*** SKIPPING TEST THAT NEEDS A REAL VERSITYGW SERVER\n"+
-		"*** %s\n"+
-		"**************************************************************", msg)
-	return ""
-}
-
-// lockedBuffer collects the server output, written by the process's
-// copying goroutines and read by the test.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
