@@ -274,21 +274,31 @@ func (s *Store) Stat(ctx context.Context, name string) (storage.ObjectInfo, erro
 // are skipped. List holds no request token while fn runs, so fn may call
 // other methods of the Store.
 func (s *Store) List(ctx context.Context, prefix string, fn func(storage.ObjectInfo) error) error {
+	return s.listKeys(ctx, "list", prefix, false, func(name string, obj minio.ObjectInfo) error {
+		return fn(storage.ObjectInfo{Name: name, Size: obj.Size, ModTime: obj.LastModified})
+	})
+}
+
+// listKeys iterates over the keys under prefix (with versions: every
+// version and delete marker), passing fn the object name of each valid
+// one; List and ListVersions share it.
+func (s *Store) listKeys(ctx context.Context, op, prefix string, versions bool, fn func(name string, obj minio.ObjectInfo) error) error {
 	ctx = withRetryAfter(ctx)
 	if err := storage.ValidPrefix(prefix); err != nil {
-		return fmt.Errorf("%s: list: %w", s, err)
+		return fmt.Errorf("%s: %s: %w", s, op, err)
 	}
 	strip := ""
 	if s.prefix != "" {
 		strip = s.prefix + "/"
 	}
 	objects := s.client.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{
-		Prefix:    s.key(prefix),
-		Recursive: true,
+		Prefix:       s.key(prefix),
+		Recursive:    true,
+		WithVersions: versions,
 	})
 	for obj := range objects {
 		if obj.Err != nil {
-			return s.fail(ctx, "list", prefix, obj.Err)
+			return s.fail(ctx, op, prefix, obj.Err)
 		}
 		name, ok := strings.CutPrefix(obj.Key, strip)
 		if !ok || storage.ValidName(name) != nil {
@@ -296,16 +306,16 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(storage.ObjectI
 		}
 		// The iterator hands out a whole page without looking at ctx.
 		if err := ctx.Err(); err != nil {
-			return s.fail(ctx, "list", prefix, err)
+			return s.fail(ctx, op, prefix, err)
 		}
-		if err := fn(storage.ObjectInfo{Name: name, Size: obj.Size, ModTime: obj.LastModified}); err != nil {
+		if err := fn(name, obj); err != nil {
 			return err
 		}
 	}
 	// The iterator ends silently when ctx is cancelled, which would look
 	// like a complete listing.
 	if err := ctx.Err(); err != nil {
-		return s.fail(ctx, "list", prefix, err)
+		return s.fail(ctx, op, prefix, err)
 	}
 	return nil
 }

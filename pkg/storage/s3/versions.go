@@ -32,29 +32,7 @@ func (s *Store) Versioning(ctx context.Context) (bool, error) {
 // ListObjectVersions, which S3 orders by key and, within a key, newest
 // first. Like List it holds no request token while fn runs.
 func (s *Store) ListVersions(ctx context.Context, prefix string, fn func(storage.VersionInfo) error) error {
-	if err := storage.ValidPrefix(prefix); err != nil {
-		return fmt.Errorf("%s: list versions: %w", s, err)
-	}
-	strip := ""
-	if s.prefix != "" {
-		strip = s.prefix + "/"
-	}
-	objects := s.client.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{
-		Prefix:       s.key(prefix),
-		Recursive:    true,
-		WithVersions: true,
-	})
-	for obj := range objects {
-		if obj.Err != nil {
-			return s.fail(ctx, "list versions", prefix, obj.Err)
-		}
-		name, ok := strings.CutPrefix(obj.Key, strip)
-		if !ok || storage.ValidName(name) != nil {
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			return s.fail(ctx, "list versions", prefix, err)
-		}
+	return s.listKeys(ctx, "list versions", prefix, true, func(name string, obj minio.ObjectInfo) error {
 		v := storage.VersionInfo{
 			Name:         name,
 			VersionID:    obj.VersionID,
@@ -69,15 +47,8 @@ func (s *Store) ListVersions(ctx context.Context, prefix string, fn func(storage
 		if v.DeleteMarker {
 			v.Size = 0
 		}
-		if err := fn(v); err != nil {
-			return err
-		}
-	}
-	// The iterator ends silently when ctx is cancelled.
-	if err := ctx.Err(); err != nil {
-		return s.fail(ctx, "list versions", prefix, err)
-	}
-	return nil
+		return fn(v)
+	})
 }
 
 // GetVersion reads one version of name. It checks the byte range the same
