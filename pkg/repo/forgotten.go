@@ -91,11 +91,17 @@ func (r *Repository) LoadForgotten(ctx context.Context) (ForgottenSet, error) {
 	if err != nil {
 		return set, err
 	}
-	records := make([]Forgotten, len(ids))
-	ok := make([]bool, len(ids))
+	records := make([]*Forgotten, len(ids))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.opts.Connections)
 	for i, id := range ids {
+		r.mu.Lock()
+		f, cached := r.forgotten[id]
+		r.mu.Unlock()
+		if cached {
+			records[i] = f
+			continue
+		}
 		g.Go(func() error {
 			name := ObjectName(KindForgotten, id)
 			body, err := r.LoadObject(gctx, KindForgotten, id)
@@ -104,23 +110,27 @@ func (r *Repository) LoadForgotten(ctx context.Context) (ForgottenSet, error) {
 				return nil
 			case errors.Is(err, ErrCorrupt):
 				r.skip(name, err)
+				r.cacheForgotten(id, nil)
 				return nil
 			case err != nil:
 				return err // storage trouble: the caller cannot judge removals
 			}
-			if err := json.Unmarshal(body, &records[i]); err != nil {
+			var f Forgotten
+			if err := json.Unmarshal(body, &f); err != nil {
 				r.skip(name, fmt.Errorf("%s: decode: %w", name, err))
+				r.cacheForgotten(id, nil)
 				return nil
 			}
-			ok[i] = true
+			records[i] = &f
+			r.cacheForgotten(id, &f)
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return set, err
 	}
-	for i, f := range records {
-		if !ok[i] {
+	for _, f := range records {
+		if f == nil {
 			continue
 		}
 		for _, s := range f.Snapshots {
@@ -131,4 +141,14 @@ func (r *Repository) LoadForgotten(ctx context.Context) (ForgottenSet, error) {
 		}
 	}
 	return set, nil
+}
+
+// cacheForgotten remembers a record read (nil: it failed its checks).
+func (r *Repository) cacheForgotten(id crypto.ID, f *Forgotten) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.forgotten == nil {
+		r.forgotten = make(map[crypto.ID]*Forgotten)
+	}
+	r.forgotten[id] = f
 }

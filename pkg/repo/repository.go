@@ -119,10 +119,15 @@ type Repository struct {
 
 	mu      sync.Mutex
 	skipped []SkippedObject // objects passed over with a warning, see Skipped
-	keyID   crypto.ID       // the key file that unlocked the repository
-	idx     *index.Set
-	views   map[crypto.ID]*index.View // index objects in idx, for upkeep
-	ix      indexState                // what LoadIndex remembers, see index.go
+	// forgotten caches the forgotten records read so far (nil for one that
+	// failed its checks): they are content-addressed, so never stale, and
+	// a command that opens the repository and then lists snapshots reads
+	// each once.
+	forgotten map[crypto.ID]*Forgotten
+	keyID     crypto.ID // the key file that unlocked the repository
+	idx       *index.Set
+	views     map[crypto.ID]*index.View // index objects in idx, for upkeep
+	ix        indexState                // what LoadIndex remembers, see index.go
 }
 
 // Init creates a repository in store: a key file for passphrase and the
