@@ -127,3 +127,26 @@ func TestRemovedKeyReappears(t *testing.T) {
 		t.Errorf("revoked key reappeared and opened: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// TestJunkForgottenRecord: junk under forgotten/ (written without the
+// passphrase) stops nobody: opening and listing warn naming it, and a
+// restore works.
+func TestJunkForgottenRecord(t *testing.T) {
+	home := isolate(t)
+	repoDir := filepath.Join(home, "repo")
+	t.Setenv("CAIRN_REPOSITORY", repoDir)
+	t.Setenv("CAIRN_PASSWORD", "pw")
+	src := filepath.Join(home, "src")
+	makeSmallTree(t, src)
+	ok(t, "init", "-q")
+	lastSnapshot(t, src)
+	if err := os.MkdirAll(filepath.Join(repoDir, "forgotten"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	junk := plantObject(t, repoDir, "forgotten", []byte("not a record"))
+	r := cairn(t, "snapshots")
+	if r.code != 0 || !strings.Contains(r.stderr, "forgotten/"+junk) {
+		t.Errorf("snapshots with a junk forgotten record: exit %d\n%s", r.code, r.stderr)
+	}
+	ok(t, "restore", "latest", "--target", filepath.Join(home, "out"))
+}
