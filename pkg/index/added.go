@@ -37,7 +37,7 @@ func newAdded() *added {
 
 // add inserts one entry.
 func (a *added) add(e *Entry) {
-	r := record{id: e.ID, pack: a.packs.add(e.Pack), offset: e.Offset, length: e.Length, typ: e.Type}
+	r := record{id: e.ID, pack: a.packs.add(e.Pack), offset: e.Offset, length: e.Length, typ: e.Type, plain: recordedPlain(e.PlainLen)}
 	if a.pending == nil {
 		a.pending = make([]record, 0, pendingRun)
 	}
@@ -124,5 +124,5 @@ type addedSnapshot struct {
 
 // entry converts a record of this snapshot to an Entry.
 func (s *addedSnapshot) entry(r *record) Entry {
-	return Entry{ID: r.id, Type: r.typ, Pack: s.packs[r.pack], Offset: r.offset, Length: r.length}
+	return Entry{ID: r.id, Type: r.typ, Pack: s.packs[r.pack], Offset: r.offset, Length: r.length, PlainLen: r.plain}
 }

@@ -17,6 +17,24 @@ type Entry struct {
 	Pack   crypto.ID
 	Offset uint32
 	Length uint32
+	// PlainLen is the blob's plaintext length, 0 when not recorded
+	// (indexes written before format 1.1, blobs of 16 MiB or more, and
+	// indexes rebuilt from version-1 pack headers). Readers use it to
+	// place a blob in its file before the blobs ahead of it are read, and
+	// must check it against the decrypted blob.
+	PlainLen uint32
+}
+
+// MaxPlainLen is the largest plaintext length an index entry records (24
+// bits); longer blobs are recorded as 0 (unknown).
+const MaxPlainLen = 1<<24 - 1
+
+// recordedPlain is what an entry records for a plaintext length.
+func recordedPlain(n uint32) uint32 {
+	if n > MaxPlainLen {
+		return 0
+	}
+	return n
 }
 
 // Layout of an index body (FORMAT.md section 7). The sizes are part of the
@@ -25,13 +43,14 @@ const (
 	magic = "CAIRNIX1"
 	// headerSize is magic || npacks || nsupersedes || nentries.
 	headerSize = len(magic) + 3*4
-	// recordSize is ID(32) || pack(4) || offset(4) || length(4) || type(1) || 3 zero bytes.
+	// recordSize is ID(32) || pack(4) || offset(4) || length(4) || type(1) || plain length(3).
 	recordSize = crypto.IDSize + 4 + 4 + 4 + 4
 
 	offPack   = crypto.IDSize
 	offOffset = crypto.IDSize + 4
 	offLength = crypto.IDSize + 8
 	offType   = crypto.IDSize + 12
+	offPlain  = crypto.IDSize + 13
 )
 
 // record is one entry with its pack given as a position in some pack table.
@@ -43,6 +62,7 @@ type record struct {
 	offset uint32
 	length uint32
 	typ    pack.BlobType
+	plain  uint32 // 24 bits
 }
 
 // appendRecord appends the 48-byte encoding of r.
@@ -51,7 +71,8 @@ func appendRecord(dst []byte, r *record) []byte {
 	dst = binary.LittleEndian.AppendUint32(dst, r.pack)
 	dst = binary.LittleEndian.AppendUint32(dst, r.offset)
 	dst = binary.LittleEndian.AppendUint32(dst, r.length)
-	return append(dst, byte(r.typ), 0, 0, 0)
+	p := recordedPlain(r.plain)
+	return append(dst, byte(r.typ), byte(p), byte(p>>8), byte(p>>16))
 }
 
 // decodeRecord decodes a 48-byte encoded record.
@@ -62,6 +83,7 @@ func decodeRecord(b []byte) record {
 	r.offset = binary.LittleEndian.Uint32(b[offOffset:])
 	r.length = binary.LittleEndian.Uint32(b[offLength:])
 	r.typ = pack.BlobType(b[offType])
+	r.plain = uint32(b[offPlain]) | uint32(b[offPlain+1])<<8 | uint32(b[offPlain+2])<<16
 	return r
 }
 
@@ -82,7 +104,12 @@ func compareRecords(a, b *record) int {
 	if c := cmp.Compare(a.length, b.length); c != 0 {
 		return c
 	}
-	return cmp.Compare(a.typ, b.typ)
+	if c := cmp.Compare(a.typ, b.typ); c != 0 {
+		return c
+	}
+	// A recorded plaintext length sorts before an unrecorded one, so the
+	// duplicate that Encode and Merge keep is the one that knows it.
+	return cmp.Compare(b.plain, a.plain)
 }
 
 // sameLocation reports whether two records name the same blob at the same
@@ -172,7 +199,7 @@ func Encode(entries []Entry, supersedes []crypto.ID) []byte {
 	}
 	rec := func(i uint32) record {
 		e := &entries[i]
-		return record{id: e.ID, pack: packPos[i], offset: e.Offset, length: e.Length, typ: e.Type}
+		return record{id: e.ID, pack: packPos[i], offset: e.Offset, length: e.Length, typ: e.Type, plain: recordedPlain(e.PlainLen)}
 	}
 	slices.SortFunc(keys, func(a, b sortKey) int {
 		if a.prefix != b.prefix {

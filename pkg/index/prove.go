@@ -109,11 +109,13 @@ func Contains(s *View, vs []*View) ([]bool, error) {
 }
 
 // groupHolds reports whether group, records of one location, has one equal
-// to r in every field.
+// to r in every field. A record that does not know its plaintext length is
+// held by one that does (a merge keeps the known length), never the other
+// way round, so a claim can add lengths but not change or drop one.
 func groupHolds(group []record, r *record) bool {
 	for i := range group {
 		g := &group[i]
-		if sameLocation(g, r) && g.length == r.length && g.typ == r.typ {
+		if sameLocation(g, r) && g.length == r.length && g.typ == r.typ && (g.plain == r.plain || r.plain == 0) {
 			return true
 		}
 	}

@@ -268,10 +268,12 @@ func (s *Set) Lookup(id crypto.ID) (Entry, bool) {
 	var found Entry
 	ok, good := false, false
 	s.each(&id, func(e Entry, condemned bool) bool {
-		if !ok || !condemned {
+		// Prefer a copy that is not condemned, then one that records its
+		// plaintext length.
+		if !ok || (!condemned && (!good || (found.PlainLen == 0 && e.PlainLen != 0))) {
 			found, ok, good = e, true, !condemned
 		}
-		return !good
+		return !good || found.PlainLen == 0
 	})
 	return found, ok
 }
@@ -300,7 +302,12 @@ func (s *Set) LookupAll(id crypto.ID) []Entry {
 	defer s.mu.RUnlock()
 	var good, bad []Entry
 	s.each(&id, func(e Entry, condemned bool) bool {
-		if slices.ContainsFunc(good, e.sameLocation) || slices.ContainsFunc(bad, e.sameLocation) {
+		if i := slices.IndexFunc(good, e.sameLocation); i >= 0 {
+			good[i] = preferPlain(good[i], e)
+			return true
+		}
+		if i := slices.IndexFunc(bad, e.sameLocation); i >= 0 {
+			bad[i] = preferPlain(bad[i], e)
 			return true
 		}
 		if condemned {
@@ -311,6 +318,15 @@ func (s *Set) LookupAll(id crypto.ID) []Entry {
 		return true
 	})
 	return append(good, bad...)
+}
+
+// preferPlain picks, of two entries for one location, the one that
+// records a plaintext length.
+func preferPlain(a, b Entry) Entry {
+	if a.PlainLen == 0 && b.PlainLen != 0 {
+		return b
+	}
+	return a
 }
 
 func (e Entry) sameLocation(o Entry) bool {
@@ -324,7 +340,7 @@ func (s *Set) each(id *crypto.ID, fn func(e Entry, condemned bool) bool) {
 	for _, v := range s.active {
 		stopped := false
 		v.eachMatch(id, func(r record) bool {
-			e := Entry{ID: r.id, Type: r.typ, Offset: r.offset, Length: r.length}
+			e := Entry{ID: r.id, Type: r.typ, Offset: r.offset, Length: r.length, PlainLen: r.plain}
 			var ok bool
 			e.Pack, ok = v.packID(r.pack)
 			stopped = !fn(e, !ok || s.isCondemned(&e.Pack))
@@ -336,7 +352,7 @@ func (s *Set) each(id *crypto.ID, fn func(e Entry, condemned bool) bool) {
 	}
 	s.added.each(id, func(r *record) bool {
 		p := s.added.packs.ids[r.pack]
-		e := Entry{ID: r.id, Type: r.typ, Pack: p, Offset: r.offset, Length: r.length}
+		e := Entry{ID: r.id, Type: r.typ, Pack: p, Offset: r.offset, Length: r.length, PlainLen: r.plain}
 		return fn(e, s.isCondemned(&p))
 	})
 }

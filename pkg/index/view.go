@@ -86,7 +86,7 @@ func newLayout(header []byte, size int64) (*View, error) {
 	return v, nil
 }
 
-// Validate checks every entry: known blob type, zero padding, pack position
+// Validate checks every entry: known blob type, pack position
 // inside the pack table, and order (by ID, then pack ID, then offset; equal
 // neighbours are allowed). It reads the whole body, so it is meant for a body
 // just downloaded or about to be cached, not for every open.
@@ -100,9 +100,6 @@ func (v *View) Validate() error {
 		}
 		if t := pack.BlobType(r[offType]); !t.Valid() {
 			return fmt.Errorf("%w: entry %d has unknown blob type %d", ErrCorrupt, i, r[offType])
-		}
-		if r[offType+1] != 0 || r[offType+2] != 0 || r[offType+3] != 0 {
-			return fmt.Errorf("%w: entry %d has non-zero padding", ErrCorrupt, i)
 		}
 		if p := binary.LittleEndian.Uint32(r[offPack:]); uint64(p) >= uint64(v.npacks) {
 			return fmt.Errorf("%w: entry %d names pack %d of a %d-pack table", ErrCorrupt, i, p, v.npacks)
@@ -162,7 +159,7 @@ func (v *View) entry(r []byte) Entry {
 // entryOK decodes a raw record and reports whether its pack ID is known.
 func (v *View) entryOK(r []byte) (Entry, bool) {
 	rec := decodeRecord(r)
-	e := Entry{ID: rec.id, Type: rec.typ, Offset: rec.offset, Length: rec.length}
+	e := Entry{ID: rec.id, Type: rec.typ, Offset: rec.offset, Length: rec.length, PlainLen: rec.plain}
 	var ok bool
 	e.Pack, ok = v.packID(rec.pack)
 	return e, ok

@@ -106,9 +106,8 @@ func TestValidateRejects(t *testing.T) {
 			copy(body[entOff:], body[entOff+recordSize:])
 			copy(body[entOff+recordSize:], r0)
 		}),
-		"type":    edit(func(body []byte) { body[entOff+offType] = 3 }),
-		"padding": edit(func(body []byte) { body[entOff+offType+2] = 1 }),
-		"pack":    edit(func(body []byte) { body[entOff+recordSize+offPack] = 1 }),
+		"type": edit(func(body []byte) { body[entOff+offType] = 3 }),
+		"pack": edit(func(body []byte) { body[entOff+recordSize+offPack] = 1 }),
 	} {
 		v, err := NewView(body)
 		if err != nil {

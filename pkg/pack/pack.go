@@ -37,12 +37,19 @@ type Entry struct {
 	ID     crypto.ID
 	Offset uint32
 	Length uint32
+	// PlainLen is the blob's plaintext length; 0 in version-1 headers,
+	// which do not record it.
+	PlainLen uint32
 }
 
 const (
-	headerMagic     = "CAIRNPK1"
-	headerEntrySize = 1 + crypto.IDSize + 4 + 4
-	headerAD        = "cairn 1 pack header"
+	// Headers written since format 1.1 ("CAIRNPK2") record each blob's
+	// plaintext length; "CAIRNPK1" headers do not, and are still read.
+	headerMagic       = "CAIRNPK2"
+	headerMagicV1     = "CAIRNPK1"
+	headerEntrySize   = 1 + crypto.IDSize + 4 + 4 + 4
+	headerEntrySizeV1 = 1 + crypto.IDSize + 4 + 4
+	headerAD          = "cairn 1 pack header"
 	// MaxHeaderLength bounds the header a reader accepts (a million blobs).
 	MaxHeaderLength = 1 << 26
 )
@@ -75,9 +82,10 @@ func (b *Builder) Reset(buf []byte) {
 	b.buf, b.entries = buf[:0], nil
 }
 
-// Add appends an already sealed blob (see SealBlob) and records its entry.
-func (b *Builder) Add(t BlobType, id crypto.ID, sealed []byte) {
-	b.entries = append(b.entries, Entry{Type: t, ID: id, Offset: uint32(len(b.buf)), Length: uint32(len(sealed))})
+// Add appends an already sealed blob (see SealBlob) whose plaintext is
+// plainLen bytes long, and records its entry.
+func (b *Builder) Add(t BlobType, id crypto.ID, sealed []byte, plainLen int) {
+	b.entries = append(b.entries, Entry{Type: t, ID: id, Offset: uint32(len(b.buf)), Length: uint32(len(sealed)), PlainLen: uint32(plainLen)})
 	b.buf = append(b.buf, sealed...)
 }
 
@@ -100,6 +108,7 @@ func (b *Builder) Finish(keys *crypto.Keys) ([]byte, []Entry) {
 		body = append(body, e.ID[:]...)
 		body = binary.LittleEndian.AppendUint32(body, e.Offset)
 		body = binary.LittleEndian.AppendUint32(body, e.Length)
+		body = binary.LittleEndian.AppendUint32(body, e.PlainLen)
 	}
 	out := b.buf
 	start := len(out)
@@ -130,13 +139,22 @@ func ParseHeader(keys *crypto.Keys, sealed []byte, packSize int64) ([]Entry, err
 	if err != nil {
 		return nil, fmt.Errorf("pack header: %w", err)
 	}
-	if len(body) < 1+len(headerMagic)+4 || body[0] != 0 || string(body[1:1+len(headerMagic)]) != headerMagic {
+	if len(body) < 1+len(headerMagic)+4 || body[0] != 0 {
+		return nil, fmt.Errorf("%w: bad header magic", ErrCorrupt)
+	}
+	var size int
+	switch string(body[1 : 1+len(headerMagic)]) {
+	case headerMagic:
+		size = headerEntrySize
+	case headerMagicV1:
+		size = headerEntrySizeV1
+	default:
 		return nil, fmt.Errorf("%w: bad header magic", ErrCorrupt)
 	}
 	body = body[1+len(headerMagic):]
 	n := binary.LittleEndian.Uint32(body)
 	body = body[4:]
-	if uint64(len(body)) != uint64(n)*headerEntrySize {
+	if uint64(len(body)) != uint64(n)*uint64(size) {
 		return nil, fmt.Errorf("%w: header holds %d bytes for %d entries", ErrCorrupt, len(body), n)
 	}
 	blobArea := packSize - int64(len(sealed)) - 4
@@ -147,7 +165,10 @@ func ParseHeader(keys *crypto.Keys, sealed []byte, packSize int64) ([]Entry, err
 		copy(e.ID[:], body[1:1+crypto.IDSize])
 		e.Offset = binary.LittleEndian.Uint32(body[1+crypto.IDSize:])
 		e.Length = binary.LittleEndian.Uint32(body[1+crypto.IDSize+4:])
-		body = body[headerEntrySize:]
+		if size == headerEntrySize {
+			e.PlainLen = binary.LittleEndian.Uint32(body[1+crypto.IDSize+8:])
+		}
+		body = body[size:]
 		if !e.Type.Valid() || int64(e.Offset)+int64(e.Length) > blobArea || e.Length < crypto.Overhead+1 {
 			return nil, fmt.Errorf("%w: entry %d (%s %s) out of range", ErrCorrupt, i, e.Type, e.ID.Short())
 		}

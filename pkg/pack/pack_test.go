@@ -15,7 +15,7 @@ func buildPack(t testing.TB, keys *crypto.Keys, blobs map[crypto.ID][]byte) ([]b
 	enc, _ := zstd.NewWriter(nil)
 	var b Builder
 	for id, plain := range blobs {
-		b.Add(DataBlob, id, SealBlob(keys, nil, DataBlob, id, Compress(enc, nil, plain)))
+		b.Add(DataBlob, id, SealBlob(keys, nil, DataBlob, id, Compress(enc, nil, plain)), len(plain))
 	}
 	return b.Finish(keys)
 }
@@ -243,7 +243,7 @@ func TestBuilderReset(t *testing.T) {
 	build := func(b *Builder) []byte {
 		for _, plain := range blobs {
 			id := h.Sum(plain)
-			b.Add(DataBlob, id, SealBlob(keys, nil, DataBlob, id, Compress(nil, nil, plain)))
+			b.Add(DataBlob, id, SealBlob(keys, nil, DataBlob, id, Compress(nil, nil, plain)), len(plain))
 		}
 		data, _ := b.Finish(keys)
 		return data

@@ -49,7 +49,7 @@ func (p *pruner) readHeaders(ctx context.Context, packs []crypto.ID) error {
 			default:
 				info.header = make([]index.Entry, len(entries))
 				for i, e := range entries {
-					info.header[i] = index.Entry{ID: e.ID, Type: e.Type, Pack: pk, Offset: e.Offset, Length: e.Length}
+					info.header[i] = index.Entry{ID: e.ID, Type: e.Type, Pack: pk, Offset: e.Offset, Length: e.Length, PlainLen: e.PlainLen}
 				}
 				info.bad = implausible(info.header)
 			}

@@ -105,7 +105,7 @@ func FuzzPack(f *testing.F) {
 	r := fuzzRepo(f)
 	var b pack.Builder
 	id := r.keys.BlobID([]byte("x"))
-	b.Add(pack.DataBlob, id, pack.SealBlob(r.keys, nil, pack.DataBlob, id, []byte("\x00x")))
+	b.Add(pack.DataBlob, id, pack.SealBlob(r.keys, nil, pack.DataBlob, id, []byte("\x00x")), 1)
 	p, entries := b.Finish(r.keys)
 	area := p[:entries[0].Length]
 	hdr := []byte{0}
@@ -117,6 +117,12 @@ func FuzzPack(f *testing.F) {
 	hdr = binary.LittleEndian.AppendUint32(hdr, entries[0].Length)
 	f.Add(area, hdr)
 	f.Add(area, hdr[:len(hdr)-2])
+	// The same in a format 1.1 header, which records plaintext lengths.
+	hdr2 := []byte{0}
+	hdr2 = append(hdr2, "CAIRNPK2"...)
+	hdr2 = append(hdr2, hdr[1+8:]...)
+	hdr2 = binary.LittleEndian.AppendUint32(hdr2, 1)
+	f.Add(area, hdr2)
 	f.Add(append(bytes.Clone(area), area...), hdr)
 	f.Add([]byte{}, []byte{0})
 	ctx := context.Background()

@@ -23,7 +23,7 @@ func packFixture(t *testing.T, r *Repository, n int) (crypto.ID, []index.Entry, 
 		data := bytes.Repeat([]byte(fmt.Sprintf("blob %d ", i)), 100+i)
 		id := r.keys.BlobID(data)
 		plain[id] = data
-		b.Add(pack.DataBlob, id, pack.EncodeBlob(r.enc, r.keys, nil, pack.DataBlob, id, data))
+		b.Add(pack.DataBlob, id, pack.EncodeBlob(r.enc, r.keys, nil, pack.DataBlob, id, data), len(data))
 	}
 	data, hes := b.Finish(r.keys)
 	pid := crypto.Hash(data)

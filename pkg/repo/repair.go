@@ -191,7 +191,7 @@ func (r *Repository) readPackHeaders(ctx context.Context, packs []crypto.ID, st 
 			st.Vanished++
 		}
 		for _, e := range headers[i] {
-			entries = append(entries, index.Entry{ID: e.ID, Type: e.Type, Pack: id, Offset: e.Offset, Length: e.Length})
+			entries = append(entries, index.Entry{ID: e.ID, Type: e.Type, Pack: id, Offset: e.Offset, Length: e.Length, PlainLen: e.PlainLen})
 		}
 	}
 	return entries, nil

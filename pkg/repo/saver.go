@@ -261,7 +261,7 @@ func (s *Saver) SaveBlobID(ctx context.Context, t pack.BlobType, id crypto.ID, d
 
 	buf := s.blobBufs.Get().(*[]byte)
 	sealed := pack.EncodeBlob(s.repo.enc, s.repo.keys, *buf, t, id, data)
-	err = s.add(ctx, t, id, sealed)
+	err = s.add(ctx, t, id, sealed, len(data))
 	*buf = sealed
 	s.blobBufs.Put(buf)
 	if err != nil {
@@ -358,7 +358,7 @@ func (s *Saver) fail(err error) {
 // when there is none (a data pack waits for a memory slot), and hands the
 // pack to the upload pool when it reaches the target size (a tree pack
 // waits for its slot then).
-func (s *Saver) add(ctx context.Context, t pack.BlobType, id crypto.ID, sealed []byte) error {
+func (s *Saver) add(ctx context.Context, t pack.BlobType, id crypto.ID, sealed []byte, plainLen int) error {
 	for {
 		s.mu.Lock()
 		if err := s.usable(); err != nil {
@@ -369,7 +369,7 @@ func (s *Saver) add(ctx context.Context, t pack.BlobType, id crypto.ID, sealed [
 			s.open[t] = &openPack{} // see slots
 		}
 		if p := s.open[t]; p != nil {
-			p.builder.Add(t, id, sealed)
+			p.builder.Add(t, id, sealed, plainLen)
 			s.stats.BytesStored += int64(len(sealed))
 			if p.builder.Size() < s.packSize {
 				s.mu.Unlock()
@@ -460,7 +460,7 @@ func (s *Saver) upload(p *openPack) {
 		<-s.slots
 		added := make([]index.Entry, len(entries))
 		for i, e := range entries {
-			added[i] = index.Entry{ID: e.ID, Type: e.Type, Pack: id, Offset: e.Offset, Length: e.Length}
+			added[i] = index.Entry{ID: e.ID, Type: e.Type, Pack: id, Offset: e.Offset, Length: e.Length, PlainLen: e.PlainLen}
 			s.repo.idx.Add(added[i])
 		}
 

@@ -386,7 +386,8 @@ func TestWriterConformance(t *testing.T) {
 	}
 	hlen := int(binary.LittleEndian.Uint32(p[len(p)-4:]))
 	hdr := openPayload(append([]byte{}, p[len(p)-4-hlen:len(p)-4]...), "cairn 1 pack header")
-	if string(hdr[:8]) != "CAIRNPK1" || binary.LittleEndian.Uint32(hdr[8:]) != 1 || hdr[12] != 2 || !bytes.Equal(hdr[13:45], blobID[:]) {
+	// Format 1.1: a 45-byte entry ending in the plaintext length.
+	if string(hdr[:8]) != "CAIRNPK2" || len(hdr) != 12+45 || binary.LittleEndian.Uint32(hdr[8:]) != 1 || hdr[12] != 2 || !bytes.Equal(hdr[13:45], blobID[:]) || binary.LittleEndian.Uint32(hdr[53:]) != uint32(len(plain)) {
 		t.Fatalf("pack header %x", hdr)
 	}
 	off, n := binary.LittleEndian.Uint32(hdr[45:]), binary.LittleEndian.Uint32(hdr[49:])
@@ -400,7 +401,9 @@ func TestWriterConformance(t *testing.T) {
 		t.Fatal(idxNames)
 	}
 	ib := openPayload(rawGet(t, store, idxNames[0]), "cairn 1 index")
-	if string(ib[:8]) != "CAIRNIX1" || len(ib) != 20+32+48 || !bytes.Equal(ib[52:84], blobID[:]) || ib[52+44] != 2 {
+	// Format 1.1: the entry's last 3 bytes hold the plaintext length.
+	plainLen := uint32(ib[52+45]) | uint32(ib[52+46])<<8 | uint32(ib[52+47])<<16
+	if string(ib[:8]) != "CAIRNIX1" || len(ib) != 20+32+48 || !bytes.Equal(ib[52:84], blobID[:]) || ib[52+44] != 2 || plainLen != uint32(len(plain)) {
 		t.Errorf("index body %x", ib)
 	}
 }

@@ -19,7 +19,7 @@ func forgeClaim(t *testing.T, r *Repository, id crypto.ID, length int) crypto.ID
 	t.Helper()
 	ctx := context.Background()
 	var b pack.Builder
-	b.Add(pack.DataBlob, id, bytes.Repeat([]byte{0xee}, length))
+	b.Add(pack.DataBlob, id, bytes.Repeat([]byte{0xee}, length), length)
 	data, entries := b.Finish(r.keys)
 	pid := crypto.Hash(data)
 	if err := r.store.Put(ctx, PackName(pid), data); err != nil {
