@@ -39,7 +39,7 @@ whenever it is set. Never use it for real data.`,
 		},
 	}
 	cmd.Flags().StringVar(&o.packSize, "pack-size", "", "target pack size, e.g. 16M (default 16M)")
-	cmd.Flags().StringVar(&o.compression, "compression", "", "zstd level: fastest, default, better or best (default fastest)")
+	cmd.Flags().StringVar(&o.compression, "compression", "", "zstd effort: fastest, default, better or best (default: default, the level restic uses too)")
 	return cmd
 }
 
@@ -117,7 +117,7 @@ func parsePackSize(s string) (int, error) {
 }
 
 // compressionLevel maps a compression name to the zstd level stored in the
-// repository config; "" and "auto" mean the default (fastest).
+// repository config; "" and "auto" mean the default (zstd.SpeedDefault).
 func compressionLevel(s string) (int, error) {
 	switch strings.ToLower(s) {
 	case "", "auto":

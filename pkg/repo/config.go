@@ -60,7 +60,11 @@ func newConfig(opts InitOptions, created time.Time) (Config, error) {
 		cfg.Chunker = chunker.DefaultParams()
 	}
 	if cfg.CompressionLevel == 0 {
-		cfg.CompressionLevel = int(zstd.SpeedFastest)
+		// The encoder's default level: measured on the Go tree and the Go
+		// module cache it makes repositories 3-5% smaller than the fastest
+		// level (as small as restic's or smaller), for about 15-40% more
+		// compression CPU, spread over the cores.
+		cfg.CompressionLevel = int(zstd.SpeedDefault)
 	}
 	if cfg.PackSize == 0 {
 		cfg.PackSize = DefaultPackSize

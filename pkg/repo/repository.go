@@ -46,7 +46,7 @@ const (
 
 // InitOptions configure a new repository. Zero values select the defaults:
 // crypto.DefaultKDF, chunker.DefaultParams, 16 MiB packs, compression level
-// 1 (zstd.SpeedFastest).
+// 2 (zstd.SpeedDefault).
 type InitOptions struct {
 	KDF              crypto.KDFParams
 	Chunker          chunker.Params

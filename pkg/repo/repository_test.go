@@ -17,7 +17,7 @@ func TestInitOpen(t *testing.T) {
 	ctx := context.Background()
 	store, r := newTestRepo(t, testInitOptions())
 	cfg := r.Config()
-	if cfg.Version != 1 || len(cfg.ID) != 64 || cfg.Compression != "zstd" || cfg.CompressionLevel != 1 ||
+	if cfg.Version != 1 || len(cfg.ID) != 64 || cfg.Compression != "zstd" || cfg.CompressionLevel != 2 ||
 		cfg.PackSize != 16<<20 || cfg.Chunker != chunker.DefaultParams() || cfg.Created.IsZero() {
 		t.Errorf("defaults: %+v", cfg)
 	}
