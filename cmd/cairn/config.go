@@ -112,7 +112,7 @@ func parseConfig(data []byte, path string) (*fileConfig, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("config file %s: %w; fix the YAML (see config/example.yaml)", path, err)
+		return nil, yamlError(path, data, err)
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("config file %s: %w", path, err)

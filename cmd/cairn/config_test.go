@@ -89,8 +89,8 @@ func TestConfigErrors(t *testing.T) {
 		{"bad within", "repositories: {r: {url: /x}}\njobs: {j: {repository: r, paths: [/a], keep: {within: 3 days}}}\n", "within"},
 		{"bad subset", "repositories: {r: {url: /x}}\njobs: {j: {repository: r, paths: [/a], check: {read-data-subset: 200%}}}\n", "read-data"},
 		{"bad size", "repositories: {r: {url: /x}}\njobs: {j: {repository: r, paths: [/a], exclude-larger-than: big}}\n", "exclude-larger-than"},
-		{"not yaml", "repositories: [\n", "fix the YAML"},
-		{"wrong type", "connections: many\n", "fix the YAML"},
+		{"not yaml", "repositories: [\n", "test.yaml:1: "},
+		{"wrong type", "connections: many\n", "test.yaml:1: connections: \"many\" is not a whole number"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -148,5 +148,31 @@ func TestExpandEnv(t *testing.T) {
 	}
 	if _, err := expandEnv(map[string]string{"X": "${MISSING}"}, lookup); err == nil || !strings.Contains(err.Error(), "MISSING") {
 		t.Errorf("missing variable: %v", err)
+	}
+}
+
+// YAML mistakes are reported with file, line and key, in YAML words, one
+// line each, and never with the decoder's Go type names.
+func TestConfigErrorsReadable(t *testing.T) {
+	data := []byte("repositories:\n  usb:\n    url: /tmp/x\n    connections: lots\n    conections: 3\njobs:\n  n:\n    repository: usb\n    paths: /tmp\n")
+	_, err := parseConfig(data, "my.yaml")
+	if err == nil {
+		t.Fatal("no error for a broken file")
+	}
+	got := errorLine(err, false)
+	for _, want := range []string{
+		"my.yaml has 3 mistakes",
+		`my.yaml:4: connections: "lots" is not a whole number`,
+		`my.yaml:5: unknown key "conections"`,
+		`my.yaml:9: paths: "/tmp" is not a list`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("message lacks %q:\n%s", want, got)
+		}
+	}
+	for _, bad := range []string{"main.", "!!", "unmarshal"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("message shows %q:\n%s", bad, got)
+		}
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/cairn-backup/cairn/pkg/check"
 	"github.com/cairn-backup/cairn/pkg/crypto"
@@ -81,11 +83,12 @@ func exitCode(err error, interrupted bool) int {
 	return exitError
 }
 
-// errorLine renders err as the one line cairn prints on failure:
-// "cairn: <what happened>: <which object or file>; <what to do>". Library
-// errors already say what and where; the hint is added when they do not say
-// what to do. Newlines (from odd file names) are escaped so the message
-// stays one line.
+// errorLine renders err as what cairn prints on failure: a first line
+// starting "cairn: ", then, for messages of several lines (errors.Join,
+// cobra's "Did you mean this?" suggestions), each further line indented by
+// two spaces, so no line of a message (a file name with a newline in it,
+// say) can pass for a line of its own. Other control characters are
+// escaped, and blank lines dropped.
 func errorLine(err error, interrupted bool) string {
 	var own *interruptedError
 	if interrupted && errors.As(err, &own) {
@@ -96,15 +99,53 @@ func errorLine(err error, interrupted bool) string {
 	}
 	msg := err.Error()
 	if strings.HasPrefix(msg, "unknown command") {
-		msg += "; run cairn --help to list the commands"
+		msg = strings.Replace(msg, "\n\nDid you mean", "\nDid you mean", 1)
+		msg += "\nrun cairn --help to list the commands"
 	}
+	lines := strings.Split(strings.TrimRight(msg, "\n"), "\n")
 	if !strings.Contains(msg, ";") {
 		if hint := errorHint(err); hint != "" {
-			msg += "; " + hint
+			if len(lines) == 1 {
+				lines[0] += "; " + hint
+			} else {
+				lines = append(lines, hint)
+			}
 		}
 	}
-	msg = strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(msg)
-	return "cairn: " + msg
+	var b strings.Builder
+	b.WriteString("cairn: ")
+	first := true
+	for _, l := range lines {
+		l = strings.TrimSpace(strings.ReplaceAll(l, "\t", "  "))
+		if l == "" {
+			continue
+		}
+		if !first {
+			b.WriteString("\n  ")
+		}
+		first = false
+		b.WriteString(escapeControl(l))
+	}
+	return b.String()
+}
+
+// escapeControl replaces control characters other than tab with Go escapes
+// (\r, \x1b, …), so an error naming a hostile file cannot move the cursor
+// or rewrite the terminal.
+func escapeControl(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) && r != '\t' {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // errorHint says what to do about the common classes of failure.

@@ -55,15 +55,23 @@ func TestErrorLine(t *testing.T) {
 		{fmt.Errorf("open repository /r: %w", crypto.ErrWrongPassphrase), []string{"cairn: open repository /r: wrong passphrase; check the passphrase"}},
 		{fmt.Errorf("key remove ab12: %w", repo.ErrLastKey), []string{"refusing to remove the last key", "; add another key first"}},
 		{fmt.Errorf("open repository /r: %w", repo.ErrNoRepository), []string{"cairn init"}},
-		{errors.New("read /a/b\nc: denied"), []string{`/a/b\nc`}},
+		{errors.New("read /a/b\nc: denied"), []string{"cairn: read /a/b\n  c: denied"}},
+		{errors.New("read /a/\x1b[2Jb: denied"), []string{`/a/\x1b[2Jb`}},
+		{errors.Join(errors.New("pack 1: gone"), errors.New("pack 2: gone")), []string{"cairn: pack 1: gone\n  pack 2: gone"}},
+		{errors.New("unknown command \"snapshot\" for \"cairn\"\n\nDid you mean this?\n\tsnapshots\n"), []string{"cairn: unknown command \"snapshot\" for \"cairn\"\n  Did you mean this?\n  snapshots\n  run cairn --help"}},
 		{errors.New(`unknown command "x" for "cairn"`), []string{"cairn --help"}},
 		{fmt.Errorf("backup: %w", storage.ErrPermission), []string{"check the credentials"}},
 		{fmt.Errorf("prune: %w", repo.ErrLease), []string{"could not write or renew the lease", "; cairn writes a lease object"}},
 	}
 	for _, tc := range tests {
 		got := errorLine(tc.err, false)
-		if strings.Contains(got, "\n") || !strings.HasPrefix(got, "cairn: ") {
-			t.Errorf("errorLine(%q) = %q: not one line starting with cairn:", tc.err, got)
+		if !strings.HasPrefix(got, "cairn: ") || strings.Contains(got, "\n\n") || strings.ContainsAny(got, "\r\x1b") {
+			t.Errorf("errorLine(%q) = %q: does not start with cairn:, or has a blank line or a control character", tc.err, got)
+		}
+		for _, l := range strings.Split(got, "\n")[1:] {
+			if !strings.HasPrefix(l, "  ") {
+				t.Errorf("errorLine(%q): continuation line %q is not indented", tc.err, l)
+			}
 		}
 		for _, w := range tc.want {
 			if !strings.Contains(got, w) {
