@@ -4,10 +4,18 @@ BIN     ?= bin/cairn
 TOOLS   ?= $(or $(CAIRN_TOOLS),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/cairn-tools)
 export CAIRN_TOOLS := $(TOOLS)
 
-.PHONY: build test unit e2e demo bench bench-scale tools vet fmt fuzz
+.PHONY: build install test unit e2e demo bench bench-scale tools vet fmt fuzz
+
+PREFIX ?= $(HOME)/.local
 
 build:
 	$(GO) build -trimpath -buildvcs=auto -o $(BIN) ./cmd/cairn
+
+# install puts cairn on the PATH (~/.local/bin is on it in most distributions).
+install: build
+	install -d $(PREFIX)/bin
+	install -m 0755 $(BIN) $(PREFIX)/bin/cairn
+	@case ":$$PATH:" in *":$(PREFIX)/bin:"*) ;; *) echo "note: $(PREFIX)/bin is not on your PATH; add it, e.g. export PATH=\"$(PREFIX)/bin:\$$PATH\"";; esac
 
 # tools installs MinIO, mc and versitygw (pinned) into $(TOOLS)/bin once; later runs reuse them.
 tools:

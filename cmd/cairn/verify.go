@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,7 +14,7 @@ import (
 
 type verifyOptions struct {
 	filter  snapshotFilter
-	against string
+	against []string
 }
 
 func newVerifyCommand(a *app) *cobra.Command {
@@ -23,13 +24,20 @@ func newVerifyCommand(a *app) *cobra.Command {
 		Short: "Read a snapshot back completely, optionally comparing it with the files",
 		Long: `A restore drill: read every file of the snapshot back from the repository,
 decrypt and check it, without writing anything. With --against, also
-compare every entry's metadata and content with the files at PATH (which
-corresponds to the snapshot's path when it has one, else to "/").
+compare every entry's metadata and content with the files at PATH.
+
+A PATH that is one of the snapshot's paths, or lies inside one, is
+compared with that part of the snapshot only, so a snapshot of
+~/Documents and ~/Pictures can be verified against either. Any other PATH
+is taken as a copy of the snapshot's only path (a restored or moved copy);
+for a snapshot of several paths that is an error. --against may be given
+several times; each PATH is compared in turn.
 
 Differences and damaged files are listed on stdout, one per line, and make
 the exit status non-zero.`,
 		Example: `  cairn verify latest
   cairn verify latest --against ~/Documents
+  cairn verify latest --against ~/Documents --against ~/Pictures
   cairn verify 3f2a91c0 --json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -37,7 +45,7 @@ the exit status non-zero.`,
 		},
 	}
 	o.filter.addFlags(cmd.Flags())
-	cmd.Flags().StringVar(&o.against, "against", "", "compare with the files at this path")
+	cmd.Flags().StringArrayVar(&o.against, "against", nil, "compare with the files at this path (repeatable)")
 	return cmd
 }
 
@@ -58,31 +66,52 @@ type verifyMismatch struct {
 }
 
 func (a *app) runVerify(ctx context.Context, ref string, o verifyOptions) error {
-	against := ""
-	if o.against != "" {
-		p, err := expandHome(o.against)
+	var against []string
+	for _, in := range o.against {
+		p, err := expandHome(in)
 		if err == nil {
-			against, err = filepath.Abs(p)
+			p, err = filepath.Abs(p)
 		}
 		if err != nil {
-			return fmt.Errorf("verify: --against %s: %w", o.against, err)
+			return fmt.Errorf("verify: --against %s: %w", in, err)
 		}
+		against = append(against, p)
 	}
 	r, snap, done, err := a.openSnapshot(ctx, ref, &o.filter)
 	if err != nil {
 		return err
 	}
 	defer done()
+	runs, err := verifyRuns(snap.Snapshot.Paths, against)
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", snap.ID.Short(), err)
+	}
 	p := a.newProgress()
 	defer p.done()
 	start := time.Now()
 	defer tuneGC()()
-	res, err := restorer.Verify(ctx, r, snap.Snapshot, restorer.VerifyOptions{
-		Against: against,
-		Progress: func(s restorer.Progress) {
-			p.update(func() string { return restoreLine("verified", s) }, func() any { return newRestoreStatus(s) }, false)
-		},
-	})
+	res := &restorer.VerifyResult{}
+	for _, run := range runs {
+		one, rerr := restorer.Verify(ctx, r, snap.Snapshot, restorer.VerifyOptions{
+			Against: run.Against, Base: run.Base,
+			Progress: func(s restorer.Progress) {
+				p.update(func() string { return restoreLine("verified", s) }, func() any { return newRestoreStatus(s) }, false)
+			},
+		})
+		if one != nil {
+			res.Files += one.Files
+			res.Bytes += one.Bytes
+			res.Differences = append(res.Differences, one.Differences...)
+			res.Damaged = append(res.Damaged, one.Damaged...)
+		}
+		if rerr != nil {
+			err = rerr
+			if one == nil {
+				res = nil
+				break
+			}
+		}
+	}
 	p.done()
 	if res == nil {
 		return err
@@ -115,4 +144,35 @@ func (a *app) runVerify(ctx context.Context, ref string, o verifyOptions) error 
 		return &differencesError{differences: len(sum.Differences), damaged: len(sum.Damaged)}
 	}
 	return nil
+}
+
+// verifyRun is one comparison: the live path Against with the snapshot
+// subtree Base ("" = the snapshot's only path, or its root).
+type verifyRun struct{ Against, Base string }
+
+// verifyRuns decides what each --against path is compared with. A path
+// equal to or inside one of the snapshot's paths is compared with the same
+// path of the snapshot; any other path is a relocated copy of a
+// single-path snapshot. Without --against, one run reads everything.
+func verifyRuns(paths, against []string) ([]verifyRun, error) {
+	if len(against) == 0 {
+		return []verifyRun{{}}, nil
+	}
+	runs := make([]verifyRun, 0, len(against))
+	for _, p := range against {
+		base := ""
+		for _, sp := range paths {
+			sp = filepath.Clean(sp)
+			if rel, err := filepath.Rel(sp, p); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+				base = p
+				break
+			}
+		}
+		if base == "" && len(paths) != 1 {
+			return nil, fmt.Errorf("--against %s is not inside any of the snapshot's paths (%s); give one of them or a directory inside one",
+				printable(p), printable(strings.Join(paths, ", ")))
+		}
+		runs = append(runs, verifyRun{Against: p, Base: base})
+	}
+	return runs, nil
 }

@@ -19,8 +19,12 @@ import (
 type VerifyOptions struct {
 	// Against, when set, is a directory (or file) to compare the snapshot
 	// with: it corresponds to the snapshot's only path when it has exactly
-	// one, else to the snapshot root "/".
+	// one, else to the snapshot root "/" — unless Base is set.
 	Against string
+	// Base, when set, is the snapshot path that Against corresponds to:
+	// only that subtree is read and compared (a snapshot of ~/Documents
+	// and ~/Pictures verified against ~/Documents alone).
+	Base string
 	// Connections is the number of packs downloaded in parallel; zero means
 	// the repository's Connections().
 	Connections int
@@ -54,7 +58,10 @@ func Verify(ctx context.Context, r Repo, snap *snapshot.Snapshot, opts VerifyOpt
 		opts.Connections = max(r.Connections(), 1)
 	}
 	base := "/"
-	if opts.Against != "" && len(snap.Paths) == 1 {
+	switch {
+	case opts.Base != "":
+		base = path.Clean("/" + opts.Base)
+	case opts.Against != "" && len(snap.Paths) == 1:
 		base = path.Clean("/" + snap.Paths[0])
 	}
 	root := &snapshot.Node{Type: snapshot.NodeDir, Subtree: snap.Tree}
