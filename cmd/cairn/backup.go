@@ -161,8 +161,10 @@ func (a *app) backup(ctx context.Context, r *repo.Repository, paths []string, o 
 	p := a.newProgress()
 	defer p.done()
 	opts.Warn = p.warn
-	opts.Progress = func(s archiver.Progress) {
-		p.update(func() string { return backupLine(s) }, func() any { return newBackupStatus(s) }, false)
+	if p.active() {
+		opts.Progress = func(s archiver.Progress) {
+			p.update(func() string { return backupLine(s, p.lineWidth()) }, func() any { return newBackupStatus(s) }, false)
+		}
 	}
 	defer tuneGC()()
 	start := time.Now()
@@ -214,15 +216,32 @@ func backupOutcome(res *archiver.Result) error {
 
 // backupLine is the terminal status line of a running backup. No ETA: the
 // archiver does not scan ahead, so the total is unknown.
-func backupLine(s archiver.Progress) string {
-	line := fmt.Sprintf("[%s] %d files, %d dirs, %s, %s new, %s",
-		formatElapsed(s.Elapsed), s.Files, s.Dirs, formatBytes(s.Bytes),
+func backupLine(s archiver.Progress, width int) string {
+	files := fmt.Sprintf("%d files", s.Files)
+	bytes := formatBytes(s.Processed)
+	if s.TotalFiles > 0 {
+		total := fmt.Sprintf("%d", s.TotalFiles)
+		if !s.TotalsFinal {
+			total += "+" // the scan ahead is still counting
+		}
+		files = fmt.Sprintf("%d/%s files", s.Files, total)
+		bytes = fmt.Sprintf("%s/%s", formatBytes(s.Processed), formatBytes(s.TotalBytes))
+		if s.TotalsFinal && s.TotalBytes > 0 {
+			bytes += fmt.Sprintf(" (%d%%)", min(100, s.Processed*100/s.TotalBytes))
+		}
+	}
+	line := fmt.Sprintf("[%s] %s, %s, %s new, %s", formatElapsed(s.Elapsed), files, bytes,
 		formatBytes(s.BytesNew), rate(s.BytesRead, s.Elapsed))
+	if s.TotalsFinal {
+		if e := eta(s.Processed, s.TotalBytes, s.Elapsed); e != "" {
+			line += ", " + e
+		}
+	}
 	if s.Skipped > 0 {
 		line += fmt.Sprintf(", %d skipped", s.Skipped)
 	}
 	if s.Current != "" {
-		line += "  " + printable(s.Current)
+		line += "  " + shortenMiddle(printable(s.Current), width-len(line)-3)
 	}
 	return line
 }
@@ -239,10 +258,17 @@ type backupStatus struct {
 	Skipped        int     `json:"skipped"`
 	CurrentFile    string  `json:"current_file,omitempty"`
 	ElapsedSeconds float64 `json:"elapsed_seconds"`
+	// The scan ahead: bytes_processed of total_bytes; totals_final once
+	// the scan has counted everything.
+	BytesProcessed uint64 `json:"bytes_processed"`
+	TotalFiles     uint64 `json:"total_files"`
+	TotalBytes     uint64 `json:"total_bytes"`
+	TotalsFinal    bool   `json:"totals_final"`
 }
 
 func newBackupStatus(s archiver.Progress) backupStatus {
-	return backupStatus{"status", s.Files, s.FilesUnchanged, s.Dirs, s.Bytes, s.BytesRead, s.BytesNew, s.Skipped, s.Current, s.Elapsed.Seconds()}
+	return backupStatus{"status", s.Files, s.FilesUnchanged, s.Dirs, s.Bytes, s.BytesRead, s.BytesNew, s.Skipped, s.Current, s.Elapsed.Seconds(),
+		s.Processed, s.TotalFiles, s.TotalBytes, s.TotalsFinal}
 }
 
 // backupSummary is the --json summary line of a backup.

@@ -61,6 +61,35 @@ func (a *app) newProgress() *progress {
 	return p
 }
 
+// active reports whether anything is shown: a terminal line or JSON
+// status lines. Commands skip the work behind progress (the backup's scan
+// ahead) when nothing would show it.
+func (p *progress) active() bool { return p.tty || p.json }
+
+// lineWidth is the terminal's width, or 0 when there is no terminal.
+func (p *progress) lineWidth() int {
+	if !p.tty {
+		return 0
+	}
+	return p.width()
+}
+
+// shortenMiddle fits s into width runes by replacing its middle with "…",
+// keeping the start of a path and its file name. A width of 0 or less
+// means no limit is known.
+func shortenMiddle(s string, width int) string {
+	r := []rune(s)
+	if width <= 0 || len(r) <= width {
+		return s
+	}
+	if width < 5 {
+		return string(r[len(r)-width:])
+	}
+	head := (width - 1) / 3
+	tail := width - 1 - head
+	return string(r[:head]) + "…" + string(r[len(r)-tail:])
+}
+
 // update shows a status: line on the terminal, status as JSON.
 // final forces it out regardless of the intervals.
 func (p *progress) update(line func() string, status func() any, final bool) {
@@ -70,8 +99,8 @@ func (p *progress) update(line func() string, status func() any, final bool) {
 	if p.tty && (final || now.Sub(p.lastLine) >= lineInterval) {
 		p.lastLine = now
 		l := line()
-		if w := p.width(); len(l) >= w {
-			l = l[:max(w-1, 0)]
+		if w := p.width(); len([]rune(l)) >= w {
+			l = string([]rune(l)[:max(w-1, 0)])
 		}
 		fmt.Fprintf(p.stderr, "\r\033[K%s", l)
 		p.drawn = true

@@ -91,13 +91,22 @@ type Progress struct {
 	// files, FilesUnchanged were taken from the parent snapshot unread.
 	Files, FilesUnchanged, Dirs uint64
 	// Bytes is the size of the files finished; BytesRead what was read
-	// from them; BytesNew the plaintext not yet in the repository.
+	// from them; BytesNew the file content not yet in the repository.
 	Bytes, BytesRead, BytesNew uint64
+	// Processed is the part of the files' content dealt with so far: the
+	// sizes of unchanged files plus what was read. BytesNew never exceeds
+	// it.
+	Processed uint64
 	// Skipped counts entries listed in the snapshot's Skipped.
 	Skipped int
 	// Current is a file being read, "" when none.
 	Current string
 	Elapsed time.Duration
+	// TotalFiles and TotalBytes are what a scan running ahead of the
+	// backup has counted (regular files, after excludes); TotalsFinal
+	// says the scan is complete. They feed percentages and ETAs only.
+	TotalFiles, TotalBytes uint64
+	TotalsFinal            bool
 }
 
 // Result describes a finished backup.

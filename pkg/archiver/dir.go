@@ -103,6 +103,7 @@ func (a *archiver) scanDir(ctx context.Context, d *dirNode) error {
 				n.Content, n.Sparse = prev.Content, prev.Sparse
 				a.stats.filesUnchanged.Add(1)
 				a.stats.bytesDone.Add(n.Size)
+				a.stats.bytesUnchanged.Add(n.Size)
 				continue
 			}
 			files = append(files, &fileJob{dir: d, slot: slot, path: path, changed: prev != nil})

@@ -48,6 +48,9 @@ func (d *dryRunSaver) SaveBlob(ctx context.Context, t pack.BlobType, data []byte
 		d.seen[id] = struct{}{}
 		d.stats.BlobsNew++
 		d.stats.BytesNew += int64(len(data))
+		if t == pack.DataBlob {
+			d.stats.DataBytesNew += int64(len(data))
+		}
 	}
 	return id, nil
 }

@@ -20,6 +20,7 @@ type counters struct {
 	dirs                                   atomic.Uint64
 	bytesRead                              atomic.Uint64 // read from files
 	bytesDone                              atomic.Uint64 // sizes of finished files
+	bytesUnchanged                         atomic.Uint64 // sizes of files taken from the parent
 }
 
 // reporter collects the entries that could not be stored completely and
@@ -86,9 +87,13 @@ func (a *archiver) progress(start time.Time) Progress {
 		Dirs:           a.stats.dirs.Load(),
 		Bytes:          a.stats.bytesDone.Load(),
 		BytesRead:      a.stats.bytesRead.Load(),
-		BytesNew:       uint64(a.saverStats().BytesNew),
+		BytesNew:       uint64(a.saverStats().DataBytesNew),
+		Processed:      a.stats.bytesUnchanged.Load() + a.stats.bytesRead.Load(),
 		Skipped:        a.report.count(),
 		Elapsed:        time.Since(start),
+		TotalFiles:     a.totals.files.Load(),
+		TotalBytes:     a.totals.bytes.Load(),
+		TotalsFinal:    a.totals.done.Load(),
 	}
 	if cur := a.current.Load(); cur != nil {
 		p.Current = *cur

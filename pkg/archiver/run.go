@@ -30,6 +30,7 @@ type archiver struct {
 	open       openFunc
 	readDir    readDirFunc
 	parentTree []crypto.ID // root of the parent snapshot; nil without one
+	totals     scanTotals  // the scan ahead, for progress only
 	// racyBefore: parent entries with a ctime at or after it are not
 	// trusted (see racyWindow).
 	racyBefore int64
@@ -131,17 +132,23 @@ func (a *archiver) run(ctx context.Context, paths []string, start time.Time) ([]
 	}
 	var progressDone chan struct{}
 	stopProgress := make(chan struct{})
+	scanDone := make(chan struct{})
 	if a.opts.Progress != nil {
+		go func() {
+			defer close(scanDone)
+			scanPaths(gctx, paths, a.opts.Excluder, &a.totals)
+		}()
 		progressDone = make(chan struct{})
 		go func() {
 			defer close(progressDone)
 			a.reportProgress(gctx, start, stopProgress)
 		}()
 	}
-	err := g.Wait()
+	err := g.Wait() // cancels gctx, which stops the scan
 	close(stopProgress)
 	if progressDone != nil {
 		<-progressDone
+		<-scanDone
 	}
 	if ctx.Err() != nil {
 		return nil, ctx.Err()

@@ -55,6 +55,9 @@ type SaveStats struct {
 	// BytesNew is the plaintext size of new blobs, BytesStored their
 	// compressed and sealed size, Packs the packs uploaded.
 	BytesNew, BytesStored, Packs int64
+	// DataBytesNew is the part of BytesNew that is file content (data
+	// blobs), what a backup's progress compares with the bytes it read.
+	DataBytesNew int64
 	// BlobsVerified counts stored copies read and authenticated before
 	// deduplicating (SaverOptions.VerifyExisting); BlobsRefused those that
 	// failed, whose blobs were stored again.
@@ -257,6 +260,9 @@ func (s *Saver) SaveBlobID(ctx context.Context, t pack.BlobType, id crypto.ID, d
 	s.pending[key] = struct{}{}
 	s.stats.BlobsNew++
 	s.stats.BytesNew += int64(len(data))
+	if t == pack.DataBlob {
+		s.stats.DataBytesNew += int64(len(data))
+	}
 	s.mu.Unlock()
 
 	buf := s.blobBufs.Get().(*[]byte)
