@@ -5,6 +5,11 @@
 // It wraps keyed FastCDC from github.com/PlakarKorp/go-cdc-chunkers: the gear
 // table is derived from the repository's chunker key, so chunk boundaries
 // (and hence stored blob sizes) do not reveal which known file was stored.
+// FORMAT.md section 5 specifies the algorithm in full (gear table
+// derivation, masks, cut rule) and the tests in spec_test.go check it with
+// an independent implementation against testdata/vectors.json, so a
+// library upgrade that moved a boundary would fail them.
+//
 // jotfs/fastcdc-go was rejected: it XORs its seed into a package-level table
 // on every NewChunker, a data race that also makes successive seeded chunkers
 // disagree, which breaks deduplication.
