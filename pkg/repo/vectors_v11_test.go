@@ -68,7 +68,7 @@ func vecZstdFrame(head []byte, b byte, n int) []byte {
 		panic("vecZstdFrame: sizes outside the 2-byte content size field")
 	}
 	f := []byte{0x28, 0xb5, 0x2f, 0xfd} // magic 0xFD2FB528, little-endian
-	f = append(f, 0x60)                  // FCS flag 1 (2 bytes), single segment
+	f = append(f, 0x60)                 // FCS flag 1 (2 bytes), single segment
 	f = binary.LittleEndian.AppendUint16(f, uint16(size-256))
 	blockHeader := func(last, typ, size int) []byte {
 		v := uint32(last | typ<<1 | size<<3)
