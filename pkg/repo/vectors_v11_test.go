@@ -196,8 +196,8 @@ func buildVectorsV11(master []byte) *vectorsV11 {
 	})
 	v.TreePack = vecPack{Name: vecPackName(tp), Stored: hex.EncodeToString(tp), Blobs: tblobs}
 
-	// The index of both packs: pack table in order of first use by the
-	// sorted entries, entries sorted by ID.
+	// The index of both packs: pack table sorted by pack ID, entries by
+	// blob ID.
 	type ent struct {
 		b    vecBlob
 		pack string
@@ -210,14 +210,9 @@ func buildVectorsV11(master []byte) *vectorsV11 {
 		ents = append(ents, ent{b, v.TreePack.Name[len("data/xx/"):]})
 	}
 	slices.SortFunc(ents, func(a, b ent) int { return strings.Compare(a.b.ID, b.b.ID) })
-	var table []string
-	pos := map[string]int{}
-	for _, e := range ents {
-		if _, ok := pos[e.pack]; !ok {
-			pos[e.pack] = len(table)
-			table = append(table, e.pack)
-		}
-	}
+	table := []string{v.DataPack.Name[len("data/xx/"):], v.TreePack.Name[len("data/xx/"):]}
+	slices.Sort(table) // hex sorts as the bytes do
+	pos := map[string]int{table[0]: 0, table[1]: 1}
 	body := []byte("CAIRNIX1")
 	body = le32(le32(le32(body, len(table)), 0), len(ents))
 	for _, p := range table {
