@@ -76,6 +76,7 @@ type backupOptions struct {
 	parent   string
 	dryRun   bool
 	verify   bool // --verify-dedup
+	atime    bool // --with-atime
 	excludes excludeOptions
 }
 
@@ -110,6 +111,7 @@ read; they are named on stderr and recorded in the snapshot.`,
 	f.StringVar(&o.parent, "parent", "", "compare with this snapshot instead of the newest matching one")
 	f.BoolVarP(&o.dryRun, "dry-run", "n", false, "read and chunk everything, but store nothing")
 	f.BoolVar(&o.verify, "verify-dedup", false, "read and authenticate a stored copy of each blob (once per run) before deduplicating against data this backup did not write")
+	f.BoolVar(&o.atime, "with-atime", false, "store access times (off by default: reading a file changes its access time, which would make every backup store new trees)")
 	o.excludes.addFlags(f)
 	return cmd
 }
@@ -150,7 +152,7 @@ func (a *app) backup(ctx context.Context, r *repo.Repository, paths []string, o 
 		return nil, backupSummary{}, err
 	}
 	opts := archiver.Options{Paths: roots, Host: o.host, Tags: o.tags, Force: o.force, Excluder: m, DryRun: o.dryRun,
-		VerifyDedup: o.verify, ProgramVersion: snapshotProgramVersion()}
+		VerifyDedup: o.verify, WithATime: o.atime, ProgramVersion: snapshotProgramVersion()}
 	if o.parent != "" {
 		e, err := snapshot.Find(ctx, r, o.parent, snapshot.Filter{})
 		if err != nil {

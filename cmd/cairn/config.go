@@ -73,6 +73,7 @@ type jobConfig struct {
 	ExcludeLarger    string     `yaml:"exclude-larger-than"`
 	OneFileSystem    bool       `yaml:"one-file-system"`
 	VerifyDedup      bool       `yaml:"verify-dedup"`
+	WithATime        bool       `yaml:"with-atime"`
 	Tags             []string   `yaml:"tags"`
 	Host             string     `yaml:"host"`
 	Keep             keepPolicy `yaml:"keep"`

@@ -223,6 +223,7 @@ func newJobSpec(name string, job *jobConfig) (*jobSpec, error) {
 		tags:   job.Tags,
 		host:   spec.host,
 		verify: job.VerifyDedup,
+		atime:  job.WithATime,
 		excludes: excludeOptions{
 			patterns:      job.Exclude,
 			files:         job.ExcludeFile,

@@ -71,6 +71,11 @@ type Options struct {
 	// write (repo.SaverOptions.VerifyExisting): a forged index entry then
 	// costs a re-upload instead of an unrestorable file.
 	VerifyDedup bool
+	// WithATime stores access times. Off by default: reading a file
+	// changes its access time, and with it the tree blob of every
+	// directory above it, so a backup of unchanged files would store new
+	// trees each time (FORMAT.md section 9: atime is stored on request).
+	WithATime bool
 	// ProgramVersion is recorded in the snapshot ("cairn v1.2.3 ...");
 	// empty means DefaultProgramVersion.
 	ProgramVersion string

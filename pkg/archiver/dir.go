@@ -150,6 +150,9 @@ func (a *archiver) stat(path string, sub *vdir) (snapshot.Node, bool, error) {
 		a.report.skip(path, err)
 		return n, false, nil
 	}
+	if !a.opts.WithATime {
+		n.ATime = 0
+	}
 	if a.opts.Excluder != nil && (sub == nil || sub.leaf) &&
 		a.opts.Excluder.Excluded(path, n.Type == snapshot.NodeDir, nodeInfo{&n}) {
 		return n, false, nil

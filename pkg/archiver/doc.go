@@ -61,7 +61,11 @@
 //
 // Reused content makes unchanged directories encode to identical tree
 // blobs, which the Saver deduplicates, so a backup without changes reads no
-// file and stores almost nothing.
+// file and stores almost nothing. Access times are left out unless
+// Options.WithATime asks for them: reading a file (by anyone, or by a
+// backup without O_NOATIME rights) changes its atime, and storing it would
+// give every directory above a new tree blob in every backup. ctime does
+// not change on reads, so it is always stored.
 //
 // # Imperfect sources
 //

@@ -5,6 +5,11 @@
 // It wraps keyed FastCDC from github.com/PlakarKorp/go-cdc-chunkers: the gear
 // table is derived from the repository's chunker key, so chunk boundaries
 // (and hence stored blob sizes) do not reveal which known file was stored.
+// FORMAT.md section 5 specifies the algorithm in full (gear table
+// derivation, masks, cut rule) and the tests in spec_test.go check it with
+// an independent implementation against testdata/vectors.json, so a
+// library upgrade that moved a boundary would fail them.
+//
 // jotfs/fastcdc-go was rejected: it XORs its seed into a package-level table
 // on every NewChunker, a data race that also makes successive seeded chunkers
 // disagree, which breaks deduplication.
@@ -67,11 +72,18 @@ func New(params Params, key []byte, buf []byte) (*Chunker, error) {
 	return &Chunker{c: c}, nil
 }
 
-// Check reports whether New accepts params, without allocating a scan
-// buffer (8 MiB or more) only to throw it away.
+// MaxChunkSize bounds Params.MaxSize: a chunk is one blob, and no blob's
+// plaintext may exceed 256 MiB (FORMAT.md section 15).
+const MaxChunkSize = 256 << 20
+
+// Check reports whether New accepts params and their chunks fit in a blob,
+// without allocating a scan buffer (8 MiB or more) only to throw it away.
 func Check(params Params) error {
 	if params.Algorithm != Algorithm {
 		return fmt.Errorf("unsupported chunker %q (this cairn knows %q)", params.Algorithm, Algorithm)
+	}
+	if params.MaxSize > MaxChunkSize {
+		return fmt.Errorf("chunker max_size %d exceeds %d, the largest blob; choose a smaller maximum chunk size", params.MaxSize, MaxChunkSize)
 	}
 	opts := &cdc.ChunkerOpts{MinSize: params.MinSize, NormalSize: params.AvgSize, MaxSize: params.MaxSize, Key: make([]byte, 32)}
 	// The library validates the options before it looks at the buffer,

@@ -129,6 +129,15 @@ func TestCheck(t *testing.T) {
 	if err := Check(good); err != nil {
 		t.Errorf("default params: %v", err)
 	}
+	huge := good
+	huge.MaxSize = MaxChunkSize * 2
+	if err := Check(huge); err == nil {
+		t.Errorf("Check accepted max_size %d", huge.MaxSize)
+	}
+	huge.MaxSize = MaxChunkSize
+	if err := Check(huge); err != nil {
+		t.Errorf("max_size %d: %v", huge.MaxSize, err)
+	}
 	bad := good
 	bad.Algorithm = "rabin"
 	if err := Check(bad); err == nil {

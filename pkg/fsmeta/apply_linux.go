@@ -45,6 +45,11 @@ func apply(path string, n *snapshot.Node, asRoot bool) error {
 		}
 	}
 	times := []unix.Timespec{unix.NsecToTimespec(n.ATime), unix.NsecToTimespec(n.MTime)}
+	if n.ATime == 0 {
+		// Not stored (the default since backups store atime only on
+		// request): leave the access time the restore gave the file.
+		times[0] = unix.Timespec{Nsec: unix.UTIME_OMIT}
+	}
 	if err := unix.UtimesNanoAt(unix.AT_FDCWD, path, times, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		errs = append(errs, &fs.PathError{Op: "set times", Path: path, Err: err})
 	}
@@ -69,7 +74,7 @@ func mknod(path string, n *snapshot.Node) error {
 		if n.Type == snapshot.NodeBlockDev {
 			kind = unix.S_IFBLK
 		}
-		err = unix.Mknod(path, kind|perm, int(n.Rdev))
+		err = unix.Mknod(path, kind|perm, int(unix.Mkdev(snapshot.DevMajor(n.Rdev), snapshot.DevMinor(n.Rdev))))
 		if errors.Is(err, unix.EPERM) {
 			return fmt.Errorf("create %s %s: only root can create device nodes; restore as root or exclude it: %w", n.Type, path, err)
 		}

@@ -64,10 +64,10 @@ func lstat(sys, path string, names *Names) (snapshot.Node, error) {
 		n.Type = snapshot.NodeFifo
 	case unix.S_IFCHR:
 		n.Type = snapshot.NodeCharDev
-		n.Rdev = uint64(st.Rdev)
+		n.Rdev = snapshot.MakeDev(unix.Major(st.Rdev), unix.Minor(st.Rdev))
 	case unix.S_IFBLK:
 		n.Type = snapshot.NodeBlockDev
-		n.Rdev = uint64(st.Rdev)
+		n.Rdev = snapshot.MakeDev(unix.Major(st.Rdev), unix.Minor(st.Rdev))
 	case unix.S_IFSOCK:
 		return snapshot.Node{}, fmt.Errorf("%s: %w: sockets are not backed up", path, ErrSkip)
 	default:

@@ -21,8 +21,10 @@
 // Names are bytes, not strings, so file names that are not UTF-8 survive
 // exactly. Snapshot paths, which live in JSON, cannot: see Snapshot.
 //
-// Large directories are split into runs of at most MaxTreeEntries entries,
-// one blob each. TreeWriter encodes entries as they are added and WalkDir
+// Large directories are split into runs of at most MaxTreeEntries entries
+// and MaxTreeBytes encoded bytes (8192 entries of large files, each
+// listing thousands of chunk IDs, would otherwise make one blob of
+// hundreds of MiB), one blob each. TreeWriter encodes entries as they are added and WalkDir
 // decodes one run at a time, so neither side ever holds a million-entry
 // directory in memory, and a changed file in a huge directory rewrites only
 // its run. FindPath, used by restore --include and ls of one path, loads

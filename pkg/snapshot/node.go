@@ -75,7 +75,10 @@ type Node struct {
 	Device     uint64 // st_dev of the containing file system
 	Links      uint64 // st_nlink
 	LinkTarget []byte // symlink target, exact bytes
-	Rdev       uint64 // device number (char and block devices)
+	// Rdev is the device number of a char or block device in Linux's
+	// dev_t encoding (MakeDev); trees store it portably as major and
+	// minor too.
+	Rdev uint64
 	// Xattrs are sorted by name, names unique.
 	Xattrs []Xattr
 	// Content lists the data blobs of a file, in order.
@@ -153,4 +156,23 @@ func (n *Node) FileMode() fs.FileMode {
 		m |= fs.ModeDevice
 	}
 	return m
+}
+
+// MakeDev returns the device number of major and minor in Linux's dev_t
+// encoding (glibc's makedev): minor bits 0-7 and 20-43, major bits 8-19
+// and 44-63. It is a bijection between 64-bit numbers and pairs of 32-bit
+// ones, so DevMajor and DevMinor recover the pair from any number.
+func MakeDev(major, minor uint32) uint64 {
+	ma, mi := uint64(major), uint64(minor)
+	return (ma&0xfffff000)<<32 | (ma&0xfff)<<8 | (mi&0xffffff00)<<12 | mi&0xff
+}
+
+// DevMajor returns the major number of dev (Linux dev_t encoding).
+func DevMajor(dev uint64) uint32 {
+	return uint32((dev>>32)&0xfffff000 | (dev>>8)&0xfff)
+}
+
+// DevMinor returns the minor number of dev (Linux dev_t encoding).
+func DevMinor(dev uint64) uint32 {
+	return uint32((dev>>12)&0xffffff00 | dev&0xff)
 }

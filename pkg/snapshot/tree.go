@@ -12,9 +12,16 @@ import (
 	"github.com/cairn-backup/cairn/pkg/crypto"
 )
 
-// MaxTreeEntries is where writers split a directory into runs: each tree
-// blob holds at most this many entries. Readers accept any split.
-const MaxTreeEntries = 8192
+// Where writers split a directory into runs (FORMAT.md section 9): a run
+// ends after MaxTreeEntries entries, or before an entry that would make its
+// encoded blob longer than MaxTreeBytes (a run always holds at least one
+// entry, so one huge entry makes a blob of its own). Readers accept any
+// split. The byte bound keeps a directory of thousands of large files
+// (a 32-byte ID per chunk) from making one tree blob of hundreds of MiB.
+const (
+	MaxTreeEntries = 8192
+	MaxTreeBytes   = 4 << 20
+)
 
 // treeVersion is the first byte of every tree blob body.
 const treeVersion = 0x01
@@ -44,6 +51,12 @@ const (
 	tagContent = 18
 	tagSubtree = 19
 	tagSparse  = 20
+	// Revision 1.1: portable device numbers of char and block devices.
+	// Writers give them beside tagRdev, which holds the same number in
+	// Linux's dev_t encoding for older readers.
+	tagRdevMajor = 21
+	tagRdevMinor = 22
+	maxTag       = tagRdevMinor
 )
 
 // EncodeTree encodes nodes as one tree blob body (FORMAT.md section 9).
@@ -96,6 +109,8 @@ func appendEntry(dst, scratch []byte, n *Node) (out, fields []byte) {
 	if n.Sparse {
 		f = appendUvarintField(f, tagSparse, 1)
 	}
+	f = appendUvarintField(f, tagRdevMajor, uint64(DevMajor(n.Rdev)))
+	f = appendUvarintField(f, tagRdevMinor, uint64(DevMinor(n.Rdev)))
 	dst = binary.AppendUvarint(dst, uint64(len(f)))
 	return append(dst, f...), f
 }
@@ -197,6 +212,7 @@ func DecodeTree(body []byte) ([]Node, error) {
 // decodeEntry decodes the fields of one entry into n.
 func decodeEntry(f []byte, n *Node) error {
 	var seen uint64 // bit per known tag, to reject duplicates
+	var major, minor uint32
 	for len(f) > 0 {
 		tag, k, err := readUvarint(f)
 		if err != nil {
@@ -213,7 +229,7 @@ func decodeEntry(f []byte, n *Node) error {
 		}
 		value := f[:l]
 		f = f[l:]
-		if tag > tagSparse || tag == 0 {
+		if tag > maxTag || tag == 0 {
 			continue // unknown: written by a newer client
 		}
 		if tag != tagXattr {
@@ -222,9 +238,30 @@ func decodeEntry(f []byte, n *Node) error {
 			}
 			seen |= 1 << tag
 		}
+		if tag == tagRdevMajor || tag == tagRdevMinor {
+			v, err := decodeUint32(value)
+			if err != nil {
+				return fmt.Errorf("tag %d: %v", tag, err)
+			}
+			if tag == tagRdevMajor {
+				major = v
+			} else {
+				minor = v
+			}
+			continue
+		}
 		if err := decodeField(n, tag, value); err != nil {
 			return fmt.Errorf("tag %d: %v", tag, err)
 		}
+	}
+	if seen&(1<<tagRdevMajor|1<<tagRdevMinor) != 0 {
+		// The portable numbers rule; a raw dev_t given too must agree, or
+		// a reader of only tag 16 would create another device.
+		dev := MakeDev(major, minor)
+		if seen&(1<<tagRdev) != 0 && n.Rdev != dev {
+			return fmt.Errorf("%q: device %d:%d does not match raw device number %#x", n.Name, major, minor, n.Rdev)
+		}
+		n.Rdev = dev
 	}
 	if seen&(1<<tagName) == 0 {
 		return errors.New("no name")
@@ -340,6 +377,21 @@ func decodeIntField(n *Node, tag uint64, value []byte) error {
 		n.Sparse = v == 1
 	}
 	return nil
+}
+
+// decodeUint32 decodes a field holding one uvarint of at most 32 bits.
+func decodeUint32(value []byte) (uint32, error) {
+	v, k, err := readUvarint(value)
+	if err != nil {
+		return 0, err
+	}
+	if k != len(value) {
+		return 0, fmt.Errorf("%d bytes after the varint", len(value)-k)
+	}
+	if v > math.MaxUint32 {
+		return 0, fmt.Errorf("%d exceeds 32 bits", v)
+	}
+	return uint32(v), nil
 }
 
 // readUvarint reads a minimally encoded uvarint: overlong encodings would

@@ -19,8 +19,9 @@ type BlobSaver interface {
 
 // TreeWriter builds the tree blobs of one directory incrementally, so a
 // directory with millions of entries is never held in memory as nodes:
-// each node is encoded when added, and every MaxTreeEntries nodes the run
-// is saved. A TreeWriter is not safe for concurrent use. After an error,
+// each node is encoded when added, and the run is saved after
+// MaxTreeEntries nodes or before a node that would make it longer than
+// MaxTreeBytes. A TreeWriter is not safe for concurrent use. After an error,
 // every later call returns that error.
 type TreeWriter struct {
 	ctx     context.Context
@@ -57,7 +58,18 @@ func (w *TreeWriter) Add(n Node) error {
 	if w.last != nil && bytes.Compare(w.last, n.Name) >= 0 {
 		return fmt.Errorf("add tree entry %q: not after %q (entries must be added sorted by name bytes, without duplicates)", n.Name, w.last)
 	}
+	start := len(w.run)
 	w.run, w.scratch = appendEntry(w.run, w.scratch, &n)
+	if w.count > 0 && len(w.run) > MaxTreeBytes {
+		// The entry does not fit: the run ends before it. A copy, since
+		// the saver may keep the old run's buffer.
+		entry := bytes.Clone(w.run[start:])
+		w.run = w.run[:start]
+		if err := w.flush(); err != nil {
+			return err
+		}
+		w.run = append(w.run, entry...)
+	}
 	w.count++
 	w.last = append(w.last[:0], n.Name...)
 	if w.count == MaxTreeEntries {
