@@ -249,7 +249,7 @@ func TestRestoreDeleteInclude(t *testing.T) {
 func TestRestoreDeleteNotAfterFailure(t *testing.T) {
 	s := newSmallSet(t)
 	for _, tc := range []struct {
-		name  string
+		name   string
 		break_ func(t *testing.T, restored string)
 	}{
 		{"directory in the way", func(t *testing.T, restored string) {
