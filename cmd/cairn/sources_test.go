@@ -192,3 +192,74 @@ func equalStrings(a, b []string) bool {
 	}
 	return true
 }
+
+// fileTree maps every path below root to its type, size and content.
+func fileTree(t *testing.T, root string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	err := filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		desc := fi.Mode().String() + " " + fi.ModTime().String()
+		if fi.Mode().IsRegular() {
+			b, _ := os.ReadFile(p)
+			desc += " " + string(b)
+		}
+		m[p] = desc
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestRestoreDryRunAndDelete(t *testing.T) {
+	home := newCLIRepo(t)
+	src := filepath.Join(home, "src")
+	os.MkdirAll(filepath.Join(src, "d"), 0o755)
+	os.WriteFile(filepath.Join(src, "a"), []byte("a"), 0o644)
+	os.WriteFile(filepath.Join(src, "d", "b"), []byte("b"), 0o644)
+	ok(t, "backup", src)
+	target := filepath.Join(home, "t")
+	ok(t, "restore", "latest", "--target", target)
+	restored := target + src
+	os.WriteFile(filepath.Join(restored, "extra"), []byte("x"), 0o644)
+	os.Remove(filepath.Join(restored, "a"))
+	before := fileTree(t, target)
+
+	out := ok(t, "restore", "latest", "--target", target, "--dry-run", "--delete", "-v")
+	for _, want := range []string{"delete         " + restored + "/extra", "new            " + restored + "/a", "skip-unchanged " + restored + "/d/b", "would delete 1 entries", "nothing was written"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry run output lacks %q:\n%s", want, out)
+		}
+	}
+	if after := fileTree(t, target); !equalStrings(sortedKeysValues(before), sortedKeysValues(after)) {
+		t.Fatalf("dry run changed the target")
+	}
+
+	fails(t, exitError, "add --yes", "restore", "latest", "--target", target, "--delete")
+	if after := fileTree(t, target); !equalStrings(sortedKeysValues(before), sortedKeysValues(after)) {
+		t.Fatalf("refused --delete changed the target")
+	}
+	out = ok(t, "restore", "latest", "--target", target, "--delete", "--yes")
+	if !strings.Contains(out, "deleted 1 entries") {
+		t.Errorf("summary: %s", out)
+	}
+	if _, err := os.Lstat(filepath.Join(restored, "extra")); !os.IsNotExist(err) {
+		t.Errorf("extra still there: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(restored, "a")); err != nil || string(b) != "a" {
+		t.Errorf("a not restored: %v", err)
+	}
+}
+
+func sortedKeysValues(m map[string]string) []string {
+	var out []string
+	for k, v := range m {
+		out = append(out, k+"\x00"+v)
+	}
+	sort.Strings(out)
+	return out
+}
