@@ -8,6 +8,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/cairn-backup/cairn/pkg/chunker"
 	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/pack"
 	"github.com/cairn-backup/cairn/pkg/repo"
@@ -30,9 +31,23 @@ func streamOf(t *testing.T, r Repo, snap *snapshot.Snapshot, name string) (*snap
 	return n, got
 }
 
+// smallChunkRepo has small chunks and packs, so that a stream of a
+// megabyte is many chunks in several packs.
+func smallChunkRepo(t *testing.T) *repo.Repository {
+	t.Helper()
+	r, err := repo.Init(context.Background(), mem.New(), []byte("test passphrase"), repo.InitOptions{
+		KDF:      crypto.TestKDF(),
+		Chunker:  chunker.Params{Algorithm: chunker.Algorithm, MinSize: 16 << 10, AvgSize: 64 << 10, MaxSize: 256 << 10},
+		PackSize: 256 << 10,
+	})
+	must(t, err)
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
 func TestStdinBackup(t *testing.T) {
-	r, _ := newTestRepo(t)
-	data := randomBytes(7, testSize(5<<20)) // several chunks
+	r := smallChunkRepo(t)
+	data := randomBytes(7, 1<<20+123)
 	res := backup(t, r, Options{Stdin: &StdinSource{Name: "db dump.sql", Reader: bytes.NewReader(data)}})
 	snap := res.Snapshot
 	if len(snap.Paths) != 1 || snap.Paths[0] != "/db dump.sql" {
@@ -66,12 +81,10 @@ func TestStdinFailureNoSnapshot(t *testing.T) {
 	ctx := context.Background()
 	// Small packs, so that most of the stream is uploaded before the
 	// failure shows.
-	r, err := repo.Init(ctx, mem.New(), []byte("test passphrase"), repo.InitOptions{KDF: crypto.TestKDF(), PackSize: 256 << 10})
-	must(t, err)
-	t.Cleanup(func() { r.Close() })
-	data := randomBytes(8, testSize(3<<20))
+	r := smallChunkRepo(t)
+	data := randomBytes(8, 2<<20)
 	exit := errors.New("pg_dump exited with status 1")
-	_, err = Run(ctx, r, Options{Host: "h", Stdin: &StdinSource{Reader: bytes.NewReader(data), Wait: func() error { return exit }}})
+	_, err := Run(ctx, r, Options{Host: "h", Stdin: &StdinSource{Reader: bytes.NewReader(data), Wait: func() error { return exit }}})
 	if !errors.Is(err, exit) {
 		t.Fatalf("failing producer: %v", err)
 	}
