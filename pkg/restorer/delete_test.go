@@ -114,6 +114,11 @@ func tamper(t *testing.T, restored, outside string) {
 	writeFile(t, filepath.Join(restored, "extradir", "ro", "f"), []byte("f"), 0o644)
 	must(t, os.Chmod(filepath.Join(restored, "extradir", "ro"), 0o555))
 	must(t, os.Symlink(outside, filepath.Join(restored, "sub", "escape")))
+	// An extra in a directory the snapshot has read-only.
+	deep := filepath.Join(restored, "sub", "deep")
+	must(t, os.Chmod(deep, 0o755))
+	writeFile(t, filepath.Join(deep, "extra"), []byte("e"), 0o644)
+	must(t, os.Chmod(deep, 0o555))
 }
 
 func TestRestoreDryRun(t *testing.T) {
@@ -162,7 +167,7 @@ func TestRestoreDryRun(t *testing.T) {
 	want := map[string]Action{
 		"keep.txt": ActionSkip, "edit.txt": ActionReplace, "gone.txt": ActionNew, "link": ActionSkip,
 		"sub": ActionUpdate, "sub/big.bin": ActionSkip, "sub/deep": ActionUpdate, "sub/deep/x": ActionSkip,
-		"extra.txt": ActionDelete, "extradir": ActionDelete, "sub/escape": ActionDelete,
+		"extra.txt": ActionDelete, "extradir": ActionDelete, "sub/escape": ActionDelete, "sub/deep/extra": ActionDelete,
 	}
 	for rel, a := range want {
 		if got := actions[restored+"/"+rel]; got != a {
@@ -212,7 +217,7 @@ func TestRestoreDelete(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(target, "beside.txt")); !os.IsNotExist(err) {
 		t.Errorf("beside.txt: %v", err)
 	}
-	for _, rel := range []string{"extra.txt", "extradir", "sub/escape"} {
+	for _, rel := range []string{"extra.txt", "extradir", "sub/escape", "sub/deep/extra"} {
 		if actions[restored+"/"+rel] != ActionDelete {
 			t.Errorf("%s: deletion not reported (%v)", rel, actions)
 		}
