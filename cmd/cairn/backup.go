@@ -78,12 +78,14 @@ type backupOptions struct {
 	verify   bool // --verify-dedup
 	atime    bool // --with-atime
 	excludes excludeOptions
+	// sources: --files-from*, --stdin* (filesfrom.go, stdin.go)
+	sources sourceOptions
 }
 
 func newBackupCommand(a *app) *cobra.Command {
 	var o backupOptions
 	cmd := &cobra.Command{
-		Use:   "backup PATH...",
+		Use:   "backup [PATH...]",
 		Short: "Back up files and directories into a new snapshot",
 		Long: `Back up the given files and directories into a new snapshot. Files whose
 size, times and inode are unchanged since the parent snapshot (the newest
@@ -93,13 +95,27 @@ Exclude patterns follow .gitignore: "*.tmp" matches at any depth, a
 leading "/" anchors at the file system root, a trailing "/" matches only
 directories, "**" matches any number of directories, and "!" re-includes.
 
+Paths may also come from lists: --files-from (one glob pattern a line,
+blank lines and # comments ignored), --files-from-verbatim (one path a
+line, literally) and --files-from-raw (NUL-separated, as find -print0);
+"-" reads a list from standard input.
+
+--stdin backs up standard input as one file at the snapshot root, named
+by --stdin-filename (default "stdin"), mode 0600, owned by you.
+--stdin-from-command runs the command given after -- and backs up its
+output the same way; if the command exits non-zero, the backup fails and
+no snapshot is saved.
+
 Exit status 3 means the snapshot was saved but some files could not be
 read; they are named on stderr and recorded in the snapshot.`,
 		Example: `  cairn backup ~/Documents ~/Pictures
   cairn backup --tag nightly --exclude '**/node_modules' --exclude '*.tmp' ~/src
   cairn backup --exclude-caches --exclude-if-present .nobackup --one-file-system /
-  cairn backup --dry-run -v ~/Documents`,
-		Args: cobra.MinimumNArgs(1),
+  cairn backup --dry-run -v ~/Documents
+  find ~/src -name '*.go' -print0 | cairn backup --files-from-raw -
+  pg_dump mydb | cairn backup --stdin --stdin-filename mydb.sql
+  cairn backup --stdin-from-command --stdin-filename mydb.sql -- pg_dump mydb`,
+		Args: cobra.ArbitraryArgs, // checked by sourceOptions.check
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runBackup(cmd.Context(), args, o)
 		},
@@ -113,6 +129,7 @@ read; they are named on stderr and recorded in the snapshot.`,
 	f.BoolVar(&o.verify, "verify-dedup", false, "read and authenticate a stored copy of each blob (once per run) before deduplicating against data this backup did not write")
 	f.BoolVar(&o.atime, "with-atime", false, "store access times (off by default: reading a file changes its access time, which would make every backup store new trees)")
 	o.excludes.addFlags(f)
+	o.sources.addFlags(f)
 	return cmd
 }
 
@@ -139,6 +156,25 @@ func (a *app) runBackup(ctx context.Context, paths []string, o backupOptions) er
 
 // backup runs one backup into r with progress and warnings; run reuses it.
 func (a *app) backup(ctx context.Context, r *repo.Repository, paths []string, o backupOptions) (*archiver.Result, backupSummary, error) {
+	// --stdin*, --files-from* (filesfrom.go, stdin.go)
+	if err := o.sources.check(paths); err != nil {
+		return nil, backupSummary{}, err
+	}
+	var stdin *archiver.StdinSource
+	if o.sources.stdinMode() {
+		src, stop, err := a.stdinSource(ctx, paths, o.sources)
+		if err != nil {
+			return nil, backupSummary{}, err
+		}
+		defer stop()
+		stdin, paths = src, nil
+	} else {
+		var err error
+		if paths, err = o.sources.paths(a.stdin, paths, func(msg string) { fmt.Fprintln(a.stderr, "warning: "+msg) }); err != nil {
+			return nil, backupSummary{}, err
+		}
+	}
+
 	roots := make([]string, len(paths))
 	for i, p := range paths {
 		abs, err := filepath.Abs(p)
@@ -147,12 +183,15 @@ func (a *app) backup(ctx context.Context, r *repo.Repository, paths []string, o 
 		}
 		roots[i] = abs
 	}
-	m, err := o.excludes.matcher(roots)
-	if err != nil {
-		return nil, backupSummary{}, err
-	}
-	opts := archiver.Options{Paths: roots, Host: o.host, Tags: o.tags, Force: o.force, Excluder: m, DryRun: o.dryRun,
+	opts := archiver.Options{Paths: roots, Stdin: stdin, Host: o.host, Tags: o.tags, Force: o.force, DryRun: o.dryRun,
 		VerifyDedup: o.verify, WithATime: o.atime, ProgramVersion: snapshotProgramVersion()}
+	if stdin == nil {
+		m, err := o.excludes.matcher(roots)
+		if err != nil {
+			return nil, backupSummary{}, err
+		}
+		opts.Excluder = m
+	}
 	if o.parent != "" {
 		e, err := snapshot.Find(ctx, r, o.parent, snapshot.Filter{})
 		if err != nil {

@@ -18,6 +18,8 @@ type restoreOptions struct {
 	include   []string
 	overwrite string
 	verify    bool
+	// --dry-run, --delete, --yes (restoreplan.go)
+	dryRun, delete, yes bool
 }
 
 func newRestoreCommand(a *app) *cobra.Command {
@@ -45,10 +47,24 @@ already exist is set by --overwrite:
   never       leave every existing entry as it is
 
 Skipped entries are counted in the summary. With --verify every restored
-file is read back and checked against the snapshot.`,
+file is read back and checked against the snapshot.
+
+--dry-run writes nothing and says what a restore would do; with -v it
+lists every path with its action: new, replace, skip-unchanged, update
+(an existing directory restored into) or delete.
+
+--delete makes the target equal to the snapshot: after everything was
+restored without an error, entries in the restored directories that the
+snapshot does not hold are deleted (only below --include paths when given).
+It never follows a symlink out of the target, never enters another file
+system, and deletes nothing if any path could not be restored. It asks for
+confirmation on a terminal; elsewhere it needs --yes. Try it with
+--dry-run -v first.`,
 		Example: `  cairn restore latest --target /tmp/restore
   cairn restore 3f2a91c0 --target / --include /home/alice/Documents --overwrite if-newer
-  cairn restore latest --host laptop --path /home/alice --target ./r --verify`,
+  cairn restore latest --host laptop --path /home/alice --target ./r --verify
+  cairn restore latest --target / --include /etc --dry-run -v
+  cairn restore latest --target /srv/mirror --delete --yes`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runRestore(cmd.Context(), args[0], o)
@@ -60,6 +76,9 @@ file is read back and checked against the snapshot.`,
 	f.StringArrayVarP(&o.include, "include", "i", nil, "restore only this snapshot path and what is below it (repeatable)")
 	f.StringVar(&o.overwrite, "overwrite", "", "what to do with existing entries: always, if-changed, if-newer or never (default: skip files with the snapshot's size and mtime)")
 	f.BoolVar(&o.verify, "verify", false, "read every restored file back and check it")
+	f.BoolVarP(&o.dryRun, "dry-run", "n", false, "write nothing; report what would be restored (each path with -v)")
+	f.BoolVar(&o.delete, "delete", false, "delete entries in the restored directories that the snapshot does not hold")
+	f.BoolVar(&o.yes, "yes", false, "do not ask before --delete deletes")
 	_ = cmd.MarkFlagRequired("target")
 	return cmd
 }
@@ -81,15 +100,22 @@ func (a *app) runRestore(ctx context.Context, ref string, o restoreOptions) erro
 		return err
 	}
 	defer done()
+	if err := a.confirmDelete(o, snap.ID.Short(), target); err != nil {
+		return err
+	}
 	p := a.newProgress()
 	defer p.done()
 	start := time.Now()
 	defer tuneGC()()
+	plan := a.newPlanPrinter(p, o)
 	res, err := restorer.Restore(ctx, r, snap.Snapshot, restorer.Options{
 		Target:    target,
 		Include:   o.include,
 		Overwrite: mode,
 		Verify:    o.verify,
+		DryRun:    o.dryRun,
+		Delete:    o.delete,
+		Planned:   plan.planned,
 		Warn:      p.warn,
 		Progress: func(s restorer.Progress) {
 			p.update(func() string { return restoreLine("restored", s) }, func() any { return newRestoreStatus(s) }, false)
@@ -99,7 +125,7 @@ func (a *app) runRestore(ctx context.Context, ref string, o restoreOptions) erro
 	if res != nil {
 		sum := restoreSummary{MessageType: "summary", SnapshotID: snap.ID.String(), Target: target, Files: res.Files,
 			Dirs: res.Dirs, Bytes: res.Bytes, Skipped: res.Skipped, SkippedBytes: res.SkippedBytes,
-			Errors: res.Errors, DurationSeconds: time.Since(start).Seconds()}
+			Errors: res.Errors, DryRun: o.dryRun, Deleted: plan.deleted, DurationSeconds: time.Since(start).Seconds()}
 		if a.v.GetBool("json") {
 			_ = writeJSON(a.stdout, sum)
 		} else if !a.v.GetBool("quiet") {
@@ -160,10 +186,16 @@ type restoreSummary struct {
 	Skipped         uint64  `json:"skipped"`
 	SkippedBytes    uint64  `json:"skipped_bytes"`
 	Errors          int     `json:"errors"`
+	DryRun          bool    `json:"dry_run,omitempty"`
+	Deleted         uint64  `json:"deleted,omitempty"` // entries --delete removed (or would)
 	DurationSeconds float64 `json:"duration_seconds"`
 }
 
 func (s restoreSummary) print(w io.Writer) {
+	if s.DryRun {
+		s.printDryRun(w)
+		return
+	}
 	fmt.Fprintf(w, "Restored %d files, %d directories, %s into %s in %s", s.Files, s.Dirs, formatBytes(s.Bytes),
 		s.Target, formatDuration(time.Duration(s.DurationSeconds*float64(time.Second))))
 	if s.Skipped > 0 {
@@ -171,6 +203,9 @@ func (s restoreSummary) print(w io.Writer) {
 	}
 	if s.Errors > 0 {
 		fmt.Fprintf(w, "; %d path(s) could not be restored exactly (see the warnings above)", s.Errors)
+	}
+	if s.Deleted > 0 {
+		fmt.Fprintf(w, "; deleted %d entries the snapshot does not hold", s.Deleted)
 	}
 	fmt.Fprintln(w)
 }

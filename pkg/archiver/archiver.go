@@ -47,6 +47,9 @@ type Options struct {
 	// Paths are the files and directories to back up. They are made
 	// absolute and cleaned; each must exist.
 	Paths []string
+	// Stdin, if not nil, is backed up instead of Paths (which must be
+	// empty), as one file at the snapshot root (see StdinSource).
+	Stdin *StdinSource
 	// Host is recorded in the snapshot; "" means os.Hostname.
 	Host string
 	Tags []string
@@ -134,7 +137,7 @@ type Result struct {
 // the next backup.
 func Run(ctx context.Context, r Repo, opts Options) (*Result, error) {
 	start := time.Now()
-	paths, err := cleanPaths(opts.Paths)
+	paths, err := sourcePaths(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +185,7 @@ func Run(ctx context.Context, r Repo, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	tree, err := a.run(sctx, paths, start)
+	tree, err := a.runSource(sctx, paths, start)
 	if err != nil {
 		return nil, sessionErr(sess, err)
 	}
@@ -230,7 +233,7 @@ func dryRun(ctx context.Context, r Repo, opts Options, start time.Time, host str
 	if err != nil {
 		return nil, err
 	}
-	tree, err := a.run(ctx, paths, start)
+	tree, err := a.runSource(ctx, paths, start)
 	if err != nil {
 		return nil, err
 	}

@@ -79,6 +79,15 @@
 // from before the read, which no longer matches, so the next backup reads
 // it again.
 //
+// # Streams
+//
+// With Options.Stdin a stream (standard input, a dump command's output) is
+// backed up instead of paths, as one file directly below the root
+// (stdin.go): cut by one chunker, its chunks saved by up to one goroutine
+// per core. A stream cannot be read again, so a read error or a failing
+// producer (StdinSource.Wait) fails the run without a snapshot, unlike a
+// file that could not be read.
+//
 // # Memory
 //
 // Memory does not grow with file size: each chunker has one scan buffer

@@ -62,6 +62,18 @@ type Options struct {
 	// exactly. Each call is counted in Result.Errors, except for device
 	// nodes skipped because only root can create them.
 	Warn func(path string, err error)
+
+	// DryRun writes nothing: it reports through Planned what a restore
+	// would do to each entry and counts it in the Result (dryrun.go).
+	DryRun bool
+	// Delete makes the restored directories equal to the snapshot: once
+	// everything was restored without an error, entries in them that the
+	// snapshot does not hold are deleted, and reported to Planned
+	// (delete.go). With DryRun they are only reported.
+	Delete bool
+	// Planned, when set, is told about each action: with DryRun every
+	// entry's, otherwise each deletion. Calls come from one goroutine.
+	Planned func(Planned)
 }
 
 // Progress reports a running restore or verification. The totals grow
@@ -111,6 +123,12 @@ func restore(ctx context.Context, r Repo, snap *snapshot.Snapshot, opts Options,
 	if tune != nil {
 		tune(rs)
 	}
+	if opts.DryRun {
+		if err := rs.dryRun(ctx, includes); err != nil {
+			return rs.result(), err
+		}
+		return rs.result(), rs.errs.summary("restore --dry-run")
+	}
 	rs.progress.start()
 	defer rs.progress.stop()
 
@@ -129,6 +147,11 @@ func restore(ctx context.Context, r Repo, snap *snapshot.Snapshot, opts Options,
 	}
 	if err := rs.finish(ctx); err != nil {
 		return rs.result(), err
+	}
+	if opts.Delete && !fresh { // a new target holds nothing else
+		if err := rs.deleteExtras(ctx, includes); err != nil {
+			return rs.result(), err
+		}
 	}
 	return rs.result(), rs.errs.summary("restore")
 }
