@@ -21,10 +21,13 @@
 # CPU time, peak RSS, requests by kind (S3 backends), repository bytes after
 # the step. Then cairn/restic ratios with the targets of issue 13 marked.
 #
+# BENCH_ROUNDS=N repeats each tool's steps N times (tools alternating) and
+# takes the ratios of the medians.
+#
 # Usage: scripts/bench.sh [CAIRN_BIN] [SETS...]
 # Env: BENCH_SETS (default "goroot mixed modcache"),
 #      BENCH_BACKENDS (default "local minio proxy"),
-#      BENCH_TSV, BENCH_JSON (also write the results there),
+#      BENCH_ROUNDS (default 1), BENCH_TSV, BENCH_JSON (also write the results there),
 #      BENCH_DIR (default /dev/shm/cairn-bench), CAIRN_TOOLS,
 #      BENCH_GOROOT_SUBDIR, BENCH_MODCACHE_MB, BENCH_PROXY_LATENCY,
 #      BENCH_PROXY_BANDWIDTH.
@@ -37,11 +40,15 @@ tools=(cairn restic)
 if command -v kopia >/dev/null; then tools+=(kopia); fi
 latency=${BENCH_PROXY_LATENCY:-20ms}
 bandwidth=${BENCH_PROXY_BANDWIDTH:-104857600}
+rounds=${BENCH_ROUNDS:-1}
 for b in "${backends[@]}"; do
 	case $b in local | minio | proxy) ;; *) echo "bench: unknown backend $b (local minio proxy)" >&2; exit 2 ;; esac
 done
 for s in "${sets[@]}"; do
 	case $s in goroot | mixed | modcache) ;; *) echo "bench: unknown set $s (goroot mixed modcache)" >&2; exit 2 ;; esac
+done
+for c in jq curl python3 go; do
+	command -v "$c" >/dev/null || { echo "bench: needs $c on PATH" >&2; exit 2; }
 done
 need_s3=false
 for b in "${backends[@]}"; do [ "$b" = local ] || need_s3=true; done
@@ -66,7 +73,7 @@ export CAIRN_PASSWORD=bench RESTIC_PASSWORD=bench KOPIA_PASSWORD=bench
 export XDG_CACHE_HOME="$root/xdg-cache"
 export AWS_ACCESS_KEY_ID=benchadmin AWS_SECRET_ACCESS_KEY=bench-secret-key
 results="$root/results.tsv"
-printf 'set\tbackend\ttool\tstep\twall_s\tcpu_s\trss_mb\tGET\tPUT\tHEAD\tLIST\tDELETE\tPOST\tOTHER\tbytes_up\tbytes_down\trepo_bytes\n' > "$results"
+printf 'set\tbackend\ttool\tstep\tround\twall_s\tcpu_s\trss_mb\tGET\tPUT\tHEAD\tLIST\tDELETE\tPOST\tOTHER\tbytes_up\tbytes_down\trepo_bytes\n' > "$results"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -120,7 +127,7 @@ measure() {
 		echo "bench: $tool $step on $set/$backend failed: $line" >&2; tail -n 20 "$root/last.log" >&2; exit 1
 	fi
 	if [ -n "$addr" ]; then counts=$(stats "$addr"); else counts=$(printf '\t\t\t\t\t\t\t\t'); fi
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$set" "$backend" "$tool" "$step" \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$set" "$backend" "$tool" "$step" "$round" \
 		"$(jq -r '[.wall_s, .cpu_s, .rss_mb] | map(. * 1000 | round / 1000) | @tsv' <<<"$line")" \
 		"$counts" "$(repo_bytes)" >> "$results"
 }
@@ -186,8 +193,8 @@ for set in "${sets[@]}"; do
 	echo "bench: $set: $(du -sh "$src" | cut -f1), $(find "$src" | wc -l) entries" >&2
 	for backend in "${backends[@]}"; do
 		case $backend in local) addr= ;; minio) addr=$count_addr ;; proxy) addr=$far_addr ;; esac
-		for tool in "${tools[@]}"; do
-			echo "bench: $set / $backend / $tool" >&2
+		for round in $(seq "$rounds"); do for tool in "${tools[@]}"; do
+			echo "bench: $set / $backend / $tool (round $round of $rounds)" >&2
 			repo="$root/repo-$set-$tool" target="$root/restore-$set-$tool" bucket="bench-$set-$tool"
 			work="$root/work-$set"; rm -rf "$work"; cp -a "$src" "$work"
 			[ "$backend" = local ] || "$mc" mb --quiet "bench/$bucket" >/dev/null
@@ -201,7 +208,7 @@ for set in "${sets[@]}"; do
 			measure restore "${restore[@]}"
 			rm -rf "$target" "$work" "$repo"
 			[ "$backend" = local ] || "$mc" rb --force "bench/$bucket" >/dev/null
-		done
+		done; done
 	done
 	rm -rf "$src"
 done
@@ -211,11 +218,11 @@ done
 # no-change backups <= 0.5 on S3; repository bytes <= 1.0).
 python3 - "$results" "${BENCH_JSON:-}" \
 	"sets=${sets[*]}" "backends=${backends[*]}" "tools=${tools[*]}" \
-	"proxy_latency=$latency" "proxy_bandwidth=$bandwidth" \
+	"proxy_latency=$latency" "proxy_bandwidth=$bandwidth" "rounds=$rounds" \
 	"goroot_subdir=${BENCH_GOROOT_SUBDIR:-}" "modcache_mb=${BENCH_MODCACHE_MB:-}" \
 	"cairn=$("$cairn" version 2>/dev/null | head -n 1)" "commit=$(git rev-parse --short HEAD 2>/dev/null)" \
 	"date=$(date -u +%FT%TZ)" <<'PY'
-import json, sys
+import json, statistics, sys
 path, jpath = sys.argv[1], sys.argv[2]
 meta = dict(a.split("=", 1) for a in sys.argv[3:])
 lines = [l.rstrip("\n").split("\t") for l in open(path)]
@@ -235,10 +242,10 @@ mb = lambda b: "" if b is None else f"{b / 2**20:.1f}"
 num = lambda v: "" if v is None else str(v)
 for (s, b), rs in groups.items():
     print(f"\n== {s} / {b} ==")
-    print(f"{'step':9} {'tool':7} {'wall s':>8} {'cpu s':>8} {'rss MB':>7} " + " ".join(f"{k:>6}" for k in kinds)
+    print(f"{'step':9} {'tool':7} {'r':>2} {'wall s':>8} {'cpu s':>8} {'rss MB':>7} " + " ".join(f"{k:>6}" for k in kinds)
           + f" {'up MB':>8} {'down MB':>8} {'repo MB':>8}")
     for r in rs:
-        print(f"{r['step']:9} {r['tool']:7} {r['wall_s']:8.2f} {r['cpu_s']:8.2f} {r['rss_mb']:7.1f} "
+        print(f"{r['step']:9} {r['tool']:7} {r['round']:2} {r['wall_s']:8.2f} {r['cpu_s']:8.2f} {r['rss_mb']:7.1f} "
               + " ".join(f"{num(r[k]):>6}" for k in kinds)
               + f" {mb(r['bytes_up']):>8} {mb(r['bytes_down']):>8} {mb(r['repo_bytes']):>8}")
 
@@ -249,7 +256,14 @@ def target(backend, step):
     return None
 
 ratio = lambda a, b: a / b if a is not None and b else None
-by = {(r["set"], r["backend"], r["step"], r["tool"]): r for r in rows}
+# With several rounds, ratios are of the medians of each tool's rounds.
+runs = {}
+for r in rows:
+    runs.setdefault((r["set"], r["backend"], r["step"], r["tool"]), []).append(r)
+def med(rs):
+    return {k: (statistics.median(v) if (v := [r[k] for r in rs if r[k] is not None]) else None)
+            for k in ("wall_s", "cpu_s", "rss_mb", "requests", "repo_bytes")}
+by = {k: med(v) for k, v in runs.items()}
 ratios = []
 for (s, b), rs in groups.items():
     steps = list(dict.fromkeys(r["step"] for r in rs)) + ["repo-bytes"]
