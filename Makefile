@@ -45,6 +45,9 @@ fuzz:
 demo: build
 	scripts/demo.sh $(BIN)
 
+# bench compares cairn with restic on a local directory, MinIO and MinIO
+# behind a latency proxy; BENCH_SETS, BENCH_BACKENDS, BENCH_JSON, BENCH_TSV
+# and the rest are described in scripts/bench.sh and README (Performance).
 bench: build
 	scripts/bench.sh $(BIN)
 
