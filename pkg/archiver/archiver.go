@@ -82,6 +82,10 @@ type Options struct {
 	// ProgramVersion is recorded in the snapshot ("cairn v1.2.3 ...");
 	// empty means DefaultProgramVersion.
 	ProgramVersion string
+	// FileStatus, if not nil, is told what happened to each regular file
+	// (new, changed, unchanged) and to each excluded or skipped entry. It
+	// is called from several goroutines at once and must be quick.
+	FileStatus func(FileStatus)
 	// Warn, if not nil, is told about problems that do not stop the
 	// backup (they are also listed in the snapshot's Skipped). Calls are
 	// serialised.

@@ -104,6 +104,7 @@ func (a *archiver) scanDir(ctx context.Context, d *dirNode) error {
 				a.stats.filesUnchanged.Add(1)
 				a.stats.bytesDone.Add(n.Size)
 				a.stats.bytesUnchanged.Add(n.Size)
+				a.event(path, StatusUnchanged, n.Size, nil)
 				continue
 			}
 			files = append(files, &fileJob{dir: d, slot: slot, path: path, changed: prev != nil})
@@ -148,6 +149,7 @@ func (a *archiver) stat(path string, sub *vdir) (snapshot.Node, bool, error) {
 			return n, false, fmt.Errorf("backup path: %w", err)
 		}
 		a.report.skip(path, err)
+		a.event(path, StatusSkipped, 0, err)
 		return n, false, nil
 	}
 	if !a.opts.WithATime {
@@ -155,6 +157,7 @@ func (a *archiver) stat(path string, sub *vdir) (snapshot.Node, bool, error) {
 	}
 	if a.opts.Excluder != nil && (sub == nil || sub.leaf) &&
 		a.opts.Excluder.Excluded(path, n.Type == snapshot.NodeDir, nodeInfo{&n}) {
+		a.event(path, StatusExcluded, 0, nil)
 		return n, false, nil
 	}
 	xattrs, err := fsmeta.ReadXattrs(path)

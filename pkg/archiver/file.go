@@ -345,6 +345,7 @@ func (a *archiver) applyFile(j *fileJob, content []crypto.ID, res fileResult) {
 	if res.failed != nil {
 		e.omit = true
 		a.report.skip(j.path, res.failed)
+		a.event(j.path, StatusSkipped, 0, res.failed)
 		return
 	}
 	e.node.Content, e.node.Size, e.node.Sparse = content, res.size, res.sparse
@@ -353,8 +354,10 @@ func (a *archiver) applyFile(j *fileJob, content []crypto.ID, res fileResult) {
 	}
 	if j.changed {
 		a.stats.filesChanged.Add(1)
+		a.event(j.path, StatusChanged, res.size, res.changed)
 	} else {
 		a.stats.filesNew.Add(1)
+		a.event(j.path, StatusNew, res.size, res.changed)
 	}
 	a.stats.bytesDone.Add(res.size)
 }
