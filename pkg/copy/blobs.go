@@ -23,57 +23,21 @@ func (c *copier) moveBlobs(ctx context.Context, saver *repo.Saver, root []crypto
 	// needed maps each data blob the destination lacks to a file that
 	// uses it, so that a failure names the file.
 	needed := make(map[crypto.ID]string)
-	seenTree := make(map[crypto.ID]struct{})
 	seenData := make(map[crypto.ID]struct{})
-	var walk func(subtree []crypto.ID, dir string) error
-	walk = func(subtree []crypto.ID, dir string) error {
-		for _, id := range subtree {
-			if _, ok := seenTree[id]; ok {
+	err := c.walkTrees(ctx, saver, root, &counts, func(n *snapshot.Node, file string) {
+		for _, b := range n.Content {
+			if _, ok := seenData[b]; ok {
 				continue
 			}
-			seenTree[id] = struct{}{}
-			plain, err := c.src.LoadBlob(ctx, pack.TreeBlob, id)
-			if err != nil {
-				return fmt.Errorf("directory %s: tree blob %s: %w", printable(dir), id, sourceErr(err))
-			}
-			nodes, err := snapshot.DecodeTree(plain)
-			if err != nil {
-				return fmt.Errorf("directory %s: tree blob %s: %w", printable(dir), id, err)
-			}
-			added, err := saver.SaveBlobID(ctx, pack.TreeBlob, id, plain)
-			if err != nil {
-				return err
-			}
-			if added {
-				counts.TreesStored++
-			}
-			counts.BytesRead += int64(len(plain))
-			for i := range nodes {
-				n := &nodes[i]
-				p := path.Join(dir, string(n.Name))
-				switch n.Type {
-				case snapshot.NodeDir:
-					if err := walk(n.Subtree, p); err != nil {
-						return err
-					}
-				case snapshot.NodeFile:
-					for _, b := range n.Content {
-						if _, ok := seenData[b]; ok {
-							continue
-						}
-						seenData[b] = struct{}{}
-						if hasData(c.dst, b) {
-							counts.DataDeduped++
-						} else {
-							needed[b] = p
-						}
-					}
-				}
+			seenData[b] = struct{}{}
+			if hasData(c.dst, b) {
+				counts.DataDeduped++
+			} else {
+				needed[b] = file
 			}
 		}
-		return nil
-	}
-	if err := walk(root, "/"); err != nil {
+	})
+	if err != nil {
 		return nil, counts, err
 	}
 
@@ -96,7 +60,7 @@ func (c *copier) moveBlobs(ctx context.Context, saver *repo.Saver, root []crypto
 			return err
 		})
 	}
-	err := g.Wait()
+	err = g.Wait()
 	close(results)
 	for pc := range results {
 		counts.DataStored += pc.DataStored
@@ -107,6 +71,83 @@ func (c *copier) moveBlobs(ctx context.Context, saver *repo.Saver, root []crypto
 		return nil, counts, err
 	}
 	return root, counts, nil
+}
+
+// treeBatch is how many tree blobs walkTrees loads before it looks at
+// their entries: it bounds the decoded nodes held at once.
+const treeBatch = 256
+
+// queuedTree is a tree blob to load, with its directory's path.
+type queuedTree struct {
+	id  crypto.ID
+	dir string
+}
+
+// walkTrees loads every tree blob under root from the source, level by
+// level with c.opts.Connections loads at once, stores each in the
+// destination under its own ID, and calls file for every file entry (from
+// this goroutine). Trees stored by a snapshot this run committed are
+// complete in the destination and not walked again.
+func (c *copier) walkTrees(ctx context.Context, saver *repo.Saver, root []crypto.ID, counts *Counts, file func(n *snapshot.Node, path string)) error {
+	seen := make(map[crypto.ID]struct{})
+	var queue []queuedTree
+	enqueue := func(ids []crypto.ID, dir string) {
+		for _, id := range ids {
+			if _, ok := seen[id]; ok {
+				continue
+			}
+			seen[id] = struct{}{}
+			if _, ok := c.trees[id]; ok {
+				continue
+			}
+			queue = append(queue, queuedTree{id, dir})
+		}
+	}
+	enqueue(root, "/")
+	for len(queue) > 0 {
+		batch := queue[:min(len(queue), treeBatch)]
+		queue = queue[len(batch):]
+		nodes := make([][]snapshot.Node, len(batch))
+		added := make([]bool, len(batch))
+		read := make([]int, len(batch))
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(c.opts.Connections)
+		for i, q := range batch {
+			g.Go(func() error {
+				plain, err := c.src.LoadBlob(gctx, pack.TreeBlob, q.id)
+				if err != nil {
+					return fmt.Errorf("directory %s: tree blob %s: %w", printable(q.dir), q.id, sourceErr(err))
+				}
+				if nodes[i], err = snapshot.DecodeTree(plain); err != nil {
+					return fmt.Errorf("directory %s: tree blob %s: %w", printable(q.dir), q.id, err)
+				}
+				read[i] = len(plain)
+				added[i], err = saver.SaveBlobID(gctx, pack.TreeBlob, q.id, plain)
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		for i, q := range batch {
+			counts.BytesRead += int64(read[i])
+			if added[i] {
+				counts.TreesStored++
+			}
+			c.pendingTrees = append(c.pendingTrees, q.id)
+			for j := range nodes[i] {
+				n := &nodes[i][j]
+				p := path.Join(q.dir, string(n.Name))
+				switch n.Type {
+				case snapshot.NodeDir:
+					enqueue(n.Subtree, p)
+				case snapshot.NodeFile:
+					file(n, p)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // movePack reads entries from one source pack and saves each blob into

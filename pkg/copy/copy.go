@@ -140,7 +140,8 @@ func Copy(ctx context.Context, src, dst *repo.Repository, opts Options) (*Result
 	if SameChunking(src, dst) {
 		res.Mode = ModeBlobs
 	}
-	c := &copier{src: src, dst: dst, opts: opts, mode: res.Mode, dirs: make(map[string][]crypto.ID)}
+	c := &copier{src: src, dst: dst, opts: opts, mode: res.Mode, dirs: make(map[string][]crypto.ID),
+		trees: make(map[crypto.ID]struct{})}
 	for _, e := range selected {
 		origin := e.Snapshot.Origin(e.ID)
 		if d, ok := held[origin]; ok {
@@ -223,6 +224,11 @@ type copier struct {
 	// re-encoded subtree in the destination, for the snapshots committed
 	// so far in this run.
 	dirs map[string][]crypto.ID
+	// trees holds the tree blobs (ModeBlobs) of the snapshots committed
+	// so far in this run, each stored with everything under it;
+	// pendingTrees those of the snapshot being copied.
+	trees        map[crypto.ID]struct{}
+	pendingTrees []crypto.ID
 }
 
 func (c *copier) log(format string, args ...any) {
@@ -238,6 +244,7 @@ func (c *copier) one(ctx context.Context, e snapshot.Entry) (crypto.ID, Counts, 
 		return crypto.ID{}, Counts{}, err
 	}
 	sctx, saver := sess.Context(), sess.Saver()
+	c.pendingTrees = c.pendingTrees[:0]
 	var (
 		tree    []crypto.ID
 		counts  Counts
@@ -277,6 +284,9 @@ func (c *copier) one(ctx context.Context, e snapshot.Entry) (crypto.ID, Counts, 
 	counts.BytesStored = stats.BytesNew
 	for k, v := range newDirs {
 		c.dirs[k] = v
+	}
+	for _, id := range c.pendingTrees {
+		c.trees[id] = struct{}{}
 	}
 	return id, counts, nil
 }

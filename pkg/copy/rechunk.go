@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"sync"
 
 	"github.com/cairn-backup/cairn/pkg/chunker"
 	"github.com/cairn-backup/cairn/pkg/crypto"
@@ -100,7 +101,8 @@ func (rc *rechunker) file(ctx context.Context, n *snapshot.Node, file string) ([
 	if len(n.Content) == 0 {
 		return nil, nil
 	}
-	r := &contentReader{ctx: ctx, src: rc.src, blobs: n.Content, file: file}
+	r := newContentReader(ctx, rc.src, n.Content, file)
+	defer r.close()
 	rc.chunk.Reset(r)
 	var ids []crypto.ID
 	for {
@@ -151,15 +153,58 @@ func (rc *rechunker) SaveBlob(ctx context.Context, t pack.BlobType, data []byte)
 	return id, nil
 }
 
-// contentReader reads a source file's content, one blob at a time.
-type contentReader struct {
-	ctx   context.Context
-	src   *repo.Repository
-	blobs []crypto.ID
-	file  string
-	cur   []byte
-	read  uint64
+// readAhead is how many blobs of a file contentReader fetches ahead of
+// the chunker: per-request latency, not bandwidth, bounds one stream.
+const readAhead = 4
+
+type fetched struct {
+	plain []byte
 	err   error
+}
+
+// contentReader reads a source file's content in order, fetching up to
+// readAhead blobs at once. close stops and waits for the fetches.
+type contentReader struct {
+	file    string
+	results []chan fetched // one per blob, buffered
+	slots   chan struct{}
+	next    int
+	cur     []byte
+	read    uint64
+	err     error
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	ctx     context.Context
+}
+
+func newContentReader(ctx context.Context, src *repo.Repository, blobs []crypto.ID, file string) *contentReader {
+	ctx, cancel := context.WithCancel(ctx)
+	r := &contentReader{file: file, results: make([]chan fetched, len(blobs)), slots: make(chan struct{}, readAhead),
+		cancel: cancel, ctx: ctx}
+	for i := range r.results {
+		r.results[i] = make(chan fetched, 1)
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		for i, id := range blobs {
+			select {
+			case r.slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			r.wg.Add(1)
+			go func() {
+				defer r.wg.Done()
+				plain, err := src.LoadBlob(ctx, pack.DataBlob, id)
+				if err != nil {
+					err = fmt.Errorf("file %s: data blob %s: %w", printable(file), id, sourceErr(err))
+				}
+				r.results[i] <- fetched{plain, err}
+			}()
+		}
+	}()
+	return r
 }
 
 func (r *contentReader) Read(p []byte) (int, error) {
@@ -167,20 +212,31 @@ func (r *contentReader) Read(p []byte) (int, error) {
 		if r.err != nil {
 			return 0, r.err
 		}
-		if len(r.blobs) == 0 {
+		if r.next == len(r.results) {
 			return 0, io.EOF
 		}
-		id := r.blobs[0]
-		plain, err := r.src.LoadBlob(r.ctx, pack.DataBlob, id)
-		if err != nil {
-			r.err = fmt.Errorf("file %s: data blob %s: %w", printable(r.file), id, sourceErr(err))
+		select {
+		case f := <-r.results[r.next]:
+			<-r.slots
+			r.next++
+			if f.err != nil {
+				r.err = f.err
+				return 0, r.err
+			}
+			r.cur = f.plain
+		case <-r.ctx.Done():
+			r.err = r.ctx.Err()
 			return 0, r.err
 		}
-		r.blobs = r.blobs[1:]
-		r.cur = plain
 	}
 	n := copy(p, r.cur)
 	r.cur = r.cur[n:]
 	r.read += uint64(n)
 	return n, nil
+}
+
+// close stops fetching and waits until no fetch is left.
+func (r *contentReader) close() {
+	r.cancel()
+	r.wg.Wait()
 }
