@@ -144,10 +144,19 @@ func Copy(ctx context.Context, src, dst *repo.Repository, opts Options) (*Result
 		trees: make(map[crypto.ID]struct{})}
 	for _, e := range selected {
 		origin := e.Snapshot.Origin(e.ID)
-		if d, ok := held[origin]; ok {
-			res.Skipped = append(res.Skipped, Skipped{Source: e.ID, Dest: d})
-			c.log("snapshot %s: already in the destination as %s, skipped", e.ID.Short(), d.Short())
-			continue
+		if claims := held[origin]; len(claims) > 0 {
+			// With shared chunking a copy has the source's very root, so a
+			// claim that does not is not believed: anyone holding the
+			// destination's key could plant one to keep a snapshot out.
+			i := slices.IndexFunc(claims, func(d snapshot.Entry) bool {
+				return res.Mode != ModeBlobs || slices.Equal(d.Snapshot.Tree, e.Snapshot.Tree)
+			})
+			if i >= 0 {
+				res.Skipped = append(res.Skipped, Skipped{Source: e.ID, Dest: claims[i].ID})
+				c.log("snapshot %s: already in the destination as %s, skipped", e.ID.Short(), claims[i].ID.Short())
+				continue
+			}
+			c.log("snapshot %s: destination snapshot %s claims to be its copy but holds other data; copying it again", e.ID.Short(), claims[0].ID.Short())
 		}
 		if opts.DryRun {
 			res.Pending = append(res.Pending, e.ID)
@@ -163,7 +172,7 @@ func Copy(ctx context.Context, src, dst *repo.Repository, opts Options) (*Result
 			c.log("snapshot %s: not copied: %v", e.ID.Short(), err)
 			continue
 		}
-		held[origin] = id
+		held[origin] = append(held[origin], snapshot.Entry{ID: id, Snapshot: &snapshot.Snapshot{Tree: e.Snapshot.Tree}})
 		res.Copied = append(res.Copied, Copied{Source: e.ID, Dest: id, Counts: counts})
 		res.Total.add(counts)
 		c.log("snapshot %s: copied as %s", e.ID.Short(), id.Short())
@@ -202,15 +211,16 @@ func selectSnapshots(ctx context.Context, src *repo.Repository, opts Options) ([
 	return out, nil
 }
 
-// heldOrigins maps the origin of every destination snapshot to it.
-func heldOrigins(ctx context.Context, dst *repo.Repository) (map[crypto.ID]crypto.ID, error) {
+// heldOrigins maps each origin to the destination snapshots that record it.
+func heldOrigins(ctx context.Context, dst *repo.Repository) (map[crypto.ID][]snapshot.Entry, error) {
 	all, err := snapshot.List(ctx, dst)
 	if err != nil {
 		return nil, fmt.Errorf("copy: destination: %w", err)
 	}
-	held := make(map[crypto.ID]crypto.ID, len(all))
+	held := make(map[crypto.ID][]snapshot.Entry, len(all))
 	for _, e := range all {
-		held[e.Snapshot.Origin(e.ID)] = e.ID
+		o := e.Snapshot.Origin(e.ID)
+		held[o] = append(held[o], e)
 	}
 	return held, nil
 }

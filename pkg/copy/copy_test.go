@@ -253,3 +253,35 @@ func TestCopyChainKeepsTheFirstOrigin(t *testing.T) {
 		t.Fatalf("original copied again into the copy of its copy: %+v", res)
 	}
 }
+
+// Someone holding the destination's key plants a snapshot that claims to
+// be a copy of a: with shared chunking the claim's root is checked, so a
+// is copied anyway.
+func TestCopyDoesNotBelieveAPlantedOriginal(t *testing.T) {
+	ctx := context.Background()
+	f := repotest.NewFixture(t)
+	a, b := backupTwo(f)
+	d := newDest(t, f.Repo, true)
+	if _, err := Copy(ctx, f.Open(), d.repo, Options{Refs: []string{b.String()}}); err != nil {
+		t.Fatal(err)
+	}
+	dst := d.open()
+	copyOfB := snapshots(t, dst)[0]
+	planted := *copyOfB.Snapshot
+	planted.Original = a
+	if _, err := snapshot.Save(ctx, dst, &planted); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Copy(ctx, f.Open(), d.open(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Copied) != 1 || res.Copied[0].Source != a || len(res.Skipped) != 1 || res.Skipped[0].Source != b {
+		t.Fatalf("with a planted claim: %+v; want a copied and b skipped", res)
+	}
+	dst = d.open()
+	if err := dst.LoadIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sameTrees(t, f, f.Repo, a, dst, res.Copied[0].Dest)
+}
