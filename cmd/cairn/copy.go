@@ -282,6 +282,8 @@ func (a *app) runCopy(ctx context.Context, refs []string, o copyOptions) error {
 		case o.dryRun:
 			fmt.Fprintf(a.stdout, "Dry run: would copy %d snapshot(s) from %s to %s; %d already there\n",
 				len(res.Pending), srcSettings.location(), dstSettings.location(), len(res.Skipped))
+		case len(res.Copied) == 0 && len(res.Failed) == 0:
+			fmt.Fprintf(a.stdout, "Nothing to copy: the %d selected snapshot(s) are already in %s\n", len(res.Skipped), dstSettings.location())
 		default:
 			fmt.Fprintf(a.stdout, "Copied %d snapshot(s) from %s to %s, skipped %d already there; %s\n",
 				len(res.Copied), srcSettings.location(), dstSettings.location(), len(res.Skipped), how)

@@ -8,7 +8,10 @@
 // a retagged snapshot, and OriginalRepo). A source snapshot whose origin a
 // destination snapshot already records is skipped. The check is on the
 // origin, not on the content, so retagging a snapshot in either repository
-// does not make it copy again.
+// does not make it copy again. Anyone holding the destination's key could
+// plant a snapshot claiming an origin to keep it from being copied; with
+// shared chunking (below) a genuine copy has the source's very root tree,
+// so a claim whose root differs is not believed and the snapshot is copied.
 //
 // How the data moves depends on whether the two repositories chunk and
 // name blobs alike. Chunk boundaries depend on the chunker parameters and
