@@ -15,6 +15,8 @@ import (
 type initOptions struct {
 	packSize    string
 	compression string
+	// chunkerFrom is --copy-chunker-params-from with its --from-* flags.
+	chunkerFrom fromOptions
 }
 
 func newInitCommand(a *app) *cobra.Command {
@@ -26,13 +28,23 @@ func newInitCommand(a *app) *cobra.Command {
 For S3 the bucket is created if it does not exist. Keep the passphrase
 safe: without it nobody, including you, can read the backups.
 
+--copy-chunker-params-from REPO makes the new repository chunk files and
+name data exactly as REPO does, so that cairn copy from REPO moves blobs
+without re-chunking and deduplicates against what is there (restic's
+init --from-repo REPO --copy-chunker-params). It takes REPO's chunker
+parameters and its master secret, from which the chunker key and the
+content-ID key derive: anyone who can open either repository can read
+both. REPO is opened with --from-password-file, --from-password-command or
+CAIRN_FROM_PASSWORD* (see cairn copy --help).
+
 For automated tests only: CAIRN_INSECURE_TEST_KDF=1 makes new keys (init,
 key add, key passwd) use a deliberately weak key derivation, so tests run
 fast. Keys made that way are easy to brute-force; cairn warns on stderr
 whenever it is set. Never use it for real data.`,
 		Example: `  cairn -r /mnt/usb/cairn init
   CAIRN_PASSWORD_FILE=~/.cairn-pass cairn -r s3://s3.example.com/backups/laptop init
-  cairn -r s3+http://127.0.0.1:9000/backups init --pack-size 32M --compression better`,
+  cairn -r s3+http://127.0.0.1:9000/backups init --pack-size 32M --compression better
+  cairn -r s3://s3.example.com/backups/copy init --copy-chunker-params-from /media/usb/cairn`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.runInit(cmd, o)
@@ -40,6 +52,9 @@ whenever it is set. Never use it for real data.`,
 	}
 	cmd.Flags().StringVar(&o.packSize, "pack-size", "", "target pack size, e.g. 16M (default 16M)")
 	cmd.Flags().StringVar(&o.compression, "compression", "", "zstd effort: fastest, default, better or best (default: default, the level restic uses too)")
+	cmd.Flags().StringVar(&o.chunkerFrom.repo, "copy-chunker-params-from", "",
+		"chunk and name data as this repository does, so cairn copy from it moves blobs without re-chunking (the new repository shares its master secret)")
+	o.chunkerFrom.addFromFlags(cmd.Flags())
 	return cmd
 }
 
@@ -76,12 +91,22 @@ func (a *app) runInit(cmd *cobra.Command, o initOptions) error {
 		return err
 	}
 	host, username := identity()
+	var chunkerFrom *repo.Repository
+	if o.chunkerFrom.repo != "" {
+		src, _, srcDone, err := a.openFromRepository(ctx, o.chunkerFrom)
+		if err != nil {
+			return fmt.Errorf("init --copy-chunker-params-from: %w", err)
+		}
+		defer srcDone()
+		chunkerFrom = src
+	}
 	r, err := repo.Init(ctx, store, pw, repo.InitOptions{
 		KDF:              a.kdf(),
 		PackSize:         packSize,
 		CompressionLevel: level,
 		Host:             host,
 		Username:         username,
+		ChunkerFrom:      chunkerFrom,
 	})
 	if err != nil {
 		return fmt.Errorf("init %s: %w", s.location(), err)
@@ -96,6 +121,10 @@ func (a *app) runInit(cmd *cobra.Command, o initOptions) error {
 	}
 	if !a.v.GetBool("quiet") {
 		fmt.Fprintf(a.stdout, "created cairn repository %s at %s\n", cfg.ID[:8], s.location())
+		if chunkerFrom != nil {
+			fmt.Fprintf(a.stdout, "It chunks data as repository %s does and shares its master secret: cairn copy between them moves blobs as they are.\n",
+				chunkerFrom.Config().ID[:8])
+		}
 		fmt.Fprintln(a.stdout, "Keep the passphrase safe: without it the data cannot be recovered.")
 	}
 	return nil

@@ -53,6 +53,13 @@ type InitOptions struct {
 	PackSize         int
 	CompressionLevel int
 	Host, Username   string
+	// ChunkerFrom, if not nil, makes the new repository chunk and name
+	// blobs exactly as this one does (init --copy-chunker-params-from):
+	// it takes its chunker parameters and its master secret, from which
+	// the chunker key and the content-ID key derive (FORMAT.md section
+	// 5), so that cairn copy moves blobs without re-chunking. Chunker is
+	// then ignored.
+	ChunkerFrom *Repository
 }
 
 // OpenOptions configure an opened repository.
@@ -147,6 +154,9 @@ func Init(ctx context.Context, store storage.Store, passphrase []byte, opts Init
 	case !errors.Is(err, storage.ErrNotFound):
 		return nil, fmt.Errorf("check for an existing config: %w", err)
 	}
+	if opts.ChunkerFrom != nil {
+		opts.Chunker = opts.ChunkerFrom.cfg.Chunker
+	}
 	cfg, err := newConfig(opts, utcNow())
 	if err != nil {
 		return nil, err
@@ -154,6 +164,9 @@ func Init(ctx context.Context, store storage.Store, passphrase []byte, opts Init
 	mk, err := crypto.NewMasterKey()
 	if err != nil {
 		return nil, err
+	}
+	if opts.ChunkerFrom != nil {
+		mk = opts.ChunkerFrom.master
 	}
 	r, err := newRepository(store, cfg, mk, crypto.DeriveKeys(mk), OpenOptions{Host: opts.Host, Username: opts.Username})
 	if err != nil {

@@ -50,6 +50,23 @@ type Snapshot struct {
 	Skipped        []Skipped
 	Summary        Summary
 	ProgramVersion string
+	// Original is the snapshot this one was made from, by cairn copy or
+	// cairn tag: the first one of a chain (a copy of a copy names the
+	// snapshot the first copy was made from). Zero for a backup.
+	Original crypto.ID
+	// OriginalRepo is the ID of the repository Original is in; "" means
+	// this repository.
+	OriginalRepo string
+}
+
+// Origin returns the snapshot s was first made as: Original when s is a
+// copy or a retagged snapshot, else id, s's own ID. cairn copy skips a
+// snapshot whose origin the destination already holds.
+func (s *Snapshot) Origin(id crypto.ID) crypto.ID {
+	if !s.Original.IsZero() {
+		return s.Original
+	}
+	return id
 }
 
 // snapshotJSON is the stored form; IDs are hex strings because crypto.ID
@@ -68,6 +85,8 @@ type snapshotJSON struct {
 	Skipped        []Skipped `json:"skipped,omitempty"`
 	Summary        Summary   `json:"summary"`
 	ProgramVersion string    `json:"program_version"`
+	Original       string    `json:"original,omitempty"`
+	OriginalRepo   string    `json:"original_repo,omitempty"`
 }
 
 // Marshal encodes s as the JSON body of a snapshot object. The time is
@@ -99,6 +118,10 @@ func (s *Snapshot) Marshal() ([]byte, error) {
 		Skipped:        s.Skipped,
 		Summary:        s.Summary,
 		ProgramVersion: s.ProgramVersion,
+		OriginalRepo:   s.OriginalRepo,
+	}
+	if !s.Original.IsZero() {
+		j.Original = s.Original.String()
 	}
 	if j.Paths == nil {
 		j.Paths = []string{}
@@ -163,6 +186,12 @@ func UnmarshalSnapshot(body []byte) (*Snapshot, error) {
 		Skipped:        j.Skipped,
 		Summary:        j.Summary,
 		ProgramVersion: j.ProgramVersion,
+		OriginalRepo:   j.OriginalRepo,
+	}
+	if j.Original != "" {
+		if s.Original, err = crypto.ParseID(j.Original); err != nil {
+			return nil, fmt.Errorf("decode snapshot: original: %w", err)
+		}
 	}
 	for i, h := range j.Tree {
 		if s.Tree[i], err = crypto.ParseID(h); err != nil {
