@@ -202,6 +202,7 @@ func (a *app) backup(ctx context.Context, r *repo.Repository, paths []string, o 
 	p := a.newProgress()
 	defer p.done()
 	opts.Warn = p.warn
+	opts.FileStatus = a.backupFileStatus(p)
 	if p.active() {
 		opts.Progress = func(s archiver.Progress) {
 			p.update(func() string { return backupLine(s, p.lineWidth()) }, func() any { return newBackupStatus(s) }, false)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -158,4 +159,17 @@ func eta(done, total uint64, elapsed time.Duration) string {
 	}
 	left := time.Duration(float64(elapsed) * float64(total-done) / float64(done))
 	return "ETA " + formatDuration(left.Round(time.Second))
+}
+
+// verbosity is the -v count: 0, 1 (-v) or 2 (-vv). A config file or
+// environment may also say verbose: true, which is 1.
+func (a *app) verbosity() int {
+	s := strings.TrimSpace(a.v.GetString("verbose"))
+	if n, err := strconv.Atoi(s); err == nil {
+		return max(n, 0)
+	}
+	if b, err := strconv.ParseBool(s); err == nil && b {
+		return 1
+	}
+	return 0
 }

@@ -156,7 +156,7 @@ func (a *app) prune(ctx context.Context, r *repo.Repository, opts prune.Options)
 	opts.Connections = r.Connections()
 	opts.Host, _ = identity()
 	opts.Log = func(msg string) {
-		if a.v.GetBool("verbose") || strings.Contains(msg, "is never kept") || strings.Contains(msg, " waits for ") {
+		if a.verbosity() > 0 || strings.Contains(msg, "is never kept") || strings.Contains(msg, " waits for ") {
 			fmt.Fprintf(a.stderr, "cairn: prune: %s\n", oneLine(msg))
 		}
 	}

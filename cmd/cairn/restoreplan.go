@@ -44,7 +44,7 @@ type planPrinter struct {
 }
 
 func (a *app) newPlanPrinter(p *progress, o restoreOptions) *planPrinter {
-	return &planPrinter{p: p, a: a, verbose: a.v.GetBool("verbose") && !a.v.GetBool("quiet"), json: a.v.GetBool("json")}
+	return &planPrinter{p: p, a: a, verbose: a.verbosity() > 0 && !a.v.GetBool("quiet"), json: a.v.GetBool("json")}
 }
 
 // plannedLine is the --json line of one action (with -v).

@@ -93,7 +93,8 @@ Settings are taken from flags, then environment variables, then the config
 file (--config, CAIRN_CONFIG, default ~/.config/cairn/config.yaml).
 
 Exit codes: 0 ok, 1 error, 3 backup saved but some files were not read,
-10 no repository, 11 could not lock or lease, 12 wrong passphrase, 130 interrupted.`,
+10 no repository, 11 could not lock or lease, 12 wrong passphrase, 13 storage
+unreachable (not everything could be read), 130 interrupted.`,
 		Example: `  export CAIRN_REPOSITORY=s3://s3.example.com/backups/laptop
   cairn init
   cairn backup ~/Documents
@@ -122,7 +123,7 @@ Exit codes: 0 ok, 1 error, 3 backup saved but some files were not read,
 	pf.Int("connections", defaultConnections, "concurrent storage requests (env CAIRN_CONNECTIONS)")
 	pf.Bool("json", false, "print machine-readable JSON on stdout")
 	pf.BoolP("quiet", "q", false, "print only errors and requested data")
-	pf.BoolP("verbose", "v", false, "print more detail")
+	pf.CountP("verbose", "v", "print more detail; -vv: even more (backup: -v lists new and changed files, -vv every entry with its status)")
 	pf.String("config", "", "config file (env CAIRN_CONFIG; default ~/.config/cairn/config.yaml if it exists)")
 	pf.String("s3-region", "", "S3 region (env CAIRN_S3_REGION; default: ask the server)")
 	pf.String("s3-lookup", "auto", "S3 bucket addressing: auto, path or virtual (env CAIRN_S3_LOOKUP)")

@@ -162,7 +162,7 @@ func (a *app) resolveFor(name string) (*settings, error) {
 			fmt.Fprintf(a.stderr, "cairn: warning: %s\n", oneLine(msg))
 		},
 	}
-	s.backend.OnRetry = a.onRetry(a.v.GetBool("verbose"))
+	s.backend.OnRetry = a.onRetry(a.verbosity() > 0)
 	if s.backend.RetryFor <= 0 {
 		return nil, fmt.Errorf("retry-for %s: must be positive, e.g. 5m", a.v.GetString("retry-for"))
 	}
