@@ -177,7 +177,7 @@ func Mount(ctx context.Context, r Repo, mountpoint string, o Options) error {
 		default:
 		}
 		if !warned && o.Warn != nil {
-			o.Warn(fmt.Errorf("unmount %s: %w; close the files and shells using it (it is retried every second; umount -l %s detaches it now)", mountpoint, err, mountpoint))
+			o.Warn(fmt.Errorf("cannot unmount %s yet, it is probably busy: close the files and shells using it; cairn retries every second (umount -l %s detaches it at once) (%w)", mountpoint, mountpoint, err))
 			warned = true
 		}
 		select {

@@ -1,0 +1,262 @@
+package fusefs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// needFUSE skips the test loudly where FUSE is missing, and fails it in CI,
+// where it must run.
+func needFUSE(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat("/dev/fuse"); err == nil {
+		return
+	}
+	if os.Getenv("CI") != "" || os.Getenv("CAIRN_CI") != "" {
+		t.Fatal("FUSE (/dev/fuse) is missing, and CI must run the mount tests")
+	}
+	t.Skip("SKIPPED LOUDLY: /dev/fuse is missing on this machine; the mount test did not run")
+}
+
+// mounted serves r at a new mountpoint until the test ends, with a short
+// refresh interval, and returns the mountpoint and a function that
+// unmounts (by cancelling) and returns Mount's result.
+func mounted(t *testing.T, r Repo) (string, func() error) {
+	t.Helper()
+	needFUSE(t)
+	mnt := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- Mount(ctx, r, mnt, Options{Refresh: 100 * time.Millisecond, Mounted: func() { close(ready) },
+			Warn: func(err error) { t.Logf("warning: %v", err) }})
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("mount: %v", err)
+	}
+	var once sync.Once
+	var result error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case result = <-done:
+			case <-time.After(30 * time.Second):
+				result = errors.New("Mount did not return 30 s after cancel")
+			}
+		})
+		return result
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return mnt, stop
+}
+
+// TestMountTree mounts a snapshot of a tree with a directory of several
+// tree runs, a hard link, a symlink, a fifo and xattrs, and checks what the
+// file system shows against the source.
+func TestMountTree(t *testing.T) {
+	r, _ := testRepo(t)
+	src := t.TempDir()
+	data := randomFile(t, filepath.Join(src, "sub", "data"), 2, 1<<20)
+	many := filepath.Join(src, "many")
+	if err := os.Mkdir(many, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	const entries = 9000 // more than one run of 8192
+	for i := range entries {
+		if err := os.WriteFile(filepath.Join(many, fmt.Sprintf("f%05d", i)), []byte(fmt.Sprint(i)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.Symlink("sub/data", filepath.Join(src, "link")))
+	must(os.Link(filepath.Join(src, "sub", "data"), filepath.Join(src, "hard")))
+	must(unix.Mkfifo(filepath.Join(src, "fifo"), 0o640))
+	must(os.Chmod(filepath.Join(src, "sub"), 0o2751))
+	xattrs := unix.Setxattr(filepath.Join(src, "sub", "data"), "user.cairn", []byte("kept"), 0) == nil
+	if !xattrs {
+		t.Log("the temp file system takes no user xattrs: xattrs are not checked")
+	}
+	snap := backupDir(t, r, src, "nightly")
+
+	mnt, stop := mounted(t, r)
+	root := filepath.Join(mnt, "snapshots", "latest") + src
+	got, err := os.ReadFile(filepath.Join(root, "sub", "data"))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read sub/data: %v (%d bytes, equal %v)", err, len(got), bytes.Equal(got, data))
+	}
+	for _, p := range []string{"sub", "sub/data", "link", "hard", "fifo", "many", "many/f08999"} {
+		var want, have unix.Stat_t
+		must(unix.Lstat(filepath.Join(src, p), &want))
+		if err := unix.Lstat(filepath.Join(root, p), &have); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if have.Mode != want.Mode || have.Uid != want.Uid || have.Gid != want.Gid || have.Mtim != want.Mtim {
+			t.Errorf("%s: mode %o uid %d gid %d mtime %v, want %o %d %d %v", p, have.Mode, have.Uid, have.Gid, have.Mtim, want.Mode, want.Uid, want.Gid, want.Mtim)
+		}
+		if want.Mode&syscall.S_IFMT != syscall.S_IFDIR && (have.Size != want.Size || have.Nlink != want.Nlink) {
+			t.Errorf("%s: size %d nlink %d, want %d %d", p, have.Size, have.Nlink, want.Size, want.Nlink)
+		}
+	}
+	if target, err := os.Readlink(filepath.Join(root, "link")); err != nil || target != "sub/data" {
+		t.Errorf("readlink: %q, %v", target, err)
+	}
+	if xattrs {
+		buf := make([]byte, 64)
+		n, err := unix.Getxattr(filepath.Join(root, "sub", "data"), "user.cairn", buf)
+		if err != nil || string(buf[:n]) != "kept" {
+			t.Errorf("getxattr user.cairn: %q, %v", buf[:max(n, 0)], err)
+		}
+	}
+	list, err := os.ReadDir(filepath.Join(root, "many"))
+	if err != nil || len(list) != entries {
+		t.Fatalf("readdir many: %d entries, %v; want %d", len(list), err, entries)
+	}
+	for _, i := range []int{0, 4095, 8191, 8192, 8999} {
+		got, err := os.ReadFile(filepath.Join(root, "many", fmt.Sprintf("f%05d", i)))
+		if err != nil || string(got) != fmt.Sprint(i) {
+			t.Errorf("many/f%05d: %q, %v", i, got, err)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(root, "many", "f09000")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("lookup of a missing name after the last run: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(root, "many", "f08191x")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("lookup of a missing name between runs: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "sub", "data"), []byte("x"), 0o644); err == nil {
+		t.Error("writing into the mount succeeded")
+	}
+
+	// The same snapshot under ids/, hosts/ and tags/.
+	for _, p := range []string{"ids/" + shortID(t, r), "hosts/test/latest", "tags/nightly/latest"} {
+		if _, err := os.Stat(filepath.Join(mnt, p) + src + "/sub/data"); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+
+	// A second backup appears without remounting.
+	randomFile(t, filepath.Join(src, "new"), 9, 1000)
+	second := backupDir(t, r, src)
+	name := second.Time.Local().Format(timeName)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := os.Stat(filepath.Join(mnt, "snapshots", name) + src + "/new")
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("second snapshot %s did not appear: %v", name, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if target, _ := os.Readlink(filepath.Join(mnt, "snapshots", "latest")); target != name {
+		t.Errorf("snapshots/latest -> %q, want %q", target, name)
+	}
+	_ = snap
+	if err := stop(); err != nil {
+		t.Fatalf("unmount: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(mnt, "snapshots")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("after unmount, the mountpoint still shows snapshots/: %v", err)
+	}
+}
+
+func shortID(t *testing.T, r Repo) string {
+	t.Helper()
+	ids, err := r.ListObjects(context.Background(), "snapshot")
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("snapshots: %d, %v", len(ids), err)
+	}
+	return ids[0].Short()
+}
+
+// TestMountExternalUnmount: unmounting from outside (umount, as fusermount
+// -u does) makes Mount return nil.
+func TestMountExternalUnmount(t *testing.T) {
+	r, _ := testRepo(t)
+	src := t.TempDir()
+	randomFile(t, filepath.Join(src, "f"), 1, 100)
+	backupDir(t, r, src)
+	mnt, stop := mounted(t, r)
+	if err := syscall.Unmount(mnt, 0); err != nil {
+		t.Fatalf("umount: %v", err)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("Mount after an external unmount: %v", err)
+	}
+}
+
+// TestMountBusyUnmount: Ctrl-C while a file in the mount is open. Mount
+// warns and keeps retrying instead of leaving a dead mount, and returns
+// once the file is closed.
+func TestMountBusyUnmount(t *testing.T) {
+	r, _ := testRepo(t)
+	src := t.TempDir()
+	randomFile(t, filepath.Join(src, "f"), 1, 100)
+	backupDir(t, r, src)
+	needFUSE(t)
+	mnt := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan struct{})
+	warned := make(chan error, 10)
+	done := make(chan error, 1)
+	go func() {
+		done <- Mount(ctx, r, mnt, Options{Mounted: func() { close(ready) }, Warn: func(err error) { warned <- err }})
+	}()
+	<-ready
+	f, err := os.Open(filepath.Join(mnt, "snapshots", "latest") + src + "/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	select {
+	case err := <-warned:
+		t.Logf("warned: %v", err)
+	case err := <-done:
+		f.Close()
+		t.Fatalf("Mount returned %v while a file was open: the mount was not busy?", err)
+	case <-time.After(10 * time.Second):
+		f.Close()
+		t.Fatal("no warning about the busy mountpoint")
+	}
+	if _, err := f.Read(make([]byte, 10)); err != nil {
+		t.Errorf("read while the unmount waits: %v", err)
+	}
+	f.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Mount: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Mount did not return after the file was closed")
+	}
+	if _, err := os.Stat(filepath.Join(mnt, "snapshots")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("after unmount, the mountpoint still shows snapshots/: %v", err)
+	}
+}
