@@ -2,6 +2,7 @@ package fusefs
 
 import (
 	"context"
+	"sync"
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fs"
@@ -42,6 +43,14 @@ type virtDir struct {
 	fsys *FS
 	key  string
 	list lister
+
+	// The entries of the last listing, by name, so that the lookups
+	// of ls -l in a directory of thousands of snapshots cost a map
+	// access each.
+	mu     sync.Mutex
+	seen   *view
+	listed []virtEntry
+	byName map[string]int
 }
 
 var (
@@ -93,15 +102,26 @@ func snapEntries(ns []named) []virtEntry {
 	return out
 }
 
-func (d *virtDir) entries(ctx context.Context) []virtEntry {
+// entries returns the directory's entries in the current listing, and
+// their index by name.
+func (d *virtDir) entries(ctx context.Context) ([]virtEntry, map[string]int) {
 	v, err := d.fsys.snaps.view(ctx)
 	if err != nil {
 		d.fsys.warn(err)
 	}
 	if v == nil {
-		return nil
+		return nil, nil
 	}
-	return d.list(v)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.seen != v {
+		d.seen, d.listed = v, d.list(v)
+		d.byName = make(map[string]int, len(d.listed))
+		for i, e := range d.listed {
+			d.byName[e.name] = i
+		}
+	}
+	return d.listed, d.byName
 }
 
 func (d *virtDir) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
@@ -126,7 +146,7 @@ func (fsys *FS) virtAttr(a *fuse.Attr) {
 }
 
 func (d *virtDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
-	es := d.entries(ctx)
+	es, _ := d.entries(ctx)
 	list := make([]fuse.DirEntry, 0, len(es))
 	for _, e := range es {
 		mode := uint32(syscall.S_IFDIR)
@@ -139,10 +159,9 @@ func (d *virtDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 }
 
 func (d *virtDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	for _, e := range d.entries(ctx) {
-		if e.name != name {
-			continue
-		}
+	es, byName := d.entries(ctx)
+	if i, ok := byName[name]; ok {
+		e := es[i]
 		// The entry may change with the next listing.
 		out.SetEntryTimeout(d.fsys.snaps.every)
 		out.SetAttrTimeout(d.fsys.snaps.every)
