@@ -88,12 +88,19 @@ func TestMountReaderRandomOffsets(t *testing.T) {
 	readRandom(t, f, data, 300)
 }
 
-// TestMountReaderSmallCache reads with a cache smaller than one blob: every
-// read loads again, and still gets the right bytes.
+// TestMountReaderSmallCache reads with caches smaller than the file (and
+// than one blob): reads load blobs again, still get the right bytes, and
+// the cache never holds more than its bound.
 func TestMountReaderSmallCache(t *testing.T) {
 	r, n, data := fileOf(t, 2<<20)
-	f := newFileReader("/f", n, newBlobCache(r, 1), indexLens(r))
-	readRandom(t, f, data, 50)
+	for _, budget := range []int64{1, 300 << 10} {
+		blobs := newBlobCache(r, budget)
+		f := newFileReader("/f", n, blobs, indexLens(r))
+		readRandom(t, f, data, 50)
+		if got := blobs.cache.size(); got > budget || (budget > 1 && got == 0) {
+			t.Errorf("cache of %d bytes holds %d", budget, got)
+		}
+	}
 }
 
 // TestMountReaderForgedLengths: an index whose lengths lie. Lengths that

@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cairn-backup/cairn/pkg/storage/fault"
 )
 
 // needFUSE skips the test loudly where FUSE is missing, and fails it in CI,
@@ -258,5 +261,65 @@ func TestMountBusyUnmount(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(mnt, "snapshots")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("after unmount, the mountpoint still shows snapshots/: %v", err)
+	}
+}
+
+// TestMountStorageOutage: the storage fails while the mount is in use. A
+// read fails with EIO and a warning naming the file (never wrong or short
+// data), listings keep the last snapshot list, and once the storage is
+// back the same file reads correctly without remounting.
+func TestMountStorageOutage(t *testing.T) {
+	r, store := testRepo(t)
+	src := t.TempDir()
+	data := randomFile(t, filepath.Join(src, "f"), 5, 1<<20)
+	backupDir(t, r, src)
+	faulty := fault.New(store)
+	fr := openRepo(t, faulty)
+
+	needFUSE(t)
+	mnt := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	var mu sync.Mutex
+	var warnings []string
+	done := make(chan error, 1)
+	go func() {
+		done <- Mount(ctx, fr, mnt, Options{Refresh: time.Millisecond, Mounted: func() { close(ready) },
+			Warn: func(err error) { mu.Lock(); warnings = append(warnings, err.Error()); mu.Unlock() }})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	<-ready
+	file := filepath.Join(mnt, "snapshots", "latest") + src + "/f"
+	if _, err := os.Stat(file); err != nil {
+		t.Fatal(err)
+	}
+
+	faulty.FailPrefix(fault.OpGet, "data/", syscall.ECONNRESET)
+	faulty.FailPrefix(fault.OpList, "", syscall.ECONNRESET)
+	if got, err := os.ReadFile(file); err == nil {
+		t.Fatalf("read during the outage succeeded (%d bytes)", len(got))
+	} else if !errors.Is(err, syscall.EIO) {
+		t.Errorf("read during the outage: %v, want EIO", err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	if list, err := os.ReadDir(filepath.Join(mnt, "snapshots")); err != nil || len(list) != 2 {
+		t.Errorf("snapshots/ during the outage: %d entries, %v; want the last listing (2)", len(list), err)
+	}
+	mu.Lock()
+	joined := strings.Join(warnings, "\n")
+	mu.Unlock()
+	if !strings.Contains(joined, src+"/f") {
+		t.Errorf("no warning names the file that failed:\n%s", joined)
+	}
+
+	faulty.Clear()
+	got, err := os.ReadFile(file)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read after the outage: %v (%d bytes, equal %v)", err, len(got), bytes.Equal(got, data))
 	}
 }
