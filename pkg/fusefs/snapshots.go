@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
@@ -47,9 +48,16 @@ type snapshotList struct {
 	// finds a new snapshot, loading the index makes its blobs known.
 	loadIndex func(ctx context.Context) error
 
-	mu     sync.Mutex
-	cur    *view
-	listed time.Time
+	// refresh is held while listing; cur is the last listing, read
+	// without waiting for one in progress.
+	refresh sync.Mutex
+	cur     atomic.Pointer[listing]
+}
+
+// listing is a view and when it was listed.
+type listing struct {
+	v  *view
+	at time.Time
 }
 
 func newSnapshotList(r Repo, every time.Duration) *snapshotList {
@@ -60,33 +68,52 @@ func newSnapshotList(r Repo, every time.Duration) *snapshotList {
 	}
 }
 
-// view returns the current listing, listing again when it is stale. When
-// listing fails after a first success, the last listing is kept and the
-// error returned alongside it, so a storage hiccup does not empty the
-// directories.
+// last returns the last listing's view, nil before the first.
+func (l *snapshotList) last() *view {
+	if c := l.cur.Load(); c != nil {
+		return c.v
+	}
+	return nil
+}
+
+// view returns the current listing, listing again when it is stale. While
+// another caller lists, the last listing is returned at once rather than
+// making every stat wait for the storage. When listing fails after a first
+// success, the last listing is kept (and the error returned alongside it),
+// so a storage hiccup does not empty the directories.
 func (l *snapshotList) view(ctx context.Context) (*view, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.cur != nil && time.Since(l.listed) < l.every {
-		return l.cur, nil
+	c := l.cur.Load()
+	if c != nil && time.Since(c.at) < l.every {
+		return c.v, nil
+	}
+	if c != nil && !l.refresh.TryLock() {
+		return c.v, nil
+	}
+	if c == nil {
+		l.refresh.Lock()
+	}
+	defer l.refresh.Unlock()
+	if c = l.cur.Load(); c != nil && time.Since(c.at) < l.every {
+		return c.v, nil
 	}
 	entries, err := snapshot.List(ctx, l.store)
-	if err != nil {
-		if l.cur != nil {
-			l.listed = time.Now() // do not retry on every lookup
-			return l.cur, err
+	if err == nil && c != nil && c.v.hasNew(entries) {
+		if err = l.loadIndex(ctx); err != nil {
+			err = fmt.Errorf("new snapshots are not shown yet: %w", err)
 		}
-		return nil, err
 	}
-	if l.cur != nil && l.cur.hasNew(entries) {
-		if err := l.loadIndex(ctx); err != nil {
-			l.listed = time.Now()
-			return l.cur, fmt.Errorf("new snapshots are not shown yet: %w", err)
+	if err != nil {
+		if c == nil {
+			return nil, err
 		}
+		// Do not retry on every lookup.
+		l.cur.Store(&listing{v: c.v, at: time.Now()})
+		return c.v, err
 	}
 	l.store.retain(entries)
-	l.cur, l.listed = buildView(entries), time.Now()
-	return l.cur, nil
+	v := buildView(entries)
+	l.cur.Store(&listing{v: v, at: time.Now()})
+	return v, nil
 }
 
 // hasNew reports whether entries hold a snapshot v does not.

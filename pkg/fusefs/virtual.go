@@ -136,10 +136,7 @@ func (fsys *FS) virtAttr(a *fuse.Attr) {
 	a.Mode = syscall.S_IFDIR | 0o555
 	a.Nlink = 2
 	a.Owner = fuse.Owner{Uid: fsys.uid, Gid: fsys.gid}
-	fsys.snaps.mu.Lock()
-	cur := fsys.snaps.cur
-	fsys.snaps.mu.Unlock()
-	if cur != nil && !cur.latest.IsZero() {
+	if cur := fsys.snaps.last(); cur != nil && !cur.latest.IsZero() {
 		t := cur.latest
 		a.SetTimes(&t, &t, &t)
 	}
