@@ -1,11 +1,16 @@
 package fusefs
 
 import (
+	"bytes"
+	"context"
+	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/cairn-backup/cairn/pkg/repo"
 	"github.com/cairn-backup/cairn/pkg/snapshot"
 )
 
@@ -56,5 +61,46 @@ func TestMountViewNames(t *testing.T) {
 	}
 	if !slices.Equal(ids, wantIDs) {
 		t.Errorf("ids/: %q, want %q", ids, wantIDs)
+	}
+}
+
+// TestMountJunkSnapshot: junk planted under snapshots/ (anyone with write
+// access can) hides no snapshot from the mount, and is reported once, not
+// at every listing.
+func TestMountJunkSnapshot(t *testing.T) {
+	_, store := testRepo(t)
+	ctx := context.Background()
+	r := openRepo(t, store)
+	src := t.TempDir()
+	randomFile(t, filepath.Join(src, "f"), 1, 100)
+	backupDir(t, r, src)
+	junk := bytes.Repeat([]byte("junk"), 100)
+	var junkID crypto.ID
+	junkID[0] = 0xee
+	if err := store.Put(ctx, repo.ObjectName(repo.KindSnapshot, junkID), junk); err != nil {
+		t.Fatal(err)
+	}
+	var warnings atomic.Int64
+	r, err := repo.Open(ctx, store, testPassphrase, repo.OpenOptions{Warn: func(string, error) { warnings.Add(1) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.LoadIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l := newSnapshotList(r, time.Nanosecond)
+	for range 3 {
+		v, err := l.view(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(v.all) != 1 {
+			t.Fatalf("listing shows %d snapshots, want the 1 real one", len(v.all))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if got := warnings.Load(); got != 1 {
+		t.Errorf("junk snapshot reported %d times over 3 listings, want once", got)
 	}
 }
