@@ -31,7 +31,13 @@ type blobCache struct {
 
 	mu       sync.Mutex
 	inflight map[crypto.ID]*blobCall
+	// prefetching bounds the loads started ahead of sequential readers.
+	prefetching chan struct{}
 }
+
+// maxPrefetch bounds the blob loads running ahead of readers, for all
+// files together.
+const maxPrefetch = 8
 
 type blobCall struct {
 	done chan struct{}
@@ -40,7 +46,8 @@ type blobCall struct {
 }
 
 func newBlobCache(l blobLoader, budget int64) *blobCache {
-	return &blobCache{loader: l, cache: newLRU[crypto.ID, []byte](budget), inflight: map[crypto.ID]*blobCall{}}
+	return &blobCache{loader: l, cache: newLRU[crypto.ID, []byte](budget), inflight: map[crypto.ID]*blobCall{},
+		prefetching: make(chan struct{}, maxPrefetch)}
 }
 
 // get returns the plaintext of data blob id. The slice is shared: callers
@@ -89,4 +96,30 @@ func (c *blobCache) get(ctx context.Context, id crypto.ID) ([]byte, error) {
 
 func isCancel(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// prefetch starts loading blob id in the background unless it is cached,
+// already loading, or maxPrefetch loads are running: a sequential reader
+// then finds the next blobs decrypted when it gets there, instead of
+// waiting for one round trip per blob. ctx is the mount's, not a
+// request's, since the load outlives the request that asked for it.
+func (c *blobCache) prefetch(ctx context.Context, id crypto.ID) {
+	if _, ok := c.cache.get(id); ok {
+		return
+	}
+	c.mu.Lock()
+	_, loading := c.inflight[id]
+	c.mu.Unlock()
+	if loading {
+		return
+	}
+	select {
+	case c.prefetching <- struct{}{}:
+	default:
+		return
+	}
+	go func() {
+		defer func() { <-c.prefetching }()
+		_, _ = c.get(ctx, id) // a failure is met again by the read itself
+	}()
 }

@@ -51,6 +51,12 @@ type fileReader struct {
 	// claimed[i] reports whether lens[i] came from the index (and so must
 	// be checked against the blob).
 	claimed []bool
+	// background is the mount's context, for prefetches; nil disables
+	// them.
+	background context.Context
+	// next is where the last read ended: a read starting there is
+	// sequential, and the blobs after it are prefetched.
+	next int64
 	// bad is set once the blobs proved inconsistent with the file's
 	// size; every later read fails with it.
 	bad error
@@ -113,22 +119,46 @@ func (f *fileReader) ReadAt(ctx context.Context, p []byte, off int64) (int, erro
 	if rest := f.size - off; int64(len(want)) > rest {
 		want = want[:rest]
 	}
-	done := 0
+	f.mu.Lock()
+	sequential := off == f.next
+	f.mu.Unlock()
+	done, last := 0, -1
 	for done < len(want) {
 		i, start, err := f.locate(ctx, off+int64(done))
 		if err != nil {
 			return done, err
+		}
+		if sequential && i != last {
+			f.prefetch(i)
 		}
 		data, err := f.blob(ctx, i)
 		if err != nil {
 			return done, err
 		}
 		done += copy(want[done:], data[off+int64(done)-start:])
+		last = i
 	}
+	f.mu.Lock()
+	f.next = off + int64(done)
+	f.mu.Unlock()
 	if len(want) < len(p) {
 		return done, io.EOF
 	}
 	return done, nil
+}
+
+// readAhead is how many blobs after the one being read a sequential read
+// loads in the background (4 MiB with the default chunker).
+const readAhead = 4
+
+// prefetch starts loading the readAhead blobs after blob i.
+func (f *fileReader) prefetch(i int) {
+	if f.background == nil {
+		return
+	}
+	for j := i + 1; j <= i+readAhead && j < len(f.content); j++ {
+		f.blobs.prefetch(f.background, f.content[j])
+	}
 }
 
 // locate returns the blob holding byte pos and its offset in the file,

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/index"
@@ -247,5 +248,36 @@ func TestMountReaderFixtureV10(t *testing.T) {
 	}
 	if files == 0 || multi == 0 {
 		t.Fatalf("read %d files, %d of several blobs: the fixture should have both", files, multi)
+	}
+}
+
+// TestMountReaderPrefetch: a sequential read starts loading the next
+// blobs, so a reader of a remote repository does not wait one round trip
+// per blob.
+func TestMountReaderPrefetch(t *testing.T) {
+	r, n, data := fileOf(t, 2<<20)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	blobs := newBlobCache(r, BlobCacheSize)
+	f := newFileReader("/f", n, blobs, indexLens(r))
+	f.background = ctx
+	buf := make([]byte, 4096)
+	if _, err := f.ReadAt(ctx, buf, 0); err != nil || !bytes.Equal(buf, data[:4096]) {
+		t.Fatalf("first read: %v", err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for j := 1; j <= readAhead; j++ {
+		for {
+			if _, ok := blobs.cache.get(n.Content[j]); ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("blob %d was not prefetched after a sequential read", j)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if _, ok := blobs.cache.get(n.Content[readAhead+1]); ok {
+		t.Errorf("blob %d was loaded: more than readAhead (%d) blobs ahead", readAhead+1, readAhead)
 	}
 }

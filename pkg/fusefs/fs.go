@@ -109,13 +109,15 @@ func (fsys *FS) warn(err error) {
 
 func (fsys *FS) newFileReader(path string, n *snapshot.Node) *fileReader {
 	idx := fsys.repo.Index()
-	return newFileReader(path, n, fsys.blobs, func(id crypto.ID) uint32 {
+	f := newFileReader(path, n, fsys.blobs, func(id crypto.ID) uint32 {
 		e, ok := idx.Lookup(id)
 		if !ok || e.Type != pack.DataBlob {
 			return 0
 		}
 		return e.PlainLen
 	})
+	f.background = fsys.ctx
+	return f
 }
 
 // Mount mounts the repository's snapshots read-only at mountpoint and
