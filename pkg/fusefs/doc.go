@@ -42,7 +42,10 @@
 // the offset and the lengths learned are kept. Decrypted blobs are kept in
 // a bounded LRU cache (64 MiB by default), and a blob wanted by several
 // reads at once is loaded once, since the kernel splits a sequential read
-// into parallel 128 KiB requests.
+// into parallel 128 KiB requests. A read that continues where the last one
+// ended starts loading the next four blobs in the background (at most
+// eight such loads at once for the whole mount), so that reading a file
+// from a remote repository does not wait one round trip per blob.
 //
 // # Lifetime
 //
