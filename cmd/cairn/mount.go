@@ -12,6 +12,7 @@ import (
 
 type mountOptions struct {
 	allowOther bool
+	noPerms    bool
 	cacheMiB   int64
 }
 
@@ -43,6 +44,7 @@ without remounting. Needs FUSE (/dev/fuse; fusermount3 unless run as root).`,
 		},
 	}
 	cmd.Flags().BoolVar(&o.allowOther, "allow-other", false, "let other users see the mount (needs user_allow_other in /etc/fuse.conf unless root); the recorded permissions still apply")
+	cmd.Flags().BoolVar(&o.noPerms, "no-default-permissions", false, "do not check the recorded owners and modes: whoever sees the mount reads every file")
 	cmd.Flags().Int64Var(&o.cacheMiB, "cache-size", fusefs.BlobCacheSize>>20, "MiB of decrypted file data kept in memory")
 	return cmd
 }
@@ -66,8 +68,9 @@ func (a *app) runMount(ctx context.Context, mountpoint string, o mountOptions) e
 	}
 	quiet := a.v.GetBool("quiet")
 	return fusefs.Mount(ctx, r, mountpoint, fusefs.Options{
-		BlobCacheSize: o.cacheMiB << 20,
-		AllowOther:    o.allowOther,
+		BlobCacheSize:        o.cacheMiB << 20,
+		AllowOther:           o.allowOther,
+		NoDefaultPermissions: o.noPerms,
 		Warn: func(err error) {
 			fmt.Fprintf(a.stderr, "cairn: warning: %s\n", oneLine(err.Error()))
 		},

@@ -48,6 +48,11 @@ type Options struct {
 	// /etc/fuse.conf unless root). Permissions are checked by the
 	// kernel against the recorded modes and owners either way.
 	AllowOther bool
+	// NoDefaultPermissions turns the kernel's permission checks off:
+	// whoever can see the mount reads every file, whatever its recorded
+	// owner and mode (restic's --no-default-permissions). Whoever has the
+	// passphrase could restore them anyway.
+	NoDefaultPermissions bool
 	// Warn receives errors that a file system operation can only answer
 	// with EIO, so the user learns which file and blob failed and why.
 	Warn func(error)
@@ -131,16 +136,20 @@ func Mount(ctx context.Context, r Repo, mountpoint string, o Options) error {
 	}
 	root := fsys.rootDir()
 	long := time.Hour // trees never change
+	mountOpts := []string{"ro"}
+	if !o.NoDefaultPermissions {
+		// The kernel checks the recorded modes and owners, as for a
+		// restored tree.
+		mountOpts = append(mountOpts, "default_permissions")
+	}
 	opts := &fs.Options{
 		MountOptions: fuse.MountOptions{
-			FsName:       "cairn",
-			Name:         "cairn",
-			AllowOther:   o.AllowOther,
-			DirectMount:  true, // as root, no fusermount needed
-			MaxReadAhead: 1 << 20,
-			// The kernel checks the recorded modes and owners, as for
-			// a restored tree.
-			Options:              []string{"ro", "default_permissions"},
+			FsName:               "cairn",
+			Name:                 "cairn",
+			AllowOther:           o.AllowOther,
+			DirectMount:          true, // as root, no fusermount needed
+			MaxReadAhead:         1 << 20,
+			Options:              mountOpts,
 			EnableSymlinkCaching: true,
 		},
 		EntryTimeout:    &long,
