@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -321,5 +322,75 @@ func TestMountStorageOutage(t *testing.T) {
 	got, err := os.ReadFile(file)
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("read after the outage: %v (%d bytes, equal %v)", err, len(got), bytes.Equal(got, data))
+	}
+}
+
+// TestMountPermissions: with --allow-other, another user reads what the
+// recorded modes let them read and nothing else; NoDefaultPermissions lets
+// them read everything.
+func TestMountPermissions(t *testing.T) {
+	needFUSE(t)
+	if os.Getuid() != 0 {
+		t.Skip("SKIPPED LOUDLY: not root, so the test cannot read the mount as another user")
+	}
+	r, _ := testRepo(t)
+	// Directories others can traverse, in the source and so in the
+	// snapshot.
+	src, err := os.MkdirTemp("/tmp", "cairn-mount-perm-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(src) })
+	if err := os.Chmod(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.WriteFile(filepath.Join(src, "public"), []byte("public"), 0o644))
+	must(os.WriteFile(filepath.Join(src, "secret"), []byte("secret"), 0o600))
+	backupDir(t, r, src)
+
+	asNobody := func(path string) error {
+		cmd := exec.Command("cat", path)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	}
+	for _, noPerms := range []bool{false, true} {
+		mnt, err := os.MkdirTemp("/tmp", "cairn-mount-perm-mnt-")
+		must(err)
+		must(os.Chmod(mnt, 0o755))
+		ctx, cancel := context.WithCancel(context.Background())
+		ready, done := make(chan struct{}), make(chan error, 1)
+		go func() {
+			done <- Mount(ctx, r, mnt, Options{AllowOther: true, NoDefaultPermissions: noPerms, Mounted: func() { close(ready) }})
+		}()
+		select {
+		case <-ready:
+		case err := <-done:
+			cancel()
+			t.Fatalf("mount: %v", err)
+		}
+		root := filepath.Join(mnt, "snapshots", "latest") + src
+		if err := asNobody(filepath.Join(root, "public")); err != nil {
+			t.Errorf("no-default-permissions %v: nobody cannot read a 0644 file: %v", noPerms, err)
+		}
+		err = asNobody(filepath.Join(root, "secret"))
+		if !noPerms && err == nil {
+			t.Error("nobody read a file recorded as root's, mode 0600")
+		}
+		if noPerms && err != nil {
+			t.Errorf("no-default-permissions: nobody cannot read the 0600 file: %v", err)
+		}
+		cancel()
+		must(<-done)
+		os.Remove(mnt)
 	}
 }
