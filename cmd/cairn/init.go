@@ -32,9 +32,10 @@ safe: without it nobody, including you, can read the backups.
 name data exactly as REPO does, so that cairn copy from REPO moves blobs
 without re-chunking and deduplicates against what is there (restic's
 init --from-repo REPO --copy-chunker-params). It takes REPO's chunker
-parameters and its master secret, from which the chunker key and the
-content-ID key derive: anyone who can open either repository can read
-both. REPO is opened with --from-password-file, --from-password-command or
+parameters, its chunker key and its content-ID key: the ability to chunk
+alike and recognise the same content, nothing that decrypts. The new
+repository has its own master secret and encryption key, so a passphrase
+of one does not read the other. REPO is opened with --from-password-file, --from-password-command or
 CAIRN_FROM_PASSWORD* (see cairn copy --help).
 
 For automated tests only: CAIRN_INSECURE_TEST_KDF=1 makes new keys (init,
@@ -53,7 +54,7 @@ whenever it is set. Never use it for real data.`,
 	cmd.Flags().StringVar(&o.packSize, "pack-size", "", "target pack size, e.g. 16M (default 16M)")
 	cmd.Flags().StringVar(&o.compression, "compression", "", "zstd effort: fastest, default, better or best (default: default, the level restic uses too)")
 	cmd.Flags().StringVar(&o.chunkerFrom.repo, "copy-chunker-params-from", "",
-		"chunk and name data as this repository does, so cairn copy from it moves blobs without re-chunking (the new repository shares its master secret)")
+		"chunk and name data as this repository does, so cairn copy from it moves blobs without re-chunking (shares its chunker and content-ID keys, not its encryption key)")
 	o.chunkerFrom.addFromFlags(cmd.Flags())
 	return cmd
 }
@@ -122,7 +123,7 @@ func (a *app) runInit(cmd *cobra.Command, o initOptions) error {
 	if !a.v.GetBool("quiet") {
 		fmt.Fprintf(a.stdout, "created cairn repository %s at %s\n", cfg.ID[:8], s.location())
 		if chunkerFrom != nil {
-			fmt.Fprintf(a.stdout, "It chunks data as repository %s does and shares its master secret: cairn copy between them moves blobs as they are.\n",
+			fmt.Fprintf(a.stdout, "It chunks data as repository %s does, with its own encryption key: cairn copy between them moves blobs as they are.\n",
 				chunkerFrom.Config().ID[:8])
 		}
 		fmt.Fprintln(a.stdout, "Keep the passphrase safe: without it the data cannot be recovered.")

@@ -137,7 +137,7 @@ func TestCopyRechunksWithTheDestinationsChunker(t *testing.T) {
 	id := f.Backup(f.Repo, repotest.T0, big)
 	d := newDest(t, f.Repo, false)
 	if SameChunking(f.Repo, d.repo) {
-		t.Fatal("repositories with their own master secrets chunk alike")
+		t.Fatal("repositories with other chunker parameters and keys chunk alike")
 	}
 	res, err := Copy(ctx, f.Open(), d.repo, Options{})
 	if err != nil {

@@ -15,10 +15,11 @@
 //
 // How the data moves depends on whether the two repositories chunk and
 // name blobs alike. Chunk boundaries depend on the chunker parameters and
-// the chunker key, blob IDs on the content-ID key, and both keys derive
-// from the master secret (FORMAT.md section 3). A repository made with
-// `cairn init --copy-chunker-params-from SRC` shares SRC's master secret
-// and chunker parameters, and then:
+// the chunker key, blob IDs on the content-ID key; both keys derive from
+// the master secret unless the config carries them (FORMAT.md sections 3
+// and 5). A repository made with `cairn init --copy-chunker-params-from
+// SRC` has its own master secret but carries SRC's two keys and chunker
+// parameters, and then:
 //
 //	walk the snapshot's trees in the source; store each tree blob as is
 //	collect the data blobs the destination's index lacks

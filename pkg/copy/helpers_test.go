@@ -29,9 +29,10 @@ type dest struct {
 	repo  *repo.Repository
 }
 
-// newDest initialises a destination: sharing the source's chunking
-// (init --copy-chunker-params-from) when same, else with other chunker
-// parameters and its own master secret.
+// newDest initialises a destination with its own master secret: sharing
+// the source's chunking (init --copy-chunker-params-from: its chunker
+// parameters, chunker key and content-ID key) when same, else with other
+// chunker parameters.
 func newDest(t *testing.T, src *repo.Repository, same bool) *dest {
 	t.Helper()
 	store := mem.New()

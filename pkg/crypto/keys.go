@@ -60,6 +60,23 @@ func DeriveKeys(mk MasterKey) *Keys {
 	return k
 }
 
+// DeriveKeysWith is DeriveKeys with the content-ID key and the chunker key
+// given rather than derived: a repository made to chunk and name data as
+// another does (init --copy-chunker-params-from) has its own master secret,
+// hence its own encryption key, and carries the other's two keys in its
+// config (FORMAT.md section 5). HKDF is one-way, so those two reveal
+// nothing about the other repository's master secret or encryption key.
+func DeriveKeysWith(mk MasterKey, id, chunker [KeySize]byte) *Keys {
+	k := DeriveKeys(mk)
+	k.id, k.chunker = id, chunker
+	return k
+}
+
+// ContentKeys returns the content-ID key and the chunker key, the two keys
+// that decide how data is chunked and named, for a new repository that is
+// to chunk and name data alike (DeriveKeysWith). They decrypt nothing.
+func (k *Keys) ContentKeys() (id, chunker [KeySize]byte) { return k.id, k.chunker }
+
 // ChunkerKey returns the key for the keyed content-defined chunker.
 func (k *Keys) ChunkerKey() []byte {
 	out := k.chunker

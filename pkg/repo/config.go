@@ -24,6 +24,54 @@ type Config struct {
 	Compression      string         `json:"compression"`
 	CompressionLevel int            `json:"compression_level"`
 	PackSize         int            `json:"pack_size"`
+	// ContentKeys, when set, are the content-ID key and the chunker key
+	// this repository uses instead of deriving them from its master
+	// secret: those of the repository it was made to chunk alike
+	// (InitOptions.ChunkerFrom). Revision 1.1, FORMAT.md section 5.
+	ContentKeys *ContentKeys `json:"content_keys,omitempty"`
+}
+
+// ContentKeys are the two keys that decide chunking and naming, in hex.
+// They decrypt nothing, but they let whoever holds them confirm that a
+// known file is stored, so they live only inside the sealed config.
+type ContentKeys struct {
+	ID      string `json:"id"`
+	Chunker string `json:"chunker"`
+}
+
+func newContentKeys(k *crypto.Keys) *ContentKeys {
+	id, ch := k.ContentKeys()
+	return &ContentKeys{ID: hex.EncodeToString(id[:]), Chunker: hex.EncodeToString(ch[:])}
+}
+
+// decode returns the two keys, or an error wrapping ErrCorrupt unless each
+// is exactly 32 bytes of lowercase hex.
+func (c *ContentKeys) decode() (id, chunker [crypto.KeySize]byte, err error) {
+	for _, f := range []struct {
+		name, hex string
+		out       *[crypto.KeySize]byte
+	}{{"id", c.ID, &id}, {"chunker", c.Chunker, &chunker}} {
+		b, derr := hex.DecodeString(f.hex)
+		if derr != nil || len(b) != crypto.KeySize || hex.EncodeToString(b) != f.hex {
+			return id, chunker, fmt.Errorf("config: content_keys.%s is not %d bytes of lowercase hex: %w", f.name, crypto.KeySize, ErrCorrupt)
+		}
+		copy(f.out[:], b)
+	}
+	return id, chunker, nil
+}
+
+// keys returns the subkeys of this repository: those derived from mk,
+// with the content-ID and chunker keys of ContentKeys when it is set. The
+// config must have passed validate.
+func (c *Config) keys(mk crypto.MasterKey) *crypto.Keys {
+	if c.ContentKeys == nil {
+		return crypto.DeriveKeys(mk)
+	}
+	id, ch, err := c.ContentKeys.decode()
+	if err != nil {
+		panic("repo: keys of an unvalidated config: " + err.Error())
+	}
+	return crypto.DeriveKeysWith(mk, id, ch)
 }
 
 const (
@@ -101,6 +149,14 @@ func (c *Config) validate() error {
 	}
 	if c.PackSize < minPackSize || c.PackSize > maxPackSize {
 		return fmt.Errorf("config: pack size %d out of range %d-%d", c.PackSize, minPackSize, maxPackSize)
+	}
+	if c.ContentKeys != nil {
+		// Authenticated, so whoever wrote it had the master secret: a
+		// malformed field is damage (or a broken writer), never a wrong
+		// passphrase.
+		if _, _, err := c.ContentKeys.decode(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -55,10 +55,11 @@ type InitOptions struct {
 	Host, Username   string
 	// ChunkerFrom, if not nil, makes the new repository chunk and name
 	// blobs exactly as this one does (init --copy-chunker-params-from):
-	// it takes its chunker parameters and its master secret, from which
-	// the chunker key and the content-ID key derive (FORMAT.md section
-	// 5), so that cairn copy moves blobs without re-chunking. Chunker is
-	// then ignored.
+	// it takes its chunker parameters, its chunker key and its content-ID
+	// key, recorded in the new config's content_keys (FORMAT.md section
+	// 5), so that cairn copy moves blobs without re-chunking. The new
+	// repository still has its own master secret and encryption key: a
+	// passphrase of one does not read the other. Chunker is then ignored.
 	ChunkerFrom *Repository
 }
 
@@ -161,14 +162,15 @@ func Init(ctx context.Context, store storage.Store, passphrase []byte, opts Init
 	if err != nil {
 		return nil, err
 	}
+	if opts.ChunkerFrom != nil {
+		// Its keys as used, which may be content_keys of its own.
+		cfg.ContentKeys = newContentKeys(opts.ChunkerFrom.keys)
+	}
 	mk, err := crypto.NewMasterKey()
 	if err != nil {
 		return nil, err
 	}
-	if opts.ChunkerFrom != nil {
-		mk = opts.ChunkerFrom.master
-	}
-	r, err := newRepository(store, cfg, mk, crypto.DeriveKeys(mk), OpenOptions{Host: opts.Host, Username: opts.Username})
+	r, err := newRepository(store, cfg, mk, cfg.keys(mk), OpenOptions{Host: opts.Host, Username: opts.Username})
 	if err != nil {
 		return nil, err
 	}
@@ -282,8 +284,16 @@ func (r *Repository) Close() error {
 	return err
 }
 
-// Config returns the repository configuration.
-func (r *Repository) Config() Config { return r.cfg }
+// Config returns the repository configuration. ContentKeys is a copy:
+// changing it changes nothing.
+func (r *Repository) Config() Config {
+	cfg := r.cfg
+	if cfg.ContentKeys != nil {
+		ck := *cfg.ContentKeys
+		cfg.ContentKeys = &ck
+	}
+	return cfg
+}
 
 // Keys returns the repository's subkeys.
 func (r *Repository) Keys() *crypto.Keys { return r.keys }

@@ -214,14 +214,17 @@ func tryKeyFiles(ctx context.Context, cands []keyCandidate, passphrase, sealedCo
 				out.add(&out.damaged, fmt.Errorf("%s: %w: %w", name, err, ErrCorrupt))
 				return nil
 			}
-			keys := crypto.DeriveKeys(mk)
-			cfg, err := openConfig(keys, sealedConfig)
+			// The config is sealed under the encryption key, which always
+			// derives from mk; it may then name other content-ID and
+			// chunker keys (FORMAT.md section 5).
+			cfg, err := openConfig(crypto.DeriveKeys(mk), sealedConfig)
 			out.mu.Lock()
 			defer out.mu.Unlock()
 			if err != nil {
 				out.configErr = err
 				return nil
 			}
+			keys := cfg.keys(mk)
 			if out.found == nil {
 				out.found = &unlocked{keyID: c.id, master: mk, keys: keys, cfg: cfg}
 				cancel()
