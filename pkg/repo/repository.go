@@ -209,10 +209,10 @@ func Open(ctx context.Context, store storage.Store, passphrase []byte, opts Open
 			return nil, fmt.Errorf("open index cache: %w", err)
 		}
 		r.cache = cache
+		// Without it trees are read by range: slower, never wrong.
 		packs, err := openPackCache(opts.CacheDir, u.cfg.ID, opts.CacheMaxSize, u.cfg.PackSize)
 		if err != nil {
-			r.Close()
-			return nil, err
+			r.warn(packCacheDir(opts.CacheDir, u.cfg.ID), fmt.Errorf("%w; reading trees without the cache", err))
 		}
 		r.packs = packs
 	}

@@ -99,9 +99,10 @@ var errPackClosed = errors.New("tree pack cache closed")
 
 // load returns the plaintext of tree blob e from its cached pack,
 // downloading the pack first when it is not cached. served is false when
-// the cache cannot serve e (the pack is too large, damaged or could not be
-// downloaded, or the cache file failed to read): the caller reads it by
-// range, which reports the failure as the store shows it.
+// the cache cannot serve e: the pack is too large, damaged or could not be
+// downloaded, or the blob failed to read or open from the local file. The
+// caller then reads it by range, which reports any failure as the store
+// shows it: the local copy is never the judge of damage in the repository.
 func (c *packCache) load(ctx context.Context, r *Repository, e index.Entry) (plain []byte, served bool, err error) {
 	p, err := c.acquire(ctx, r, e.Pack)
 	if err != nil {
@@ -111,21 +112,30 @@ func (c *packCache) load(ctx context.Context, r *Repository, e index.Entry) (pla
 		return nil, false, nil
 	}
 	defer c.release(p)
-	name := PackName(e.Pack)
 	if entryEnd(e) > p.size {
-		// The file is the pack (it matched its name): the entry is false.
-		return nil, true, fmt.Errorf("%s: %s blob %s: the pack has %d bytes, the blob would end at %d (truncated pack, or a false index entry): %w",
-			name, e.Type, e.ID.Short(), p.size, entryEnd(e), ErrCorrupt)
+		c.markUnfit(e.Pack, fmt.Errorf("entry %s ends beyond the cached pack", e.ID.Short()))
+		return nil, false, nil
 	}
 	sealed := make([]byte, e.Length)
 	if _, err := p.f.ReadAt(sealed, int64(e.Offset)); err != nil {
-		return nil, false, nil // a local read error: ask the store
+		c.markUnfit(e.Pack, err)
+		return nil, false, nil
 	}
 	plain, err = r.OpenBlob(e.Type, e.ID, sealed)
 	if err != nil {
-		return nil, true, fmt.Errorf("%s: %w", name, err)
+		// The file matched the pack's name when opened; whether the pack
+		// or the file is bad, the store says.
+		c.markUnfit(e.Pack, err)
+		return nil, false, nil
 	}
 	return plain, true, nil
+}
+
+// markUnfit makes this process read pack id by range from now on.
+func (c *packCache) markUnfit(id crypto.ID, err error) {
+	c.mu.Lock()
+	c.unfit[id] = err
+	c.mu.Unlock()
 }
 
 // acquire returns the verified cache file of pack id, downloading it when
@@ -202,9 +212,7 @@ func (c *packCache) fill(ctx context.Context, r *Repository, id crypto.ID) error
 	f, size, err := c.download(ctx, r, id)
 	if err != nil {
 		if ctx.Err() == nil {
-			c.mu.Lock()
-			c.unfit[id] = err
-			c.mu.Unlock()
+			c.markUnfit(id, err)
 		}
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/cairn-backup/cairn/pkg/index"
 	"github.com/cairn-backup/cairn/pkg/pack"
 	"github.com/cairn-backup/cairn/pkg/storage"
 	"github.com/cairn-backup/cairn/pkg/storage/fault"
@@ -357,5 +358,74 @@ func TestTreeCacheStorageFailureIsNotDamage(t *testing.T) {
 	}
 	if files, _ := cachedPacks(t, packCacheDir(cacheDir, r.Config().ID)); len(files) != 0 {
 		t.Errorf("%d files cached from failed reads", len(files))
+	}
+}
+
+// TestTreeCacheDamagedPack: a tree pack damaged in the repository is not
+// cached; its damaged blob fails as damage, its other blobs load by range.
+func TestTreeCacheDamagedPack(t *testing.T) {
+	base, trees, _ := treeFixture(t, 20)
+	probe := openWithIndex(t, base, OpenOptions{})
+	var victim, hit crypto.ID
+	var hitEntry index.Entry
+	for id := range trees {
+		e, _ := probe.Index().Lookup(id)
+		victim, hit, hitEntry = e.Pack, id, e
+		break
+	}
+	b := rawGet(t, base, PackName(victim))
+	rawPut(t, base, PackName(victim), flipped(b, int(hitEntry.Offset)+int(hitEntry.Length)/2))
+
+	cacheDir := t.TempDir()
+	r := openWithIndex(t, base, OpenOptions{CacheDir: cacheDir})
+	for id, want := range trees {
+		e, _ := r.Index().Lookup(id)
+		if e.Pack != victim {
+			continue
+		}
+		got, err := r.LoadBlob(context.Background(), pack.TreeBlob, id)
+		switch {
+		case id == hit && !errors.Is(err, ErrCorrupt):
+			t.Errorf("damaged blob: %v, want damage", err)
+		case id != hit && (err != nil || !bytes.Equal(got, want)):
+			t.Errorf("intact blob %s of a damaged pack: %v", id.Short(), err)
+		}
+	}
+	if files, _ := cachedPacks(t, packCacheDir(cacheDir, r.Config().ID)); files[victim.String()] {
+		t.Error("a pack that does not match its name was cached")
+	}
+}
+
+// TestTreeCacheFileChangedInUse: a cache file changed on disk after this
+// process verified it is not believed: the blob comes from the store.
+func TestTreeCacheFileChangedInUse(t *testing.T) {
+	base, trees, _ := treeFixture(t, 20)
+	cacheDir := t.TempDir()
+	store := newCountingStore(base)
+	r := openWithIndex(t, store, OpenOptions{CacheDir: cacheDir})
+	var first crypto.ID
+	for id := range trees {
+		first = id
+		break
+	}
+	if _, err := r.LoadBlob(context.Background(), pack.TreeBlob, first); err != nil {
+		t.Fatal(err)
+	}
+	e, _ := r.Index().Lookup(first)
+	path := filepath.Join(packCacheDir(cacheDir, r.Config().ID), e.Pack.String())
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(bytes.Repeat([]byte{0xaa}, int(e.Offset+e.Length)), 0); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	got, err := r.LoadBlob(context.Background(), pack.TreeBlob, first)
+	if err != nil || !bytes.Equal(got, trees[first]) {
+		t.Fatalf("blob from a changed cache file: %v", err)
+	}
+	if n := store.count("data"); n != 2 {
+		t.Errorf("%d pack Gets, want 2 (the download, then the blob by range)", n)
 	}
 }
