@@ -77,7 +77,7 @@ func listTree(ctx context.Context, r *repo.Repository, s *snapshot.Snapshot, dir
 	// parallel. A flat one enters none.
 	var loader snapshot.BlobLoader = r
 	if o.recursive {
-		p := snapshot.NewPrefetcher(ctx, r, r.Connections(), nil)
+		p := snapshot.NewPrefetcher(ctx, r, snapshot.PrefetchOptions{Concurrency: r.Connections(), Deep: true})
 		defer p.Close()
 		loader = p
 	}

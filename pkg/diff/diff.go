@@ -101,7 +101,7 @@ func (c Change) String() string {
 // fn, in depth-first order of path. Identical subtrees are skipped without
 // being loaded. An error from fn stops the walk and is returned as is.
 func Diff(ctx context.Context, r Repo, a, b *snapshot.Snapshot, fn func(Change) error) error {
-	p := snapshot.NewPrefetcher(ctx, r, connections(r), nil)
+	p := snapshot.NewPrefetcher(ctx, r, snapshot.PrefetchOptions{Concurrency: connections(r)})
 	defer p.Close()
 	d := &differ{r: p, p: p, fn: fn}
 	return d.dir(ctx, "", a.Tree, b.Tree)

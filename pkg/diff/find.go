@@ -39,7 +39,7 @@ func Find(ctx context.Context, r Repo, snaps []snapshot.Entry, pattern string, f
 		f.components = strings.Split(f.pattern, "/")[1:]
 		f.prune = !strings.Contains(pattern, `\`)
 	}
-	p := snapshot.NewPrefetcher(ctx, r, connections(r), f.enters)
+	p := snapshot.NewPrefetcher(ctx, r, snapshot.PrefetchOptions{Concurrency: connections(r), Want: f.enters})
 	defer p.Close()
 	f.r = p
 	for _, e := range snaps {

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
@@ -21,21 +22,34 @@ const (
 // directory they decode (and the directory's later runs) in the
 // background, a bounded number at a time, while they go through the
 // entries depth first: the round trips of a directory's children are paid
-// in parallel, and decrypting them runs on other cores. A prefetched tree
+// in parallel, and decrypting them runs on other cores. The newest
+// prefetches are loaded first: a depth-first walk needs the children of the
+// directory it just entered before the siblings queued earlier. A
+// prefetched tree
 // is handed out once and then forgotten; what a walk skipped is dropped
 // when it leaves the directory, so memory stays bounded. It is safe for
 // concurrent use; Close it when the walk is done.
 type Prefetcher struct {
-	l      BlobLoader
-	want   func(dir []byte, n *Node) bool
-	ctx    context.Context // cancelled by Close: ends the prefetches
-	cancel context.CancelFunc
-	sem    chan struct{}
-	wg     sync.WaitGroup
+	l           BlobLoader
+	want        func(dir []byte, n *Node) bool
+	deep        bool
+	ctx         context.Context // cancelled by Close: ends the prefetches
+	cancel      context.CancelFunc
+	concurrency int
+	wg          sync.WaitGroup
 
 	mu      sync.Mutex
 	pending map[crypto.ID]*treeFetch
 	bytes   int64 // of the loaded trees in pending
+	// queue holds the fetches not started yet, newest last; workers (at
+	// most concurrency) take from its end.
+	queue   []queued
+	workers int
+}
+
+type queued struct {
+	id crypto.ID
+	f  *treeFetch
 }
 
 // treeFetch is one prefetched tree: loaded by a background goroutine, or
@@ -49,16 +63,30 @@ type treeFetch struct {
 	err     error
 }
 
-// NewPrefetcher returns a Prefetcher loading through l, concurrency trees
-// at a time. want, if not nil, says which directories a walk will enter
-// (called from the walk, with the containing directory's path): others
-// are not prefetched. ctx bounds the background loads.
-func NewPrefetcher(ctx context.Context, l BlobLoader, concurrency int, want func(dir []byte, n *Node) bool) *Prefetcher {
+// PrefetchOptions configure a Prefetcher.
+type PrefetchOptions struct {
+	// Concurrency is how many trees are loaded at a time (the
+	// repository's Connections); at least 1.
+	Concurrency int
+	// Want, if not nil, says which directories the walk will enter: it is
+	// called from the walk's goroutine with the containing directory's
+	// path, and others are not prefetched.
+	Want func(dir []byte, n *Node) bool
+	// Deep, for walks that enter every directory (Want nil), also
+	// prefetches the subdirectories of prefetched trees, from the loading
+	// goroutines, as far as the bounds allow: the walk then finds whole
+	// subtrees loaded, not only the next level.
+	Deep bool
+}
+
+// NewPrefetcher returns a Prefetcher loading through l. ctx bounds the
+// background loads.
+func NewPrefetcher(ctx context.Context, l BlobLoader, opts PrefetchOptions) *Prefetcher {
 	ctx, cancel := context.WithCancel(ctx)
 	return &Prefetcher{
-		l: l, want: want, ctx: ctx, cancel: cancel,
-		sem:     make(chan struct{}, max(concurrency, 1)),
-		pending: make(map[crypto.ID]*treeFetch),
+		l: l, want: opts.Want, deep: opts.Deep && opts.Want == nil, ctx: ctx, cancel: cancel,
+		concurrency: max(opts.Concurrency, 1),
+		pending:     make(map[crypto.ID]*treeFetch),
 	}
 }
 
@@ -107,27 +135,36 @@ func (p *Prefetcher) LoadBlob(ctx context.Context, t pack.BlobType, id crypto.ID
 // ids (the first ones) it took; each taken one is matched by a load or a
 // Release.
 func (p *Prefetcher) Prefetch(ids ...crypto.ID) int {
+	if p.ctx.Err() != nil {
+		return 0
+	}
+	p.mu.Lock()
+	taken := len(ids)
+	first := len(p.queue)
 	for i, id := range ids {
-		if p.ctx.Err() != nil {
-			return i
-		}
-		p.mu.Lock()
 		if f := p.pending[id]; f != nil {
 			f.refs++
-			p.mu.Unlock()
 			continue
 		}
 		if len(p.pending) >= maxPrefetchTrees || p.bytes >= maxPrefetchBytes {
-			p.mu.Unlock()
-			return i
+			taken = i
+			break
 		}
 		f := &treeFetch{done: make(chan struct{}), refs: 1}
 		p.pending[id] = f
-		p.mu.Unlock()
-		p.wg.Add(1)
-		go p.fetch(id, f)
+		p.queue = append(p.queue, queued{id, f})
 	}
-	return len(ids)
+	// Workers take from the end: reversed, the batch is loaded in the
+	// order the walk will reach it.
+	slices.Reverse(p.queue[first:])
+	spawn := min(p.concurrency-p.workers, len(p.queue)-first)
+	p.workers += max(spawn, 0)
+	p.mu.Unlock()
+	for range spawn {
+		p.wg.Add(1)
+		go p.work()
+	}
+	return taken
 }
 
 // Release gives up prefetches a walk turned out not to need (a skipped
@@ -155,30 +192,56 @@ func (p *Prefetcher) dropRefLocked(id crypto.ID, f *treeFetch) {
 	}
 }
 
-func (p *Prefetcher) fetch(id crypto.ID, f *treeFetch) {
+// work loads queued trees, newest first, until the queue is empty or the
+// Prefetcher is closed.
+func (p *Prefetcher) work() {
 	defer p.wg.Done()
-	select {
-	case p.sem <- struct{}{}:
-	case <-p.ctx.Done():
+	// wg.Add happens in Prefetch before the goroutine starts, so Close
+	// waits for every worker.
+	for {
 		p.mu.Lock()
-		taken := f.started
-		f.started = true
-		p.mu.Unlock()
-		if !taken {
-			p.finish(id, f, nil, p.ctx.Err())
+		var next queued
+		for len(p.queue) > 0 && next.f == nil {
+			next = p.queue[len(p.queue)-1]
+			p.queue = p.queue[:len(p.queue)-1]
+			if next.f.started || p.pending[next.id] != next.f {
+				next.f = nil // the walk took it, or released it
+			}
 		}
-		return
-	}
-	defer func() { <-p.sem }()
-	p.mu.Lock()
-	if f.started { // the walk took it
+		if next.f == nil || p.ctx.Err() != nil {
+			// Fetches left queued at Close are never waited for: a
+			// walk that is still running loads them itself.
+			p.workers--
+			p.mu.Unlock()
+			return
+		}
+		next.f.started = true
 		p.mu.Unlock()
+		body, err := p.l.LoadBlob(p.ctx, pack.TreeBlob, next.id)
+		if err == nil && p.deep {
+			// Before the walk can have the tree: it may consume the
+			// children only after they are pending.
+			p.prefetchChildren(body)
+		}
+		p.finish(next.id, next.f, body, err)
+	}
+}
+
+// prefetchChildren prefetches the subtrees of the directories in a tree
+// body (Deep). A body that does not decode is left to the walk, which
+// reports it.
+func (p *Prefetcher) prefetchChildren(body []byte) {
+	nodes, err := DecodeTree(body)
+	if err != nil {
 		return
 	}
-	f.started = true
-	p.mu.Unlock()
-	body, err := p.l.LoadBlob(p.ctx, pack.TreeBlob, id)
-	p.finish(id, f, body, err)
+	var ids []crypto.ID
+	for i := range nodes {
+		if nodes[i].Type == NodeDir {
+			ids = append(ids, nodes[i].Subtree...)
+		}
+	}
+	p.Prefetch(ids...)
 }
 
 // finish records a load's outcome and wakes whoever waits for it.

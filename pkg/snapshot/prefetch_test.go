@@ -13,12 +13,13 @@ import (
 )
 
 // wideTree builds / with dirs d00..d(n-1), each holding a subdirectory
-// "sub" with one file, so that every directory level has work to prefetch.
+// "sub" with files, so that every directory level has work to prefetch;
+// no two trees are the same.
 func wideTree(t *testing.T, m *memBlobs, n int) []crypto.ID {
 	t.Helper()
 	var dirs []Node
 	for i := range n {
-		sub := writeDir(t, m, 1)
+		sub := writeDir(t, m, 1+i)
 		d := writeDir(t, m, 0, Node{Name: []byte("sub"), Type: NodeDir, Subtree: sub},
 			Node{Name: fmt.Appendf(nil, "g%02d", i), Type: NodeFile})
 		dirs = append(dirs, Node{Name: fmt.Appendf(nil, "d%02d", i), Type: NodeDir, Subtree: d})
@@ -76,33 +77,39 @@ func walkPaths(t *testing.T, l BlobLoader, root []crypto.ID, skip bool) []string
 	return out
 }
 
-// TestPrefetcherWalk: a walk through a Prefetcher lists exactly what a
-// plain walk does, loads each tree once, overlaps loads, and holds nothing
-// when it is done.
+// TestPrefetcherWalk: a walk through a Prefetcher, one level ahead or
+// deep, lists exactly what a plain walk does, loads each tree once,
+// overlaps loads, and holds nothing when it is done.
 func TestPrefetcherWalk(t *testing.T) {
-	m := newMemBlobs()
-	root := wideTree(t, m, 30)
-	plain := walkPaths(t, m, root, false)
-	plainLoads := m.loads
-	m.resetLoads()
+	for _, deep := range []bool{false, true} {
+		t.Run(fmt.Sprint("deep=", deep), func(t *testing.T) {
+			m := newMemBlobs()
+			root := wideTree(t, m, 30)
+			plain := walkPaths(t, m, root, false)
+			m.resetLoads()
 
-	g := &gateLoader{inner: m, want: 4, wake: make(chan struct{})}
-	p := NewPrefetcher(context.Background(), g, 8, nil)
-	got := walkPaths(t, p, root, false)
-	p.Close()
-	if !slices.Equal(got, plain) {
-		t.Fatalf("prefetched walk differs:\n%v\nwant\n%v", got, plain)
-	}
-	if !g.reached {
-		t.Error("no loads overlapped: nothing was prefetched")
-	}
-	for id, n := range m.loads {
-		if n != plainLoads[id] {
-			t.Errorf("tree %s loaded %d times, %d without prefetching", id.Short(), n, plainLoads[id])
-		}
-	}
-	if len(p.pending) != 0 || p.bytes != 0 {
-		t.Errorf("after the walk %d trees (%d bytes) still held", len(p.pending), p.bytes)
+			g := &gateLoader{inner: m, want: 4, wake: make(chan struct{})}
+			p := NewPrefetcher(context.Background(), g, PrefetchOptions{Concurrency: 8, Deep: deep})
+			got := walkPaths(t, p, root, false)
+			p.Close()
+			if !slices.Equal(got, plain) {
+				t.Fatalf("prefetched walk differs:\n%v\nwant\n%v", got, plain)
+			}
+			if !g.reached {
+				t.Error("no loads overlapped: nothing was prefetched")
+			}
+			if len(m.loads) != len(m.blobs) {
+				t.Errorf("%d of %d trees loaded", len(m.loads), len(m.blobs))
+			}
+			for id, n := range m.loads {
+				if n != 1 {
+					t.Errorf("tree %s loaded %d times", id.Short(), n)
+				}
+			}
+			if len(p.pending) != 0 || p.bytes != 0 {
+				t.Errorf("after the walk %d trees (%d bytes) still held", len(p.pending), p.bytes)
+			}
+		})
 	}
 }
 
@@ -114,14 +121,14 @@ func TestPrefetcherRespectsWant(t *testing.T) {
 	m := newMemBlobs()
 	root := wideTree(t, m, 10)
 	m.resetLoads()
-	p := NewPrefetcher(context.Background(), m, 4, func([]byte, *Node) bool { return false })
+	p := NewPrefetcher(context.Background(), m, PrefetchOptions{Concurrency: 4, Want: func([]byte, *Node) bool { return false }})
 	walkPaths(t, p, root, true)
 	p.Close()
 	if total := totalLoads(m); total != 1 {
 		t.Errorf("%d tree loads for a walk that skips every directory, want 1", total)
 	}
 
-	p = NewPrefetcher(context.Background(), m, 4, nil)
+	p = NewPrefetcher(context.Background(), m, PrefetchOptions{Concurrency: 4})
 	walkPaths(t, p, root, true)
 	p.Close()
 	if len(p.pending) != 0 || p.bytes != 0 {
@@ -146,7 +153,7 @@ func TestPrefetcherErrorIsWalks(t *testing.T) {
 	root := wideTree(t, m, 5)
 	nodes, _ := DecodeTree(m.blobs[root[0]])
 	delete(m.blobs, nodes[3].Subtree[0])
-	p := NewPrefetcher(context.Background(), m, 4, nil)
+	p := NewPrefetcher(context.Background(), m, PrefetchOptions{Concurrency: 4})
 	defer p.Close()
 	err := Walk(context.Background(), p, root, func([]byte, *Node) error { return nil })
 	if err == nil {
