@@ -24,7 +24,7 @@ const DefaultPackCacheSize = 512 << 20
 const (
 	// maxOpenPacks bounds the verified cache files a Repository keeps
 	// open; idle ones beyond it are closed, least recently used first.
-	maxOpenPacks = 64
+	maxOpenPacks = 256
 	// treeBlobAllowance is what a tree pack may hold beyond the pack
 	// size: writers close a pack once it reaches the target, so the last
 	// blob sticks out.

@@ -429,3 +429,43 @@ func TestTreeCacheFileChangedInUse(t *testing.T) {
 		t.Errorf("%d pack Gets, want 2 (the download, then the blob by range)", n)
 	}
 }
+
+// TestLoadPackBlobsCopyAndMaxSize: WholePack with Copy hands over exactly
+// the pack's bytes; MaxSize below the pack's size stops the read with
+// ErrPackTooLarge, which is not damage, after at most MaxSize+1 bytes, and
+// an entry beyond MaxSize is refused before any request.
+func TestLoadPackBlobsCopyAndMaxSize(t *testing.T) {
+	ctx := context.Background()
+	_, r := newTestRepo(t, testInitOptions())
+	pid, es, plain := packFixture(t, r, 5)
+	stored := rawGet(t, r.store, PackName(pid))
+
+	var copied bytes.Buffer
+	var ok int
+	err := r.LoadPackBlobs(ctx, pid, es, PackReadOptions{WholePack: true, Copy: &copied}, func(e index.Entry, p []byte, err error) error {
+		if err == nil && bytes.Equal(p, plain[e.ID]) {
+			ok++
+		}
+		return nil
+	})
+	if err != nil || ok != len(es) || !bytes.Equal(copied.Bytes(), stored) {
+		t.Fatalf("copy: %v, %d blobs, copy equal %v", err, ok, bytes.Equal(copied.Bytes(), stored))
+	}
+
+	bs := newByteStore(r.store)
+	r.store = bs
+	limit := int64(len(stored)) - 10
+	err = r.LoadPackBlobs(ctx, pid, nil, PackReadOptions{WholePack: true, MaxSize: limit}, func(index.Entry, []byte, error) error { return nil })
+	if !errors.Is(err, ErrPackTooLarge) || errors.Is(err, ErrCorrupt) {
+		t.Errorf("pack above MaxSize: %v, want ErrPackTooLarge and no damage", err)
+	}
+	if n := bs.bytesRead(PackName(pid)); n > limit+1 {
+		t.Errorf("read %d bytes with MaxSize %d", n, limit)
+	}
+	before := bs.bytesRead(PackName(pid))
+	last := es[len(es)-1]
+	err = r.LoadPackBlobs(ctx, pid, []index.Entry{last}, PackReadOptions{WholePack: true, MaxSize: int64(last.Offset)}, func(index.Entry, []byte, error) error { return nil })
+	if !errors.Is(err, ErrPackTooLarge) || bs.bytesRead(PackName(pid)) != before {
+		t.Errorf("entry beyond MaxSize: %v, want ErrPackTooLarge without reading", err)
+	}
+}
