@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -467,5 +469,66 @@ func TestLoadPackBlobsCopyAndMaxSize(t *testing.T) {
 	err = r.LoadPackBlobs(ctx, pid, []index.Entry{last}, PackReadOptions{WholePack: true, MaxSize: int64(last.Offset)}, func(index.Entry, []byte, error) error { return nil })
 	if !errors.Is(err, ErrPackTooLarge) || bs.bytesRead(PackName(pid)) != before {
 		t.Errorf("entry beyond MaxSize: %v, want ErrPackTooLarge without reading", err)
+	}
+}
+
+// stallingStore holds the first pack Get until its context ends.
+type stallingStore struct {
+	storage.Store
+	once    sync.Once
+	started chan struct{}
+}
+
+func (b *stallingStore) Get(ctx context.Context, name string, off, n int64) (io.ReadCloser, error) {
+	first := false
+	if strings.HasPrefix(name, "data/") {
+		b.once.Do(func() { first = true })
+	}
+	if first {
+		close(b.started)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return b.Store.Get(ctx, name, off, n)
+}
+
+// TestTreeCacheCancelledDownloadIsNotShared: when the caller whose
+// context runs a shared download is cancelled, it gets its cancellation
+// and a caller still waiting downloads and caches the pack itself.
+func TestTreeCacheCancelledDownloadIsNotShared(t *testing.T) {
+	base, trees, _ := treeFixture(t, 10)
+	bs := &stallingStore{Store: base, started: make(chan struct{})}
+	cacheDir := t.TempDir()
+	r := openWithIndex(t, bs, OpenOptions{CacheDir: cacheDir})
+	var id crypto.ID
+	for id = range trees {
+		break
+	}
+	ctxA, cancelA := context.WithCancel(context.Background())
+	errA := make(chan error, 1)
+	go func() {
+		_, err := r.LoadBlob(ctxA, pack.TreeBlob, id)
+		errA <- err
+	}()
+	<-bs.started
+	resB := make(chan error, 1)
+	go func() {
+		got, err := r.LoadBlob(context.Background(), pack.TreeBlob, id)
+		if err == nil && !bytes.Equal(got, trees[id]) {
+			err = errors.New("wrong plaintext")
+		}
+		resB <- err
+	}()
+	cancelA()
+	if err := <-errA; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled caller: %v, want context.Canceled", err)
+	}
+	if err := <-resB; err != nil {
+		t.Errorf("waiting caller: %v", err)
+	}
+	// It downloaded the pack itself rather than give up on the cache.
+	e, _ := r.Index().Lookup(id)
+	if files, _ := cachedPacks(t, packCacheDir(cacheDir, r.Config().ID)); !files[e.Pack.String()] {
+		t.Error("the pack was not cached after the cancelled download")
 	}
 }
