@@ -31,6 +31,7 @@ type fileConfig struct {
 	PasswordCommand string `yaml:"password-command"`
 	CacheDir        string `yaml:"cache-dir"`
 	NoCache         bool   `yaml:"no-cache"`
+	CacheMaxSize    string `yaml:"cache-max-size"`
 	Connections     int    `yaml:"connections"`
 	JSON            bool   `yaml:"json"`
 	Quiet           bool   `yaml:"quiet"`

@@ -72,7 +72,16 @@ func listTree(ctx context.Context, r *repo.Repository, s *snapshot.Snapshot, dir
 	if prefix == "/" {
 		prefix = ""
 	}
-	return snapshot.Walk(ctx, r, node.Subtree, func(p []byte, n *snapshot.Node) error {
+	// A recursive listing enters every directory: load their trees ahead,
+	// Connections at a time, so a remote store's latency is paid in
+	// parallel. A flat one enters none.
+	var loader snapshot.BlobLoader = r
+	if o.recursive {
+		p := snapshot.NewPrefetcher(ctx, r, snapshot.PrefetchOptions{Concurrency: r.Connections(), Deep: true})
+		defer p.Close()
+		loader = p
+	}
+	return snapshot.Walk(ctx, loader, node.Subtree, func(p []byte, n *snapshot.Node) error {
 		if err := fn(prefix+string(p), n); err != nil {
 			return err
 		}

@@ -85,14 +85,15 @@ func (a *app) openOptions(s *settings) (repo.OpenOptions, error) {
 	}
 	host, username := identity()
 	return repo.OpenOptions{
-		CacheDir:    s.cacheDir,
-		Connections: s.connections,
-		Host:        host,
-		Username:    username,
-		Warn:        a.warnSkipped,
-		KeyHint:     a.v.GetString("key-hint"),
-		PreferKeys:  prefer,
-		KDFLimits:   limits,
+		CacheDir:     s.cacheDir,
+		CacheMaxSize: s.cacheMaxSize,
+		Connections:  s.connections,
+		Host:         host,
+		Username:     username,
+		Warn:         a.warnSkipped,
+		KeyHint:      a.v.GetString("key-hint"),
+		PreferKeys:   prefer,
+		KDFLimits:    limits,
 	}, nil
 }
 

@@ -53,6 +53,7 @@ func globalSettings() []setting {
 		{"password-command", "CAIRN_PASSWORD_COMMAND"},
 		{"cache-dir", "CAIRN_CACHE_DIR"},
 		{"no-cache", "CAIRN_NO_CACHE"},
+		{"cache-max-size", "CAIRN_CACHE_MAX_SIZE"},
 		{"connections", "CAIRN_CONNECTIONS"},
 		{"json", ""},
 		{"quiet", ""},
@@ -120,6 +121,7 @@ unreachable (not everything could be read), 130 interrupted.`,
 	pf.String("password-command", "", "run this shell command and read the passphrase from its output (env CAIRN_PASSWORD_COMMAND)")
 	pf.String("cache-dir", "", "local cache directory (env CAIRN_CACHE_DIR; default $XDG_CACHE_HOME/cairn or ~/.cache/cairn)")
 	pf.Bool("no-cache", false, "do not use a local cache")
+	pf.String("cache-max-size", "512MiB", "largest size of a repository's cached tree packs, e.g. 2GiB (env CAIRN_CACHE_MAX_SIZE)")
 	pf.Int("connections", defaultConnections, "concurrent storage requests (env CAIRN_CONNECTIONS)")
 	pf.Bool("json", false, "print machine-readable JSON on stdout")
 	pf.BoolP("quiet", "q", false, "print only errors and requested data")
@@ -168,6 +170,7 @@ unreachable (not everything could be read), 130 interrupted.`,
 		newCopyCommand(a),
 		newStatsCommand(a),
 		newTagCommand(a),
+		newCacheCommand(a),
 		newCompletionCommand(a),
 		newManCommand(a),
 		newVersionCommand(a),

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/cairn-backup/cairn/pkg/exclude"
 	"github.com/cairn-backup/cairn/pkg/storage/backends"
 )
 
@@ -21,10 +22,12 @@ type settings struct {
 	repository *repositoryConfig
 	// extraEnv is the repository's env map, expanded; it overrides the
 	// process environment for this repository.
-	extraEnv    map[string]string
-	cacheDir    string // "" means no cache
-	connections int
-	backend     backends.Options
+	extraEnv map[string]string
+	cacheDir string // "" means no cache
+	// cacheMaxSize bounds the cached tree packs of the repository.
+	cacheMaxSize int64
+	connections  int
+	backend      backends.Options
 }
 
 // getenv looks a variable up in the repository's env map, then in the
@@ -145,6 +148,9 @@ func (a *app) resolveFor(name string) (*settings, error) {
 	if s.cacheDir, err = a.cacheDir(); err != nil {
 		return nil, err
 	}
+	if s.cacheMaxSize, err = a.cacheMaxSize(); err != nil {
+		return nil, err
+	}
 	lookup := a.v.GetString("s3-lookup")
 	switch lookup {
 	case backends.PathStyleAuto, backends.PathStylePath, backends.PathStyleVirtual:
@@ -200,6 +206,16 @@ func (a *app) cacheDir() (string, error) {
 		return "", nil
 	}
 	return filepath.Join(home, ".cache", "cairn"), nil
+}
+
+// cacheMaxSize returns the --cache-max-size bound in bytes.
+func (a *app) cacheMaxSize() (int64, error) {
+	raw := a.v.GetString("cache-max-size")
+	n, err := exclude.ParseSize(raw) // the same size syntax everywhere
+	if err != nil || n < 1<<20 {
+		return 0, fmt.Errorf("cache-max-size %q: give a size of at least 1MiB, e.g. 512MiB or 2GiB", raw)
+	}
+	return n, nil
 }
 
 // location describes the repository for messages: its name and URL.

@@ -17,6 +17,19 @@ type Repo interface {
 	LoadBlob(ctx context.Context, t pack.BlobType, id crypto.ID) ([]byte, error)
 }
 
+// defaultConnections is how many trees are loaded ahead at a time for a
+// Repo that does not say (see connections).
+const defaultConnections = 8
+
+// connections is the Repo's bound on concurrent storage requests, when it
+// has one (the repository's Connections), else defaultConnections.
+func connections(r Repo) int {
+	if c, ok := r.(interface{ Connections() int }); ok && c.Connections() > 0 {
+		return c.Connections()
+	}
+	return defaultConnections
+}
+
 // Kind says how an entry differs between two snapshots.
 type Kind int
 
@@ -88,12 +101,15 @@ func (c Change) String() string {
 // fn, in depth-first order of path. Identical subtrees are skipped without
 // being loaded. An error from fn stops the walk and is returned as is.
 func Diff(ctx context.Context, r Repo, a, b *snapshot.Snapshot, fn func(Change) error) error {
-	d := &differ{r: r, fn: fn}
+	p := snapshot.NewPrefetcher(ctx, r, snapshot.PrefetchOptions{Concurrency: connections(r)})
+	defer p.Close()
+	d := &differ{r: p, p: p, fn: fn}
 	return d.dir(ctx, "", a.Tree, b.Tree)
 }
 
 type differ struct {
 	r  Repo
+	p  *snapshot.Prefetcher // r, loading the trees the diff will enter ahead
 	fn func(Change) error
 }
 
@@ -113,6 +129,7 @@ func (d *differ) dir(ctx context.Context, dirPath string, oldRuns, newRuns []cry
 		if err != nil {
 			return err
 		}
+		d.plan(olds, news)
 		var c int
 		switch {
 		case o == nil && n == nil:
@@ -139,6 +156,37 @@ func (d *differ) dir(ctx context.Context, dirPath string, oldRuns, newRuns []cry
 		if err != nil {
 			return err
 		}
+	}
+}
+
+// plan prefetches, when a listing has loaded a new run, the subtrees of
+// its directories that the diff will enter: every directory whose list of
+// tree blobs the other side's current run does not hold (identical ones
+// are skipped unread). A counterpart in another run of a huge directory
+// is missed, which costs one load ahead that is not used.
+func (d *differ) plan(olds, news *listing) {
+	if d.p == nil {
+		return
+	}
+	for _, side := range [2][2]*listing{{olds, news}, {news, olds}} {
+		l, other := side[0], side[1]
+		if !l.fresh {
+			continue
+		}
+		l.fresh = false
+		same := make(map[string]bool)
+		for i := range other.nodes {
+			if other.nodes[i].Type == snapshot.NodeDir {
+				same[dirKey(other.nodes[i].Subtree)] = true
+			}
+		}
+		var ids []crypto.ID
+		for i := l.i; i < len(l.nodes); i++ {
+			if n := &l.nodes[i]; n.Type == snapshot.NodeDir && !same[dirKey(n.Subtree)] {
+				ids = append(ids, n.Subtree...)
+			}
+		}
+		d.p.Prefetch(ids...)
 	}
 }
 

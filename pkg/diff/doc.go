@@ -13,6 +13,11 @@
 // large home directory therefore costs about as many tree loads as there
 // are changed directories times their depth.
 //
+// Trees the diff will enter (directories whose tree blobs differ from
+// the other side's, and everything below an added or removed directory)
+// are loaded ahead through a snapshot.Prefetcher, so a remote store's round
+// trips overlap; identical subtrees are still never loaded.
+//
 // Each difference is reported as a Change, in depth-first order:
 //
 //   - Added / Removed: the entry exists on one side only. The contents of
@@ -36,5 +41,6 @@
 // leading '/' is implied if missing. Full-path patterns prune the walk: a directory whose
 // path cannot be a prefix of a match is not entered. Base-name results are
 // memoized per directory content, so a directory shared by many snapshots
-// is read once.
+// is read once. The directories a search will enter are loaded ahead
+// (those pruned or memoized are not).
 package diff

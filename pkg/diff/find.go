@@ -31,7 +31,7 @@ func Find(ctx context.Context, r Repo, snaps []snapshot.Entry, pattern string, f
 	if _, err := path.Match(pattern, ""); err != nil {
 		return fmt.Errorf("find %q: %w", pattern, err)
 	}
-	f := &finder{r: r, pattern: pattern, memo: make(map[string][]found)}
+	f := &finder{pattern: pattern, memo: make(map[string][]found)}
 	if strings.Contains(pattern, "/") {
 		if !strings.HasPrefix(pattern, "/") {
 			f.pattern = "/" + pattern
@@ -39,6 +39,9 @@ func Find(ctx context.Context, r Repo, snaps []snapshot.Entry, pattern string, f
 		f.components = strings.Split(f.pattern, "/")[1:]
 		f.prune = !strings.Contains(pattern, `\`)
 	}
+	p := snapshot.NewPrefetcher(ctx, r, snapshot.PrefetchOptions{Concurrency: connections(r), Want: f.enters})
+	defer p.Close()
+	f.r = p
 	for _, e := range snaps {
 		emit := func(m found) error {
 			return fn(Match{Snapshot: e.ID, Time: e.Snapshot.Time, Path: m.path, Type: m.typ, Size: m.size, MTime: m.mtime})
@@ -129,6 +132,18 @@ func (f *finder) fullPath(ctx context.Context, root []crypto.ID, emit func(found
 		}
 		return nil
 	})
+}
+
+// enters reports whether the search will enter directory n of dir, so
+// that its trees are worth loading ahead: not when a base-name search has
+// its results already, nor when a full-path search prunes it. It is
+// called from the walk's goroutine, like everything that touches memo.
+func (f *finder) enters(dir []byte, n *snapshot.Node) bool {
+	if f.components == nil {
+		_, known := f.memo[dirKey(n.Subtree)]
+		return !known
+	}
+	return !f.prune || f.mayContain(string(dir)+"/"+string(n.Name))
 }
 
 // mayContain reports whether entries below directory dir can match: the

@@ -20,6 +20,7 @@ type listing struct {
 	i     int
 	path  string // for messages
 	last  []byte // name of the previous run's last entry
+	fresh bool   // a run was loaded that differ.plan has not seen
 }
 
 // peek returns the current entry, or nil at the end.
@@ -45,7 +46,7 @@ func (l *listing) peek(ctx context.Context) (*snapshot.Node, error) {
 		if len(nodes) > 0 {
 			l.last = nodes[len(nodes)-1].Name
 		}
-		l.nodes, l.i = nodes, 0
+		l.nodes, l.i, l.fresh = nodes, 0, true
 	}
 	return &l.nodes[l.i], nil
 }

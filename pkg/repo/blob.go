@@ -16,8 +16,12 @@ import (
 // ErrBlobNotFound means the index knows no location of a blob.
 var ErrBlobNotFound = errors.New("blob not in the index")
 
-// LoadBlob returns the plaintext of blob id of type t. It reads only the
-// blob's bytes from its pack (a ranged Get) and checks them with OpenBlob.
+// LoadBlob returns the plaintext of blob id of type t. A data blob is read
+// alone from its pack (a ranged Get). A tree blob comes from the local
+// tree pack cache when the repository has one: the first tree blob needed
+// from a pack downloads the whole pack (one Get, shared by concurrent
+// callers), later ones read the local file. Either way the blob is checked
+// with OpenBlob.
 // When the index knows several copies, a missing or damaged one makes it try
 // the next; the error then names every pack it tried.
 func (r *Repository) LoadBlob(ctx context.Context, t pack.BlobType, id crypto.ID) ([]byte, error) {
@@ -43,6 +47,11 @@ func (r *Repository) LoadBlob(ctx context.Context, t pack.BlobType, id crypto.ID
 }
 
 func (r *Repository) loadBlobAt(ctx context.Context, e index.Entry) ([]byte, error) {
+	if e.Type == pack.TreeBlob && r.packs != nil {
+		if plain, served, err := r.packs.load(ctx, r, e); served {
+			return plain, err
+		}
+	}
 	name := PackName(e.Pack)
 	sealed, err := r.readRange(ctx, name, int64(e.Offset), int64(e.Length))
 	if err != nil {

@@ -61,6 +61,36 @@
 // pages stay in the kernel's page cache; the cache is only a copy, rebuilt
 // from the repository whenever it is missing or fails its checksum.
 //
+// # The local cache
+//
+// OpenOptions.CacheDir holds, per repository ID, the index bodies (see
+// pkg/index) and whole tree packs (treecache.go). Trees are what ls,
+// find, diff, restore and a no-change backup read, one small blob per
+// directory; reading each with a ranged GET costs a round trip per
+// directory, thousands for a source tree. Tree packs hold nothing else
+// (FORMAT.md section 6) and are small, so the first tree blob LoadBlob
+// needs from one downloads the whole pack in one GET (LoadPackBlobs with
+// WholePack, streamed through SHA-256 into a temporary file renamed into
+// place once the hash matched the pack's name), and later ones read the
+// file. Concurrent requests for one pack share the download. Data blobs
+// are never cached.
+//
+// The cache is trusted for nothing. A file's name is the SHA-256 of the
+// pack, and each file is hashed in full before a process first uses it: a
+// file that fails is removed and the pack downloaded again, never read,
+// and every blob is still opened with OpenBlob. Whole-pack reads are
+// bounded (the pack size plus 32 MiB, at most half the cache), so a junk
+// object costs that much disk at most, and larger packs are read by range
+// as without a cache; so are packs whose whole read failed, which keeps
+// the error classification of the ranged path (ErrCorrupt for damage,
+// anything else for storage). The directory is bounded by
+// OpenOptions.CacheMaxSize: when a download takes it over, the least
+// recently used files go (a file's time is set when stored and when a
+// process first uses it) down to nine tenths of the bound. Files are only
+// created by rename and removed, never changed, so processes can share
+// the directory; a process keeps its verified files open. Without a
+// cache directory everything works, with a GET per tree.
+//
 // # Concurrent clients
 //
 // Leases and deletion markers (FORMAT.md section 10) let backups run

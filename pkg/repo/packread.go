@@ -25,7 +25,20 @@ type PackReadOptions struct {
 	// returned as an error wrapping ErrCorrupt after every blob was
 	// handed to fn. check --read-data uses it.
 	WholePack bool
+	// Copy, with WholePack, receives every byte of the pack as it is
+	// read (the local tree pack cache writes it to a file). The bytes are
+	// trustworthy only when LoadPackBlobs returns nil: the hash is known
+	// only at the end.
+	Copy io.Writer
+	// MaxSize, with WholePack and when positive, bounds the bytes read: a
+	// pack longer than MaxSize, or an entry ending beyond it, gives an
+	// error wrapping ErrPackTooLarge, which is no damage (read its blobs
+	// by range instead). At most MaxSize+1 bytes are requested.
+	MaxSize int64
 }
+
+// ErrPackTooLarge means a whole-pack read stopped at PackReadOptions.MaxSize.
+var ErrPackTooLarge = errors.New("the pack is larger than a whole-pack read here may be")
 
 // BlobFunc receives one blob of LoadPackBlobs: its plaintext, valid only
 // during the call, or why it could not be loaded. An error wrapping
@@ -55,7 +68,7 @@ func (r *Repository) LoadPackBlobs(ctx context.Context, packID crypto.ID, entrie
 	es := slices.Clone(entries)
 	slices.SortFunc(es, func(a, b index.Entry) int { return cmp.Compare(a.Offset, b.Offset) })
 	if opts.WholePack {
-		return r.readWholePack(ctx, packID, es, fn)
+		return r.readWholePack(ctx, packID, es, opts, fn)
 	}
 	var buf []byte
 	for start := 0; start < len(es); {
@@ -108,10 +121,17 @@ func (r *Repository) readPackRun(ctx context.Context, packID crypto.ID, es []ind
 	return buf, nil
 }
 
-// readWholePack streams the whole pack through SHA-256.
-func (r *Repository) readWholePack(ctx context.Context, packID crypto.ID, es []index.Entry, fn BlobFunc) error {
+// readWholePack streams the whole pack through SHA-256 (and opts.Copy).
+func (r *Repository) readWholePack(ctx context.Context, packID crypto.ID, es []index.Entry, opts PackReadOptions, fn BlobFunc) error {
 	name := PackName(packID)
-	rc, err := r.store.Get(ctx, name, 0, -1)
+	length := int64(-1)
+	if opts.MaxSize > 0 {
+		if len(es) > 0 && entryEnd(es[len(es)-1]) > opts.MaxSize {
+			return fmt.Errorf("%s: an entry ends beyond %d bytes: %w", name, opts.MaxSize, ErrPackTooLarge)
+		}
+		length = opts.MaxSize + 1 // one more byte tells a longer pack
+	}
+	rc, err := r.store.Get(ctx, name, 0, length)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -124,7 +144,12 @@ func (r *Repository) readWholePack(ctx context.Context, packID crypto.ID, es []i
 	}
 	defer rc.Close()
 	h := sha256.New()
-	s := &packStream{rc: io.TeeReader(rc, h), pos: 0}
+	var sink io.Writer = h
+	if opts.Copy != nil {
+		sink = io.MultiWriter(h, opts.Copy)
+	}
+	counted := &byteCounter{r: rc}
+	s := &packStream{rc: io.TeeReader(counted, sink), pos: 0}
 	var buf []byte
 	for i, e := range es {
 		sealed, err := s.read(e, &buf)
@@ -148,12 +173,27 @@ func (r *Repository) readWholePack(ctx context.Context, packID crypto.ID, es []i
 		}
 		return fmt.Errorf("read %s: %w", name, err)
 	}
+	if opts.MaxSize > 0 && counted.n > opts.MaxSize {
+		return fmt.Errorf("%s: more than %d bytes: %w", name, opts.MaxSize, ErrPackTooLarge)
+	}
 	var got crypto.ID
 	copy(got[:], h.Sum(nil))
 	if got != packID {
 		return fmt.Errorf("%s: content does not match its name (its SHA-256 is %s): %w", name, got.Short(), ErrCorrupt)
 	}
 	return nil
+}
+
+// byteCounter counts the bytes read through it.
+type byteCounter struct {
+	r io.Reader
+	n int64
+}
+
+func (c *byteCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // deliver opens one sealed blob and hands it to fn.

@@ -66,8 +66,12 @@ type InitOptions struct {
 // OpenOptions configure an opened repository.
 type OpenOptions struct {
 	// CacheDir is the local cache directory; "" means no cache. The index
-	// cache of a repository lives in CacheDir/<repository ID>/index.
+	// cache of a repository lives in CacheDir/<repository ID>/index, its
+	// tree packs in CacheDir/<repository ID>/packs (see doc.go).
 	CacheDir string
+	// CacheMaxSize bounds the cached tree packs of this repository, in
+	// bytes; 0 means DefaultPackCacheSize.
+	CacheMaxSize int64
 	// Connections bounds concurrent storage requests; default 8.
 	Connections int
 	// Host and Username are recorded in key files and leases.
@@ -124,6 +128,7 @@ type Repository struct {
 	leaseLifetime time.Duration
 
 	cache *index.Cache // nil without a cache directory
+	packs *packCache   // tree packs; nil without a cache directory
 
 	mu      sync.Mutex
 	skipped []SkippedObject // objects passed over with a warning, see Skipped
@@ -219,6 +224,12 @@ func Open(ctx context.Context, store storage.Store, passphrase []byte, opts Open
 			return nil, fmt.Errorf("open index cache: %w", err)
 		}
 		r.cache = cache
+		// Without it trees are read by range: slower, never wrong.
+		packs, err := openPackCache(opts.CacheDir, u.cfg.ID, opts.CacheMaxSize, u.cfg.PackSize)
+		if err != nil {
+			r.warn(packCacheDir(opts.CacheDir, u.cfg.ID), fmt.Errorf("%w; reading trees without the cache", err))
+		}
+		r.packs = packs
 	}
 	if err := r.refuseRevokedKey(ctx); err != nil {
 		r.Close()
@@ -276,6 +287,10 @@ func (r *Repository) Close() error {
 	if r.cache != nil {
 		err = r.cache.Close()
 		r.cache = nil
+	}
+	if r.packs != nil {
+		err = errors.Join(err, r.packs.close())
+		r.packs = nil
 	}
 	if r.enc != nil {
 		r.enc.Close()

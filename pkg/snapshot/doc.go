@@ -31,6 +31,16 @@
 // only the directories on the path and stops inside a directory at the
 // first run that passes the name.
 //
+// A walk is depth first and needs each directory's tree before it can go
+// on, which on remote storage is one round trip per directory in
+// sequence. Walk and WalkDir given a Prefetcher as their loader start
+// loading the subtrees of each decoded run in the background, a bounded
+// number at a time (the repository's Connections), and hand them out when
+// the walk arrives; the walk loads a tree itself rather than queue behind
+// other prefetches, and what it skipped is dropped when it leaves the
+// directory. Callers that skip directories say which with a want
+// function, so a non-recursive listing loads nothing ahead.
+//
 // # Snapshots
 //
 // A snapshot is a small JSON object (time, host, paths, tags, the root's

@@ -31,12 +31,19 @@ var errStop = errors.New("stop")
 // WalkDir calls fn for each entry of one directory, given by its run
 // blobs, in name order. It loads and decodes one run at a time. fn may
 // keep the node. An error from fn stops the scan and is returned as is.
+// With a *Prefetcher as l, the directory's later runs and the subtrees of
+// its directories are loaded ahead in the background.
 func WalkDir(ctx context.Context, l BlobLoader, subtree []crypto.ID, fn func(n *Node) error) error {
 	return walkDir(ctx, l, subtree, nil, fn)
 }
 
 // walkDir is WalkDir with the directory's path for error messages.
 func walkDir(ctx context.Context, l BlobLoader, subtree []crypto.ID, dir []byte, fn func(n *Node) error) error {
+	p, _ := l.(*Prefetcher)
+	if p != nil && len(subtree) > 1 {
+		later := subtree[1 : 1+p.Prefetch(subtree[1:]...)]
+		defer p.Release(later...) // those not reached (an early stop)
+	}
 	var prev []byte
 	for i, id := range subtree {
 		if err := ctx.Err(); err != nil {
@@ -56,12 +63,25 @@ func walkDir(ctx context.Context, l BlobLoader, subtree []crypto.ID, dir []byte,
 		if prev != nil && bytes.Compare(prev, nodes[0].Name) >= 0 {
 			return fmt.Errorf("directory %q: %w: run %d starts with %q, not after %q", displayDir(dir), ErrCorruptTree, i, nodes[0].Name, prev)
 		}
-		for j := range nodes {
-			if err := fn(&nodes[j]); err != nil {
-				return err
-			}
+		if err := scanRun(p, dir, nodes, fn); err != nil {
+			return err
 		}
 		prev = nodes[len(nodes)-1].Name
+	}
+	return nil
+}
+
+// scanRun calls fn for each node of a decoded run, with the subtrees of
+// its directories prefetched when p is not nil; those the walk did not
+// enter are released when it leaves the run.
+func scanRun(p *Prefetcher, dir []byte, nodes []Node, fn func(n *Node) error) error {
+	if p != nil {
+		defer p.Release(p.prefetchRun(dir, nodes)...)
+	}
+	for j := range nodes {
+		if err := fn(&nodes[j]); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -78,7 +98,7 @@ func displayDir(dir []byte) string {
 // names from the root, starting with '/', e.g. "/home/alice"; it is a
 // fresh slice that fn may keep. fn may return SkipDir; any other error
 // stops the walk and is returned unwrapped. Memory use is one decoded run
-// per directory level.
+// per directory level, and with a *Prefetcher as l what it holds ahead.
 func Walk(ctx context.Context, l BlobLoader, root []crypto.ID, fn func(path []byte, n *Node) error) error {
 	return walk(ctx, l, root, nil, fn)
 }
