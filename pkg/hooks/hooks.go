@@ -71,6 +71,12 @@ func (c *Command) UnmarshalYAML(n *yaml.Node) error {
 		*c = Command{Args: args}
 		return nil
 	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; k.Value != "command" && k.Value != "timeout" {
+				// As the decoder words it, so that it is reported with its line.
+				return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: field %s not found in type hooks.Command", k.Line, k.Value)}}
+			}
+		}
 		var m struct {
 			Command yaml.Node `yaml:"command"`
 			Timeout string    `yaml:"timeout"`

@@ -26,6 +26,7 @@ func TestUnmarshal(t *testing.T) {
 		{`{command: "exit 0"}`, Command{Shell: "exit 0"}, ""},
 		{`{command: true, timeout: soon}`, Command{}, "not a duration"},
 		{`{timeout: 5m}`, Command{}, "no command"},
+		{`{command: true, timout: 5m}`, Command{}, "field timout not found"},
 		{`{command: {a: b}}`, Command{}, "string or a list"},
 		{`[]`, Command{}, "empty"},
 		{`""`, Command{}, "empty"},
