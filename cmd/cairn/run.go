@@ -2,51 +2,76 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-backup/cairn/pkg/repo"
+	"github.com/cairn-backup/cairn/pkg/storage"
 )
 
 type runOptions struct {
-	dryRun bool
+	dryRun   bool
+	all      bool
+	lockWait time.Duration
 }
 
 func newRunCommand(a *app) *cobra.Command {
 	var o runOptions
 	cmd := &cobra.Command{
-		Use:   "run JOB",
-		Short: "Run a backup job from the config file",
-		Long: `Run the job JOB from the config file (jobs: in --config): back up its
-paths into its repository, then, as configured, forget snapshots by its
-keep policy, prune unreferenced data, and check the repository. The
-steps run in that order, with a structural check before prune too (prune
-does not run when it fails); the first step that fails stops the job, and
-the summary says which steps ran.
+		Use:   "run [JOB|GROUP]...",
+		Short: "Run backup jobs from the config file",
+		Long: `Run the jobs from the config file (jobs: in --config): each named job, the
+jobs of each named group (groups: in the config file), or with --all every
+job. For each job: run its before hooks, back up its paths into its
+repository, then, as configured, forget snapshots by its keep policy,
+prune unreferenced data, and check the repository; then its after (or
+on-failure) and finally hooks. The steps run in that order, with a
+structural check before prune too (prune does not run when it fails); the
+first step that fails stops the job, and the summary says which steps ran.
+A failing before hook skips the job and fails it.
+
+Monitors (monitor: pings, webhooks, a Prometheus textfile) are told when
+each job starts and how it ended; one that cannot be reached is a warning,
+never a failed job. A job with retry: runs again after a transient failure
+(storage unreachable, lease conflict, network error) that saved no
+snapshot; a wrong passphrase, a missing repository or a config mistake is
+never retried.
+
+Two runs of the same job never overlap: each job takes a lock file in
+$XDG_STATE_HOME/cairn/locks; a run that finds it taken fails at once, or
+waits up to --lock-wait. Jobs run one after another; the exit code is the
+worst of theirs.
 
 The job's snapshots are those of its host with its set of paths and all
 its tags; keep rules apply to them only. See config/example.yaml for every key.`,
 		Example: `  cairn run nightly
-  cairn --config ~/cairn.yaml run nightly --json
+  cairn run --all
+  cairn run offsite            # a group: every job it lists
+  cairn --config ~/cairn.yaml run nightly --json --lock-wait 10m
   cairn run nightly --dry-run`,
-		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.runJob(cmd.Context(), args[0], o)
+			return a.runJobs(cmd.Context(), args, o)
 		},
 	}
-	cmd.Flags().BoolVarP(&o.dryRun, "dry-run", "n", false, "back up without storing anything, and skip the other steps")
+	cmd.Flags().BoolVarP(&o.dryRun, "dry-run", "n", false, "back up without storing anything, and skip the other steps and the hooks")
+	cmd.Flags().BoolVar(&o.all, "all", false, "run every job in the config file")
+	cmd.Flags().DurationVar(&o.lockWait, "lock-wait", 0, "wait this long for a running run of the same job to end (default: fail at once)")
 	return cmd
 }
 
 // stepResult is one step of a job in the run summary.
 type stepResult struct {
-	Step   string `json:"step"`   // backup, forget, prune or check
+	Step   string `json:"step"`   // before, backup, forget, prune, check, after
 	Status string `json:"status"` // ok, failed, partial, skipped
 	// Detail is a one-line description for people.
 	Detail string `json:"detail,omitempty"`
@@ -55,56 +80,335 @@ type stepResult struct {
 	Data any `json:"data,omitempty"`
 }
 
-// runSummary is the --json summary line of cairn run.
+// runSummary is the --json summary line of cairn run for one job.
 type runSummary struct {
 	MessageType     string       `json:"message_type"` // "summary"
 	Job             string       `json:"job"`
 	Repository      string       `json:"repository"`
 	OK              bool         `json:"ok"`
+	ExitCode        int          `json:"exit_code"`
+	Attempts        int          `json:"attempts,omitempty"`
 	Steps           []stepResult `json:"steps"`
 	DurationSeconds float64      `json:"duration_seconds"`
 }
 
-func (a *app) runJob(ctx context.Context, name string, o runOptions) error {
+// runsSummary is the --json summary of a run of several jobs.
+type runsSummary struct {
+	MessageType string       `json:"message_type"` // "summary"
+	OK          bool         `json:"ok"`
+	ExitCode    int          `json:"exit_code"`
+	Jobs        []runSummary `json:"jobs"`
+}
+
+func (a *app) runJobs(ctx context.Context, args []string, o runOptions) error {
 	cfg, err := a.loadConfig()
 	if err != nil {
 		return err
 	}
-	job, ok := cfg.Jobs[name]
-	if !ok {
-		return unknownJobError(cfg, name)
+	names, err := selectJobs(cfg, args, o.all)
+	if err != nil {
+		return err
 	}
+	var sums []runSummary
+	var errs []error
+	for _, name := range names {
+		if ctx.Err() != nil {
+			break
+		}
+		sum, err := a.runOne(ctx, cfg, name, o)
+		sums = append(sums, sum)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("job %s: %w", name, err))
+		}
+		if !a.v.GetBool("json") && !a.v.GetBool("quiet") {
+			sum.print(a.stdout)
+		}
+	}
+	if len(sums) == 0 {
+		return ctx.Err()
+	}
+	if a.v.GetBool("json") {
+		var out any = sums[0]
+		if len(args) != 1 || o.all || len(names) != 1 {
+			all := runsSummary{MessageType: "summary", OK: len(errs) == 0, Jobs: sums}
+			for _, s := range sums {
+				all.ExitCode = worseExit(all.ExitCode, s.ExitCode)
+			}
+			out = all
+		}
+		if err := writeJSON(a.stdout, out); err != nil {
+			return err
+		}
+	} else if len(names) > 1 && !a.v.GetBool("quiet") {
+		printRunsLine(a.stdout, sums)
+	}
+	return jobsError(errs)
+}
+
+// selectJobs resolves job and group names (or --all) to the jobs to run,
+// in order and each once. Every name is checked before any job runs.
+func selectJobs(cfg *fileConfig, args []string, all bool) ([]string, error) {
+	switch {
+	case all && len(args) > 0:
+		return nil, errors.New("run: give job names or --all, not both")
+	case all:
+		if len(cfg.Jobs) == 0 {
+			return nil, unknownJobError(cfg, "--all")
+		}
+		return sortedKeys(cfg.Jobs), nil
+	case len(args) == 0:
+		return nil, errors.New("run: name a job or a group, or give --all; cairn config show lists them")
+	}
+	var names []string
+	for _, arg := range args {
+		var these []string
+		if _, ok := cfg.Jobs[arg]; ok {
+			these = []string{arg}
+		} else if g, ok := cfg.Groups[arg]; ok {
+			these = g
+		} else {
+			return nil, unknownJobError(cfg, arg)
+		}
+		for _, n := range these {
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+	}
+	return names, nil
+}
+
+// runOne runs one job with its lock, hooks, retries and monitors.
+func (a *app) runOne(ctx context.Context, cfg *fileConfig, name string, o runOptions) (runSummary, error) {
+	job := cfg.Jobs[name]
+	start := time.Now()
+	sum := runSummary{MessageType: "summary", Job: name, Repository: job.Repository}
+	facts := &jobFacts{job: name, repository: job.Repository, start: start}
+	// The monitors get the tail of what this job logged.
+	tail := &tailBuffer{max: 64 << 10}
+	orig := a.stderr
+	a.stderr = io.MultiWriter(orig, tail)
+	defer func() { a.stderr = orig }()
+
+	monitors := a.jobMonitors(cfg, job, name)
+	if o.dryRun {
+		monitors = nil
+	}
+	a.sendReport(ctx, monitors, newReport("start", facts, nil, ""))
+	err := a.runLocked(ctx, cfg, name, job, o, &sum, facts)
+	sum.OK = err == nil
+	sum.ExitCode = exitCode(err, ctx.Err() != nil)
+	sum.DurationSeconds = time.Since(start).Seconds()
+	facts.err, facts.exitCode, facts.durationSeconds = err, sum.ExitCode, sum.DurationSeconds
+	event := "success"
+	if err != nil {
+		event = "failure"
+	}
+	a.sendReport(ctx, monitors, newReport(event, facts, &sum, tail.String()))
+	return sum, err
+}
+
+// runLocked takes the job's lock and runs its hooks and steps.
+func (a *app) runLocked(ctx context.Context, cfg *fileConfig, name string, job *jobConfig, o runOptions, sum *runSummary, facts *jobFacts) error {
+	release, err := lockJob(ctx, name, o.lockWait)
+	if err != nil {
+		sum.Steps = append(sum.Steps, stepResult{Step: "lock", Status: "failed", Error: oneLine(err.Error())})
+		return err
+	}
+	defer release()
+	global, own := cfg.Hooks, job.Hooks
+	if o.dryRun {
+		global, own = hookSet{}, hookSet{}
+	}
+	err = a.runHooks(ctx, "before", global, own, facts)
+	if err != nil {
+		sum.Steps = append(sum.Steps, stepResult{Step: "before", Status: "failed", Error: oneLine(err.Error())},
+			stepResult{Step: "backup", Status: "skipped", Detail: "the before hook failed"})
+	} else {
+		if !global.Before.IsZero() || !own.Before.IsZero() {
+			sum.Steps = append(sum.Steps, stepResult{Step: "before", Status: "ok"})
+		}
+		err = a.runAttempts(ctx, name, job, o, sum, facts)
+		if err == nil && (!global.After.IsZero() || !own.After.IsZero()) {
+			facts.durationSeconds = time.Since(facts.start).Seconds()
+			if err = a.runHooks(ctx, "after", global, own, facts); err != nil {
+				sum.Steps = append(sum.Steps, stepResult{Step: "after", Status: "failed", Error: oneLine(err.Error())})
+			} else {
+				sum.Steps = append(sum.Steps, stepResult{Step: "after", Status: "ok"})
+			}
+		}
+	}
+	facts.err, facts.exitCode = err, exitCode(err, ctx.Err() != nil)
+	facts.durationSeconds = time.Since(facts.start).Seconds()
+	if err != nil {
+		// A failing failure hook is worth a warning, not a different error.
+		if herr := a.runHooks(ctx, "on-failure", global, own, facts); herr != nil {
+			fmt.Fprintf(a.stderr, "cairn: warning: %s\n", oneLine(herr.Error()))
+		}
+	}
+	if herr := a.runHooks(ctx, "finally", global, own, facts); herr != nil {
+		fmt.Fprintf(a.stderr, "cairn: warning: %s\n", oneLine(herr.Error()))
+	}
+	return err
+}
+
+// maxRetryWait caps the doubling pause between attempts.
+const maxRetryWait = time.Hour
+
+// runAttempts runs the job's steps, again after a transient failure that
+// saved no snapshot, as its retry: allows. A run that saved its snapshot
+// is not repeated: that would add a second snapshot for one night.
+func (a *app) runAttempts(ctx context.Context, name string, job *jobConfig, o runOptions, sum *runSummary, facts *jobFacts) error {
+	base := len(sum.Steps)
+	attempts, wait := job.Retry.attempts(), job.Retry.wait()
+	for attempt := 1; ; attempt++ {
+		sum.Steps = sum.Steps[:base]
+		if attempts > 1 {
+			sum.Attempts = attempt
+		}
+		err := a.runAttempt(ctx, name, job, o, sum, facts)
+		if err == nil || attempt >= attempts || facts.snapshotID != "" || !transientJobError(err) || ctx.Err() != nil {
+			return err
+		}
+		fmt.Fprintf(a.stderr, "cairn: job %s: attempt %d of %d failed: %s; trying again in %s\n",
+			name, attempt, attempts, oneLine(err.Error()), formatDuration(wait))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait = min(2*wait, maxRetryWait)
+	}
+}
+
+// runAttempt opens the repository and runs the job's steps once.
+func (a *app) runAttempt(ctx context.Context, name string, job *jobConfig, o runOptions, sum *runSummary, facts *jobFacts) error {
 	spec, err := newJobSpec(name, job)
 	if err != nil {
 		return err
 	}
-	start := time.Now()
 	r, s, done, err := a.openNamedRepository(ctx, job.Repository)
 	if err != nil {
-		return fmt.Errorf("job %s: %w", name, err)
+		sum.Steps = append(sum.Steps, stepResult{Step: "open", Status: "failed", Error: oneLine(err.Error())})
+		return err
 	}
 	defer done()
-	sum := runSummary{MessageType: "summary", Job: name, Repository: s.location()}
-	jobErr := a.runSteps(ctx, r, spec, o, &sum)
-	sum.OK = jobErr == nil
-	sum.DurationSeconds = time.Since(start).Seconds()
-	if a.v.GetBool("json") {
-		if err := writeJSON(a.stdout, sum); err != nil {
-			return err
+	sum.Repository = s.location()
+	return a.runSteps(ctx, r, spec, o, sum, facts)
+}
+
+// transientJobError reports whether a failed run is worth running again:
+// storage that did not answer, a lease conflict, a network error. A wrong
+// passphrase, a missing repository, damage, denied permissions and config
+// mistakes are not, whatever else the error wraps.
+func transientJobError(err error) bool {
+	switch exitCode(err, false) {
+	case exitNoRepository, exitWrongPass, exitPartial:
+		return false
+	case exitLocked, exitUnreachable:
+		return true
+	}
+	var busy *jobBusyError
+	switch {
+	case errors.As(err, &busy), errors.Is(err, storage.ErrPermission), errors.Is(err, repo.ErrCorrupt),
+		errors.Is(err, context.Canceled):
+		return false
+	case errors.Is(err, storage.ErrTransient), errors.Is(err, context.DeadlineExceeded):
+		return true
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return true
+	}
+	for _, e := range []syscall.Errno{syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EHOSTUNREACH,
+		syscall.ENETUNREACH, syscall.ETIMEDOUT, syscall.EPIPE} {
+		if errors.Is(err, e) {
+			return true
 		}
-	} else if !a.v.GetBool("quiet") {
-		sum.print(a.stdout)
 	}
-	if jobErr != nil {
-		return fmt.Errorf("job %s: %w", name, jobErr)
+	return false
+}
+
+// exitSeverity orders exit codes from best to worst: a partial backup is
+// better than an error, an interruption worst.
+func exitSeverity(code int) int {
+	switch code {
+	case exitOK:
+		return 0
+	case exitPartial:
+		return 1
+	case exitInterrupted:
+		return 1000
 	}
-	return nil
+	return 2 + code
+}
+
+func worseExit(a, b int) int {
+	if exitSeverity(b) > exitSeverity(a) {
+		return b
+	}
+	return a
+}
+
+// multiJobError is the failure of several jobs: its message lists them
+// all, and it unwraps to the worst one, which decides the exit code.
+type multiJobError struct {
+	errs  []error
+	worst error
+}
+
+func (e *multiJobError) Error() string {
+	msgs := make([]string, len(e.errs))
+	for i, err := range e.errs {
+		msgs[i] = err.Error()
+	}
+	return fmt.Sprintf("%d jobs failed:\n%s", len(e.errs), strings.Join(msgs, "\n"))
+}
+
+func (e *multiJobError) Unwrap() error { return e.worst }
+
+func jobsError(errs []error) error {
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	}
+	worst := errs[0]
+	for _, err := range errs[1:] {
+		if exitSeverity(exitCode(err, false)) > exitSeverity(exitCode(worst, false)) {
+			worst = err
+		}
+	}
+	return &multiJobError{errs: errs, worst: worst}
+}
+
+func printRunsLine(w io.Writer, sums []runSummary) {
+	var failed []string
+	for _, s := range sums {
+		if !s.OK {
+			failed = append(failed, s.Job)
+		}
+	}
+	if len(failed) == 0 {
+		fmt.Fprintf(w, "%d jobs done\n", len(sums))
+		return
+	}
+	fmt.Fprintf(w, "%d jobs: %d done, %d FAILED (%s)\n", len(sums), len(sums)-len(failed), len(failed), strings.Join(failed, ", "))
 }
 
 // runSteps runs the job's steps in order, recording each in sum, and
 // returns the error that stopped the job (or the partial-backup error,
 // reported after the other steps ran).
-func (a *app) runSteps(ctx context.Context, r *repo.Repository, spec *jobSpec, o runOptions, sum *runSummary) error {
+func (a *app) runSteps(ctx context.Context, r *repo.Repository, spec *jobSpec, o runOptions, sum *runSummary, facts *jobFacts) error {
+	if spec.job.StdinCommand != "" {
+		// The place for backup --stdin-from-command (pkg/archiver/stdin.go).
+		err := errors.New("stdin-command needs backup --stdin-from-command, which this build of cairn does not have yet; back up a file the before hook writes instead")
+		sum.Steps = append(sum.Steps, stepResult{Step: "backup", Status: "failed", Error: err.Error()})
+		return err
+	}
 	backup := spec.backup
 	backup.dryRun = o.dryRun
 	res, bsum, err := a.backup(ctx, r, spec.paths, backup)
@@ -112,6 +416,7 @@ func (a *app) runSteps(ctx context.Context, r *repo.Repository, spec *jobSpec, o
 		sum.Steps = append(sum.Steps, stepResult{Step: "backup", Status: "failed", Error: oneLine(err.Error())})
 		return err
 	}
+	facts.backup, facts.snapshotID = &bsum, bsum.SnapshotID
 	partial := backupOutcome(res)
 	step := stepResult{Step: "backup", Status: "ok", Data: bsum, Detail: bsum.oneLine()}
 	if partial != nil {
@@ -119,6 +424,13 @@ func (a *app) runSteps(ctx context.Context, r *repo.Repository, spec *jobSpec, o
 	}
 	sum.Steps = append(sum.Steps, step)
 
+	if len(spec.job.CopyTo) > 0 && !o.dryRun {
+		// The place for cairn copy (pkg/copy): copy the new snapshot to
+		// each repository, then apply that repository's retention.
+		err := fmt.Errorf("copy-to needs cairn copy, which this build of cairn does not have yet; remove copy-to from job %s or upgrade cairn", spec.name)
+		sum.Steps = append(sum.Steps, stepResult{Step: "copy", Status: "failed", Error: err.Error()})
+		return err
+	}
 	steps := a.jobSteps()
 	for _, st := range spec.maintenance() {
 		if o.dryRun {
