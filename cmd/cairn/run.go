@@ -304,15 +304,18 @@ func (a *app) runAttempt(ctx context.Context, name string, job *jobConfig, o run
 // passphrase, a missing repository, damage, denied permissions and config
 // mistakes are not, whatever else the error wraps.
 func transientJobError(err error) bool {
+	var busy *jobBusyError
+	if errors.As(err, &busy) {
+		return false // the lock is taken once, before any attempt
+	}
 	switch exitCode(err, false) {
 	case exitNoRepository, exitWrongPass, exitPartial:
 		return false
 	case exitLocked, exitUnreachable:
 		return true
 	}
-	var busy *jobBusyError
 	switch {
-	case errors.As(err, &busy), errors.Is(err, storage.ErrPermission), errors.Is(err, repo.ErrCorrupt),
+	case errors.Is(err, storage.ErrPermission), errors.Is(err, repo.ErrCorrupt),
 		errors.Is(err, context.Canceled):
 		return false
 	case errors.Is(err, storage.ErrTransient), errors.Is(err, context.DeadlineExceeded):
