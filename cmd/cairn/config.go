@@ -385,14 +385,14 @@ func (g *globalRunSettings) validate(c *fileConfig) error {
 	}
 	for _, name := range sortedKeys(g.Groups) {
 		if _, clash := c.Jobs[name]; clash {
-			return atKey("groups."+name, fmt.Errorf("group %q has the name of a job; rename one of them", name))
+			return &keyError{[]string{"groups", name}, fmt.Errorf("group %q has the name of a job; rename one of them", name)}
 		}
 		if len(g.Groups[name]) == 0 {
-			return atKey("groups."+name, fmt.Errorf("group %q is empty", name))
+			return &keyError{[]string{"groups", name}, fmt.Errorf("group %q is empty", name)}
 		}
 		for _, j := range g.Groups[name] {
 			if _, ok := c.Jobs[j]; !ok {
-				return atKey("groups."+name, fmt.Errorf("group %q lists job %q, which is not defined under jobs", name, j))
+				return &keyError{[]string{"groups", name}, fmt.Errorf("group %q lists job %q, which is not defined under jobs", name, j)}
 			}
 		}
 	}
@@ -435,11 +435,11 @@ func (s *jobRunSettings) validate(c *fileConfig, own string) error {
 // keyError is a config mistake at a key below the entry being validated
 // (a job's "retry", say), so that config check can point at its line.
 type keyError struct {
-	key string // dotted, relative to the entry
-	err error
+	path []string // relative to the entry
+	err  error
 }
 
 func (e *keyError) Error() string { return e.err.Error() }
 func (e *keyError) Unwrap() error { return e.err }
 
-func atKey(key string, err error) error { return &keyError{key, err} }
+func atKey(key string, err error) error { return &keyError{[]string{key}, err} }
