@@ -36,7 +36,13 @@ func (s Spec) Delay() time.Duration {
 // UnmarshalYAML accepts a calendar string or the mapping form.
 func (s *Spec) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind == yaml.ScalarNode {
-		return n.Decode(&s.Calendar)
+		if err := n.Decode(&s.Calendar); err != nil {
+			return err
+		}
+		if strings.TrimSpace(s.Calendar) == "" {
+			return fmt.Errorf("line %d: schedule is empty; write a calendar such as \"daily 02:30\", or remove the key", n.Line)
+		}
+		return nil
 	}
 	if n.Kind != yaml.MappingNode {
 		return fmt.Errorf("line %d: schedule is a calendar such as \"daily 02:30\", or {calendar, randomized-delay}", n.Line)
@@ -58,6 +64,9 @@ func (s *Spec) UnmarshalYAML(n *yaml.Node) error {
 		return err
 	}
 	s.Calendar = m.Calendar
+	if strings.TrimSpace(s.Calendar) == "" {
+		return fmt.Errorf("line %d: schedule has no calendar; give one such as calendar: \"daily 02:30\"", n.Line)
+	}
 	if m.Delay != "" {
 		d, err := time.ParseDuration(m.Delay)
 		if err != nil || d < 0 {
