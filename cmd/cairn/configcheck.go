@@ -20,6 +20,8 @@ func newConfigCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Check the config file, or show a job's effective settings",
+		Example: `  cairn config check
+  cairn config show nightly`,
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "check [FILE]",
@@ -48,7 +50,8 @@ with the defaults filled in, its repository, and the global hooks and
 monitors that apply to it. Credentials are masked: env values, the
 arguments of password commands, the userinfo of URLs, and everything after
 the host of monitor URLs (which are their own secrets).`,
-		Example: `  cairn config show nightly`,
+		Example: `  cairn config show nightly
+  cairn --config /etc/cairn/config.yaml config show`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.configShow(args)
 		},

@@ -40,6 +40,8 @@ prints a crontab line for each job instead.`,
 		&cobra.Command{
 			Use:   "install [JOB]...",
 			Short: "Write and enable the timers of the jobs (default: every job with a schedule)",
+			Example: `  cairn schedule install
+  cairn --config /etc/cairn/config.yaml schedule install --system nightly`,
 			RunE: func(cmd *cobra.Command, args []string) error {
 				return a.scheduleInstall(cmd, args, schedule.Manager{System: system})
 			},
@@ -47,6 +49,8 @@ prints a crontab line for each job instead.`,
 		&cobra.Command{
 			Use:   "remove [JOB]...",
 			Short: "Disable and delete the timers of the jobs (default: every cairn timer installed)",
+			Example: `  cairn schedule remove nightly
+  cairn schedule remove`,
 			RunE: func(cmd *cobra.Command, args []string) error {
 				return a.scheduleRemove(cmd, args, schedule.Manager{System: system})
 			},
@@ -54,7 +58,9 @@ prints a crontab line for each job instead.`,
 		&cobra.Command{
 			Use:   "list",
 			Short: "List the jobs' schedules and the timers installed",
-			Args:  cobra.NoArgs,
+			Example: `  cairn schedule list
+  cairn schedule list --system`,
+			Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, args []string) error {
 				return a.scheduleList(cmd, schedule.Manager{System: system})
 			},
