@@ -390,3 +390,38 @@ func TestWorstExit(t *testing.T) {
 		t.Errorf("error and partial: exit %d, want 1", code)
 	}
 }
+
+// TestRunInterruptedRunsFinally: after SIGINT the hung before hook is
+// killed, the finally hooks still run (to clean up), and the monitors
+// hear of the interruption.
+func TestRunInterruptedRunsFinally(t *testing.T) {
+	f := newJobsFixture(t, `  slow:
+    repository: local
+    paths: [~/Documents]
+    hooks: {before: 'touch ENVDIR/started; sleep 60', finally: 'env > ENVDIR/slow-finally'}
+    monitor: {ping: {url: 'PINGURL/ping/slow', exit-code: true}}
+`)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() {
+		for range 500 {
+			if _, err := os.Stat(filepath.Join(f.envDir, "started")); err == nil {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+	}()
+	var out, errb strings.Builder
+	code := execute(ctx, []string{"--config", f.cfg, "run", "slow"}, strings.NewReader(""), &out, &errb)
+	if code != exitInterrupted {
+		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	env := readEnv(t, filepath.Join(f.envDir, "slow-finally"))
+	if env["CAIRN_EXIT_CODE"] != "130" {
+		t.Errorf("finally after an interruption: %v", env)
+	}
+	if got := paths(f.rc.take()); !strings.Contains(got, "POST /ping/slow/130") {
+		t.Errorf("monitor requests: %s", got)
+	}
+}

@@ -184,11 +184,14 @@ func (a *app) runOne(ctx context.Context, cfg *fileConfig, name string, o runOpt
 	start := time.Now()
 	sum := runSummary{MessageType: "summary", Job: name, Repository: job.Repository}
 	facts := &jobFacts{job: name, repository: job.Repository, start: start}
-	// The monitors get the tail of what this job logged.
+	// The monitors get the tail of what this job logged. On a terminal
+	// stderr stays as it is, so that the progress line still draws: the
+	// person watching has the log.
 	tail := &tailBuffer{max: 64 << 10}
-	orig := a.stderr
-	a.stderr = io.MultiWriter(orig, tail)
-	defer func() { a.stderr = orig }()
+	if orig := a.stderr; !isTerminal(orig) {
+		a.stderr = io.MultiWriter(orig, tail)
+		defer func() { a.stderr = orig }()
+	}
 
 	monitors := a.jobMonitors(cfg, job, name)
 	if o.dryRun {
@@ -240,17 +243,28 @@ func (a *app) runLocked(ctx context.Context, cfg *fileConfig, name string, job *
 	}
 	facts.err, facts.exitCode = err, exitCode(err, ctx.Err() != nil)
 	facts.durationSeconds = time.Since(facts.start).Seconds()
+	// on-failure and finally run after an interruption too (to remove a
+	// dump, say), bounded then by cleanupAfterInterrupt.
+	cleanupCtx, cancel := context.WithoutCancel(ctx), context.CancelFunc(func() {})
+	if ctx.Err() != nil {
+		cleanupCtx, cancel = context.WithTimeout(cleanupCtx, cleanupAfterInterrupt)
+	}
+	defer cancel()
 	if err != nil {
 		// A failing failure hook is worth a warning, not a different error.
-		if herr := a.runHooks(ctx, "on-failure", global, own, facts); herr != nil {
+		if herr := a.runHooks(cleanupCtx, "on-failure", global, own, facts); herr != nil {
 			fmt.Fprintf(a.stderr, "cairn: warning: %s\n", oneLine(herr.Error()))
 		}
 	}
-	if herr := a.runHooks(ctx, "finally", global, own, facts); herr != nil {
+	if herr := a.runHooks(cleanupCtx, "finally", global, own, facts); herr != nil {
 		fmt.Fprintf(a.stderr, "cairn: warning: %s\n", oneLine(herr.Error()))
 	}
 	return err
 }
+
+// cleanupAfterInterrupt bounds the on-failure and finally hooks of an
+// interrupted job.
+const cleanupAfterInterrupt = time.Minute
 
 // maxRetryWait caps the doubling pause between attempts.
 const maxRetryWait = time.Hour
