@@ -244,7 +244,7 @@ func TestRunFailuresAreReported(t *testing.T) {
 	if got := paths(reqs); got != "POST /ping/dead/start, POST /global/secret-token, POST /ping/dead/1" {
 		t.Fatalf("unreachable: %s", got)
 	}
-	if !strings.Contains(stderr, "attempt 1 of 2 failed") || !strings.Contains(reqs[2], "connection refused") {
+	if !strings.Contains(stderr, "attempt 1 of 2 failed") || strings.Contains(stderr, "attempt 2 of 2") || !strings.Contains(reqs[2], "connection refused") {
 		t.Errorf("unreachable repository was not retried or not reported:\n%s\n%s", stderr, reqs[2])
 	}
 

@@ -5,18 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-backup/cairn/pkg/repo"
-	"github.com/cairn-backup/cairn/pkg/storage"
 )
 
 type runOptions struct {
@@ -92,14 +88,6 @@ type runSummary struct {
 	DurationSeconds float64      `json:"duration_seconds"`
 }
 
-// runsSummary is the --json summary of a run of several jobs.
-type runsSummary struct {
-	MessageType string       `json:"message_type"` // "summary"
-	OK          bool         `json:"ok"`
-	ExitCode    int          `json:"exit_code"`
-	Jobs        []runSummary `json:"jobs"`
-}
-
 func (a *app) runJobs(ctx context.Context, args []string, o runOptions) error {
 	cfg, err := a.loadConfig()
 	if err != nil {
@@ -143,39 +131,6 @@ func (a *app) runJobs(ctx context.Context, args []string, o runOptions) error {
 		printRunsLine(a.stdout, sums)
 	}
 	return jobsError(errs)
-}
-
-// selectJobs resolves job and group names (or --all) to the jobs to run,
-// in order and each once. Every name is checked before any job runs.
-func selectJobs(cfg *fileConfig, args []string, all bool) ([]string, error) {
-	switch {
-	case all && len(args) > 0:
-		return nil, errors.New("run: give job names or --all, not both")
-	case all:
-		if len(cfg.Jobs) == 0 {
-			return nil, unknownJobError(cfg, "--all")
-		}
-		return sortedKeys(cfg.Jobs), nil
-	case len(args) == 0:
-		return nil, errors.New("run: name a job or a group, or give --all; cairn config show lists them")
-	}
-	var names []string
-	for _, arg := range args {
-		var these []string
-		if _, ok := cfg.Jobs[arg]; ok {
-			these = []string{arg}
-		} else if g, ok := cfg.Groups[arg]; ok {
-			these = g
-		} else {
-			return nil, unknownJobError(cfg, arg)
-		}
-		for _, n := range these {
-			if !slices.Contains(names, n) {
-				names = append(names, n)
-			}
-		}
-	}
-	return names, nil
 }
 
 // runOne runs one job with its lock, hooks, retries and monitors.
@@ -265,156 +220,6 @@ func (a *app) runLocked(ctx context.Context, cfg *fileConfig, name string, job *
 // cleanupAfterInterrupt bounds the on-failure and finally hooks of an
 // interrupted job.
 const cleanupAfterInterrupt = time.Minute
-
-// maxRetryWait caps the doubling pause between attempts.
-const maxRetryWait = time.Hour
-
-// runAttempts runs the job's steps, again after a transient failure that
-// saved no snapshot, as its retry: allows. A run that saved its snapshot
-// is not repeated: that would add a second snapshot for one night.
-func (a *app) runAttempts(ctx context.Context, name string, job *jobConfig, o runOptions, sum *runSummary, facts *jobFacts) error {
-	base := len(sum.Steps)
-	attempts, wait := job.Retry.attempts(), job.Retry.wait()
-	for attempt := 1; ; attempt++ {
-		sum.Steps = sum.Steps[:base]
-		if attempts > 1 {
-			sum.Attempts = attempt
-		}
-		err := a.runAttempt(ctx, name, job, o, sum, facts)
-		if err == nil || attempt >= attempts || facts.snapshotID != "" || !transientJobError(err) || ctx.Err() != nil {
-			return err
-		}
-		fmt.Fprintf(a.stderr, "cairn: job %s: attempt %d of %d failed: %s; trying again in %s\n",
-			name, attempt, attempts, oneLine(err.Error()), formatDuration(wait))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-t.C:
-		}
-		wait = min(2*wait, maxRetryWait)
-	}
-}
-
-// runAttempt opens the repository and runs the job's steps once.
-func (a *app) runAttempt(ctx context.Context, name string, job *jobConfig, o runOptions, sum *runSummary, facts *jobFacts) error {
-	spec, err := newJobSpec(name, job)
-	if err != nil {
-		return err
-	}
-	r, s, done, err := a.openNamedRepository(ctx, job.Repository)
-	if err != nil {
-		sum.Steps = append(sum.Steps, stepResult{Step: "open", Status: "failed", Error: oneLine(err.Error())})
-		return err
-	}
-	defer done()
-	sum.Repository = s.location()
-	return a.runSteps(ctx, r, spec, o, sum, facts)
-}
-
-// transientJobError reports whether a failed run is worth running again:
-// storage that did not answer, a lease conflict, a network error. A wrong
-// passphrase, a missing repository, damage, denied permissions and config
-// mistakes are not, whatever else the error wraps.
-func transientJobError(err error) bool {
-	var busy *jobBusyError
-	if errors.As(err, &busy) {
-		return false // the lock is taken once, before any attempt
-	}
-	switch exitCode(err, false) {
-	case exitNoRepository, exitWrongPass, exitPartial:
-		return false
-	case exitLocked, exitUnreachable:
-		return true
-	}
-	switch {
-	case errors.Is(err, storage.ErrPermission), errors.Is(err, repo.ErrCorrupt),
-		errors.Is(err, context.Canceled):
-		return false
-	case errors.Is(err, storage.ErrTransient), errors.Is(err, context.DeadlineExceeded):
-		return true
-	}
-	var netErr net.Error
-	if errors.As(err, &netErr) {
-		return true
-	}
-	for _, e := range []syscall.Errno{syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EHOSTUNREACH,
-		syscall.ENETUNREACH, syscall.ETIMEDOUT, syscall.EPIPE} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
-}
-
-// exitSeverity orders exit codes from best to worst: a partial backup is
-// better than an error, an interruption worst.
-func exitSeverity(code int) int {
-	switch code {
-	case exitOK:
-		return 0
-	case exitPartial:
-		return 1
-	case exitInterrupted:
-		return 1000
-	}
-	return 2 + code
-}
-
-func worseExit(a, b int) int {
-	if exitSeverity(b) > exitSeverity(a) {
-		return b
-	}
-	return a
-}
-
-// multiJobError is the failure of several jobs: its message lists them
-// all, and it unwraps to the worst one, which decides the exit code.
-type multiJobError struct {
-	errs  []error
-	worst error
-}
-
-func (e *multiJobError) Error() string {
-	msgs := make([]string, len(e.errs))
-	for i, err := range e.errs {
-		msgs[i] = err.Error()
-	}
-	return fmt.Sprintf("%d jobs failed:\n%s", len(e.errs), strings.Join(msgs, "\n"))
-}
-
-func (e *multiJobError) Unwrap() error { return e.worst }
-
-func jobsError(errs []error) error {
-	switch len(errs) {
-	case 0:
-		return nil
-	case 1:
-		return errs[0]
-	}
-	worst := errs[0]
-	for _, err := range errs[1:] {
-		if exitSeverity(exitCode(err, false)) > exitSeverity(exitCode(worst, false)) {
-			worst = err
-		}
-	}
-	return &multiJobError{errs: errs, worst: worst}
-}
-
-func printRunsLine(w io.Writer, sums []runSummary) {
-	var failed []string
-	for _, s := range sums {
-		if !s.OK {
-			failed = append(failed, s.Job)
-		}
-	}
-	if len(failed) == 0 {
-		fmt.Fprintf(w, "%d jobs done\n", len(sums))
-		return
-	}
-	fmt.Fprintf(w, "%d jobs: %d done, %d FAILED (%s)\n", len(sums), len(sums)-len(failed), len(failed), strings.Join(failed, ", "))
-}
 
 // runSteps runs the job's steps in order, recording each in sum, and
 // returns the error that stopped the job (or the partial-backup error,
