@@ -56,13 +56,12 @@ prints a crontab line for each job instead.`,
 			},
 		},
 		&cobra.Command{
-			Use:   "list",
+			Use:   "list [JOB]...",
 			Short: "List the jobs' schedules and the timers installed",
 			Example: `  cairn schedule list
   cairn schedule list --system`,
-			Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, args []string) error {
-				return a.scheduleList(cmd, schedule.Manager{System: system})
+				return a.scheduleList(cmd, args, schedule.Manager{System: system})
 			},
 		},
 	)
@@ -170,7 +169,7 @@ func (a *app) scheduleRemove(cmd *cobra.Command, names []string, m schedule.Mana
 	return nil
 }
 
-func (a *app) scheduleList(cmd *cobra.Command, m schedule.Manager) error {
+func (a *app) scheduleList(cmd *cobra.Command, only []string, m schedule.Manager) error {
 	cfg, err := a.loadConfig()
 	if err != nil {
 		return err
@@ -179,9 +178,14 @@ func (a *app) scheduleList(cmd *cobra.Command, m schedule.Manager) error {
 	if err != nil {
 		return err
 	}
+	for _, n := range only {
+		if _, ok := cfg.Jobs[n]; !ok && !slices.Contains(installed, n) {
+			return unknownJobError(cfg, n)
+		}
+	}
 	for _, n := range sortedKeys(cfg.Jobs) {
 		s := cfg.Jobs[n].Schedule
-		if s.IsZero() && !slices.Contains(installed, n) {
+		if (s.IsZero() && !slices.Contains(installed, n)) || (len(only) > 0 && !slices.Contains(only, n)) {
 			continue
 		}
 		state := "not installed"

@@ -64,6 +64,9 @@ func TestScheduleInstall(t *testing.T) {
 	if !strings.Contains(out, "nightly") || !strings.Contains(out, "installed") || strings.Contains(out, "manual") {
 		t.Errorf("list:\n%s", out)
 	}
+	if out := ok(t, "--config", cfg, "schedule", "list", "weekdays"); strings.Contains(out, "nightly") || !strings.Contains(out, "weekdays") {
+		t.Errorf("list weekdays:\n%s", out)
+	}
 	ok(t, "--config", cfg, "schedule", "remove", "nightly")
 	if _, err := os.Stat(filepath.Join(unitDir, "cairn-nightly.timer")); err == nil {
 		t.Error("remove left the timer")
