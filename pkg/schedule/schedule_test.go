@@ -77,6 +77,15 @@ func TestUnits(t *testing.T) {
 			t.Errorf("timer lacks %q:\n%s", want, timer)
 		}
 	}
+	for name, text := range map[string]string{"service": svc, "timer": timer} {
+		units := parseUnit(t, text)
+		if name == "service" && (units["Service"]["Type"] != "oneshot" || units["Service"]["ExecStart"] == "") {
+			t.Errorf("service sections: %v", units)
+		}
+		if name == "timer" && (units["Timer"]["OnCalendar"] != "*-*-* 02:30" || units["Install"]["WantedBy"] != "timers.target") {
+			t.Errorf("timer sections: %v", units)
+		}
+	}
 	zero := time.Duration(0)
 	j.Spec.RandomizedDelay = &zero
 	if _, timer, _ := Units(j); !strings.Contains(timer, "RandomizedDelaySec=0\n") {
@@ -187,4 +196,27 @@ func TestNoSystemd(t *testing.T) {
 	if _, err := (Manager{Dir: t.TempDir()}).Install(t.Context(), testJob(t)); err != ErrNoSystemd {
 		t.Fatalf("err %v", err)
 	}
+}
+
+// parseUnit parses a unit file as systemd.syntax(7) describes it: every
+// line empty, a comment, a [Section] or Key=Value inside a section.
+func parseUnit(t *testing.T, text string) map[string]map[string]string {
+	t.Helper()
+	out := map[string]map[string]string{}
+	section := ""
+	for i, l := range strings.Split(text, "\n") {
+		switch {
+		case l == "" || strings.HasPrefix(l, "#") || strings.HasPrefix(l, ";"):
+		case strings.HasPrefix(l, "[") && strings.HasSuffix(l, "]"):
+			section = l[1 : len(l)-1]
+			out[section] = map[string]string{}
+		default:
+			k, v, ok := strings.Cut(l, "=")
+			if !ok || section == "" || k == "" || strings.ContainsAny(k, " \t") {
+				t.Fatalf("line %d is not Key=Value in a section: %q", i+1, l)
+			}
+			out[section][k] = v
+		}
+	}
+	return out
 }
