@@ -56,7 +56,7 @@ func (c *Command) UnmarshalYAML(n *yaml.Node) error {
 			return err
 		}
 		if strings.TrimSpace(s) == "" {
-			return fmt.Errorf("line %d: the hook is empty", n.Line)
+			return lineError("line %d: the hook is empty", n.Line)
 		}
 		*c = Command{Shell: s}
 		return nil
@@ -66,7 +66,7 @@ func (c *Command) UnmarshalYAML(n *yaml.Node) error {
 			return err
 		}
 		if len(args) == 0 || args[0] == "" {
-			return fmt.Errorf("line %d: the hook's argument list is empty", n.Line)
+			return lineError("line %d: the hook's argument list is empty", n.Line)
 		}
 		*c = Command{Args: args}
 		return nil
@@ -85,10 +85,10 @@ func (c *Command) UnmarshalYAML(n *yaml.Node) error {
 			return err
 		}
 		if m.Command.Kind == 0 {
-			return fmt.Errorf("line %d: the hook has no command", n.Line)
+			return lineError("line %d: the hook has no command", n.Line)
 		}
 		if m.Command.Kind == yaml.MappingNode {
-			return fmt.Errorf("line %d: command must be a string or a list of arguments", m.Command.Line)
+			return lineError("line %d: command must be a string or a list of arguments", m.Command.Line)
 		}
 		var inner Command
 		if err := inner.UnmarshalYAML(&m.Command); err != nil {
@@ -97,14 +97,14 @@ func (c *Command) UnmarshalYAML(n *yaml.Node) error {
 		if m.Timeout != "" {
 			d, err := time.ParseDuration(m.Timeout)
 			if err != nil || d <= 0 {
-				return fmt.Errorf("line %d: timeout %q is not a duration such as 90s or 10m", n.Line, m.Timeout)
+				return lineError("line %d: timeout %q is not a duration such as 90s or 10m", n.Line, m.Timeout)
 			}
 			inner.Timeout = d
 		}
 		*c = inner
 		return nil
 	}
-	return fmt.Errorf("line %d: a hook is a command string, a list of arguments, or {command, timeout}", n.Line)
+	return lineError("line %d: a hook is a command string, a list of arguments, or {command, timeout}", n.Line)
 }
 
 // MarshalYAML writes the hook back in its long form.
@@ -229,4 +229,10 @@ func (p *prefixWriter) flush() {
 		p.emit(p.buf)
 		p.buf = nil
 	}
+}
+
+// lineError reports a mistake as the YAML decoder reports a wrong type,
+// so that decoding goes on and every mistake of the file is listed.
+func lineError(format string, args ...any) error {
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf(format, args...)}}
 }

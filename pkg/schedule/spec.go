@@ -40,12 +40,12 @@ func (s *Spec) UnmarshalYAML(n *yaml.Node) error {
 			return err
 		}
 		if strings.TrimSpace(s.Calendar) == "" {
-			return fmt.Errorf("line %d: schedule is empty; write a calendar such as \"daily 02:30\", or remove the key", n.Line)
+			return lineError("line %d: schedule is empty; write a calendar such as \"daily 02:30\", or remove the key", n.Line)
 		}
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		return fmt.Errorf("line %d: schedule is a calendar such as \"daily 02:30\", or {calendar, randomized-delay}", n.Line)
+		return lineError("line %d: schedule is a calendar such as \"daily 02:30\", or {calendar, randomized-delay}", n.Line)
 	}
 	var errs []string
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -65,12 +65,12 @@ func (s *Spec) UnmarshalYAML(n *yaml.Node) error {
 	}
 	s.Calendar = m.Calendar
 	if strings.TrimSpace(s.Calendar) == "" {
-		return fmt.Errorf("line %d: schedule has no calendar; give one such as calendar: \"daily 02:30\"", n.Line)
+		return lineError("line %d: schedule has no calendar; give one such as calendar: \"daily 02:30\"", n.Line)
 	}
 	if m.Delay != "" {
 		d, err := time.ParseDuration(m.Delay)
 		if err != nil || d < 0 {
-			return fmt.Errorf("line %d: randomized-delay %q is not a duration such as 5m or 0s", n.Line, m.Delay)
+			return lineError("line %d: randomized-delay %q is not a duration such as 5m or 0s", n.Line, m.Delay)
 		}
 		s.RandomizedDelay = &d
 	}
@@ -143,4 +143,10 @@ func OnCalendar(calendar string) string {
 		return "*-*-* " + m[1]
 	}
 	return c
+}
+
+// lineError reports a mistake as the YAML decoder reports a wrong type,
+// so that decoding goes on and every mistake of the file is listed.
+func lineError(format string, args ...any) error {
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf(format, args...)}}
 }
