@@ -147,6 +147,13 @@ groups:
 	if r.code != exitError || !strings.Contains(r.stderr, typo+":4: unknown key \"pathz\"") || !strings.Contains(r.stderr, typo+":5: unknown key \"timout\"") {
 		t.Errorf("second mistake not reported:\n%s", r.stderr)
 	}
+	several := writeFile(t, home, "several.yaml", "jobs:\n  a:\n    repository: r\n    paths: [/x]\n    hooks: {before: \"\"}\n    schedule: \"\"\n    pathz: 1\n")
+	r = cairn(t, "config", "check", several)
+	for _, want := range []string{several + ":5: the hook is empty", several + ":6: schedule is empty", several + ":7: unknown key \"pathz\"", "3 mistakes"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("config check lacks %q:\n%s", want, r.stderr)
+		}
+	}
 	good := writeFile(t, home, "good.yaml", "repositories:\n  r: {url: /tmp/r}\njobs:\n  j: {repository: r, paths: [/x], schedule: daily 02:30}\n")
 	if out := ok(t, "config", "check", good); !strings.Contains(out, "ok (1 repository, 1 job)") {
 		t.Errorf("good file: %s", out)
