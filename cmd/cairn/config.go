@@ -17,6 +17,9 @@ import (
 
 	"github.com/cairn-backup/cairn/pkg/check"
 	"github.com/cairn-backup/cairn/pkg/exclude"
+	"github.com/cairn-backup/cairn/pkg/hooks"
+	"github.com/cairn-backup/cairn/pkg/monitor"
+	"github.com/cairn-backup/cairn/pkg/schedule"
 	"github.com/cairn-backup/cairn/pkg/storage/backends"
 )
 
@@ -44,6 +47,8 @@ type fileConfig struct {
 
 	Repositories map[string]*repositoryConfig `yaml:"repositories"`
 	Jobs         map[string]*jobConfig        `yaml:"jobs"`
+	// Hooks, monitors and groups for every job (see runSettings).
+	globalRunSettings `yaml:",inline"`
 
 	path string // where it was read from, for messages
 }
@@ -81,6 +86,8 @@ type jobConfig struct {
 	Prune            bool       `yaml:"prune"`
 	MinPackAge       string     `yaml:"min-pack-age"`
 	Check            *jobCheck  `yaml:"check"`
+	// Hooks, monitor, retry and schedule (see runSettings).
+	jobRunSettings `yaml:",inline"`
 }
 
 // keepPolicy says which snapshots forget keeps (as restic's forget).
@@ -148,7 +155,7 @@ func (c *fileConfig) validate() error {
 			return fmt.Errorf("job %q: %w", name, err)
 		}
 	}
-	return nil
+	return c.globalRunSettings.validate(c)
 }
 
 func (r *repositoryConfig) validate() error {
@@ -189,33 +196,33 @@ func (j *jobConfig) validate(c *fileConfig) error {
 		return errors.New("repository is missing")
 	}
 	if _, ok := c.Repositories[j.Repository]; !ok {
-		return fmt.Errorf("repository %q is not defined under repositories", j.Repository)
+		return atKey("repository", fmt.Errorf("repository %q is not defined under repositories", j.Repository))
 	}
-	if len(j.Paths) == 0 {
+	if len(j.Paths) == 0 && j.StdinCommand == "" {
 		return errors.New("paths is empty: list what to back up (a bare ~ is YAML for nothing: write \"~\")")
 	}
 	for _, p := range j.Paths {
 		if strings.TrimSpace(p) == "" {
-			return errors.New("paths has an empty entry (a bare ~ is YAML for nothing: write \"~\")")
+			return atKey("paths", errors.New("paths has an empty entry (a bare ~ is YAML for nothing: write \"~\")"))
 		}
 	}
 	if _, err := exclude.New(exclude.Options{Patterns: j.Exclude}); err != nil {
-		return err
+		return atKey("exclude", err)
 	}
 	if j.ExcludeLarger != "" {
 		if _, err := exclude.ParseSize(j.ExcludeLarger); err != nil {
-			return fmt.Errorf("exclude-larger-than: %w", err)
+			return atKey("exclude-larger-than", fmt.Errorf("exclude-larger-than: %w", err))
 		}
 	}
 	if err := j.Keep.validate(); err != nil {
-		return fmt.Errorf("keep: %w", err)
+		return atKey("keep", fmt.Errorf("keep: %w", err))
 	}
 	if j.Check != nil && j.Check.ReadDataSubset != "" {
 		if _, err := check.ParseSubset(j.Check.ReadDataSubset); err != nil {
-			return fmt.Errorf("check: %w", err)
+			return atKey("check", fmt.Errorf("check: %w", err))
 		}
 	}
-	return nil
+	return j.jobRunSettings.validate(c, j.Repository)
 }
 
 func (k keepPolicy) validate() error {
@@ -315,3 +322,126 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// globalRunSettings are the top-level settings for running jobs
+// unattended: hooks and monitors that apply to every job (the job's own
+// come on top), and groups of jobs for cairn run GROUP.
+type globalRunSettings struct {
+	Hooks   hookSet             `yaml:"hooks,omitempty"`
+	Monitor monitor.Config      `yaml:"monitor,omitempty"`
+	Groups  map[string][]string `yaml:"groups,omitempty"`
+}
+
+// jobRunSettings are a job's settings for running unattended.
+type jobRunSettings struct {
+	Hooks    hookSet        `yaml:"hooks,omitempty"`
+	Monitor  monitor.Config `yaml:"monitor,omitempty"`
+	Retry    *retryPolicy   `yaml:"retry,omitempty"`
+	Schedule schedule.Spec  `yaml:"schedule,omitempty"`
+	// CopyTo names repositories the new snapshot is copied to after the
+	// backup (cairn copy); StdinCommand backs up a command's output as
+	// StdinFilename (backup --stdin-from-command). Both are parsed and
+	// checked here; runSteps fails a job that asks for them until they
+	// are wired to their commands (see copyToStep and stdinSource).
+	CopyTo        []string `yaml:"copy-to,omitempty"`
+	StdinCommand  string   `yaml:"stdin-command,omitempty"`
+	StdinFilename string   `yaml:"stdin-filename,omitempty"`
+}
+
+// hookSet is a hooks: section.
+type hookSet struct {
+	Before    hooks.Command `yaml:"before,omitempty"`
+	After     hooks.Command `yaml:"after,omitempty"`
+	OnFailure hooks.Command `yaml:"on-failure,omitempty"`
+	Finally   hooks.Command `yaml:"finally,omitempty"`
+}
+
+// retryPolicy is a job's retry: section: Attempts runs in all (1 = no
+// retry), the first pause Wait, doubled after each failure.
+type retryPolicy struct {
+	Attempts int    `yaml:"attempts"`
+	Wait     string `yaml:"wait,omitempty"`
+}
+
+// defaultRetryWait is the first pause when retry: gives no wait.
+const defaultRetryWait = time.Minute
+
+func (p *retryPolicy) wait() time.Duration {
+	if p == nil || p.Wait == "" {
+		return defaultRetryWait
+	}
+	d, _ := time.ParseDuration(p.Wait) // validated
+	return d
+}
+
+func (p *retryPolicy) attempts() int {
+	if p == nil || p.Attempts < 1 {
+		return 1
+	}
+	return p.Attempts
+}
+
+func (g *globalRunSettings) validate(c *fileConfig) error {
+	if err := g.Monitor.Validate(); err != nil {
+		return atKey("monitor", fmt.Errorf("monitor: %w", err))
+	}
+	for _, name := range sortedKeys(g.Groups) {
+		if _, clash := c.Jobs[name]; clash {
+			return &keyError{[]string{"groups", name}, fmt.Errorf("group %q has the name of a job; rename one of them", name)}
+		}
+		if len(g.Groups[name]) == 0 {
+			return &keyError{[]string{"groups", name}, fmt.Errorf("group %q is empty", name)}
+		}
+		for _, j := range g.Groups[name] {
+			if _, ok := c.Jobs[j]; !ok {
+				return &keyError{[]string{"groups", name}, fmt.Errorf("group %q lists job %q, which is not defined under jobs", name, j)}
+			}
+		}
+	}
+	return nil
+}
+
+func (s *jobRunSettings) validate(c *fileConfig, own string) error {
+	if err := s.Monitor.Validate(); err != nil {
+		return atKey("monitor", fmt.Errorf("monitor: %w", err))
+	}
+	if p := s.Retry; p != nil {
+		if p.Attempts < 1 || p.Attempts > 100 {
+			return atKey("retry", fmt.Errorf("retry: attempts %d must be between 1 and 100", p.Attempts))
+		}
+		if p.Wait != "" {
+			if d, err := time.ParseDuration(p.Wait); err != nil || d < 0 {
+				return atKey("retry", fmt.Errorf("retry: wait %q is not a duration such as 30s or 5m", p.Wait))
+			}
+		}
+	}
+	if !s.Schedule.IsZero() {
+		if err := s.Schedule.Validate(); err != nil {
+			return atKey("schedule", fmt.Errorf("schedule: %w", err))
+		}
+	}
+	for _, r := range s.CopyTo {
+		if _, ok := c.Repositories[r]; !ok {
+			return atKey("copy-to", fmt.Errorf("copy-to: repository %q is not defined under repositories", r))
+		}
+		if r == own {
+			return atKey("copy-to", fmt.Errorf("copy-to: %q is the job's own repository", r))
+		}
+	}
+	if s.StdinFilename != "" && s.StdinCommand == "" {
+		return atKey("stdin-filename", errors.New("stdin-filename is set without stdin-command"))
+	}
+	return nil
+}
+
+// keyError is a config mistake at a key below the entry being validated
+// (a job's "retry", say), so that config check can point at its line.
+type keyError struct {
+	path []string // relative to the entry
+	err  error
+}
+
+func (e *keyError) Error() string { return e.err.Error() }
+func (e *keyError) Unwrap() error { return e.err }
+
+func atKey(key string, err error) error { return &keyError{[]string{key}, err} }
