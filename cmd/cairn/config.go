@@ -340,9 +340,8 @@ type jobRunSettings struct {
 	Schedule schedule.Spec  `yaml:"schedule,omitempty"`
 	// CopyTo names repositories the new snapshot is copied to after the
 	// backup (cairn copy); StdinCommand backs up a command's output as
-	// StdinFilename (backup --stdin-from-command). Both are parsed and
-	// checked here; runSteps fails a job that asks for them until they
-	// are wired to their commands (see copyToStep and stdinSource).
+	// StdinFilename (backup --stdin-from-command, run through /bin/sh
+	// -c). runSteps and copyToStep carry them out.
 	CopyTo        []string `yaml:"copy-to,omitempty"`
 	StdinCommand  string   `yaml:"stdin-command,omitempty"`
 	StdinFilename string   `yaml:"stdin-filename,omitempty"`

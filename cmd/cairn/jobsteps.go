@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cairn-backup/cairn/pkg/check"
+	snapcopy "github.com/cairn-backup/cairn/pkg/copy"
 	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/forget"
 	"github.com/cairn-backup/cairn/pkg/prune"
@@ -139,4 +140,28 @@ func hexIDs(ids []crypto.ID) []string {
 		out[i] = id.String()
 	}
 	return out
+}
+
+// copyToStep copies the job's new snapshot into the configured repository
+// dest (copy-to), as cairn copy does: idempotent, deduplicated against
+// dest, in its own write session there.
+func (a *app) copyToStep(ctx context.Context, src *repo.Repository, dest, snapshotID string) (string, any, error) {
+	dst, _, done, err := a.openNamedRepository(ctx, dest)
+	if err != nil {
+		return "", nil, fmt.Errorf("copy-to %s: %w", dest, err)
+	}
+	defer done()
+	res, err := snapcopy.Copy(ctx, src, dst, snapcopy.Options{Refs: []string{snapshotID},
+		Warn: func(err error) { fmt.Fprintf(a.stderr, "cairn: warning: copy-to %s: %s\n", dest, oneLine(err.Error())) }})
+	if err != nil {
+		return "", nil, fmt.Errorf("copy-to %s: %w", dest, err)
+	}
+	data := map[string]any{"repository": dest, "copied": len(res.Copied), "skipped": len(res.Skipped)}
+	switch {
+	case len(res.Copied) > 0:
+		data["snapshot_id"] = res.Copied[0].Dest.String()
+		return fmt.Sprintf("copied to %s as %s (%s new)", dest, res.Copied[0].Dest.Short(), formatBytes(uint64(res.Total.BytesStored))), data, nil
+	default:
+		return fmt.Sprintf("already in %s", dest), data, nil
+	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -225,15 +224,17 @@ const cleanupAfterInterrupt = time.Minute
 // returns the error that stopped the job (or the partial-backup error,
 // reported after the other steps ran).
 func (a *app) runSteps(ctx context.Context, r *repo.Repository, spec *jobSpec, o runOptions, sum *runSummary, facts *jobFacts) error {
-	if spec.job.StdinCommand != "" {
-		// The place for backup --stdin-from-command (pkg/archiver/stdin.go).
-		err := errors.New("stdin-command needs backup --stdin-from-command, which this build of cairn does not have yet; back up a file the before hook writes instead")
-		sum.Steps = append(sum.Steps, stepResult{Step: "backup", Status: "failed", Error: err.Error()})
-		return err
-	}
 	backup := spec.backup
 	backup.dryRun = o.dryRun
-	res, bsum, err := a.backup(ctx, r, spec.paths, backup)
+	paths := spec.paths
+	if spec.job.StdinCommand != "" {
+		// The job backs up a command's output (backup --stdin-from-command):
+		// a failing command fails the job without a snapshot.
+		backup.sources.stdinFromCommand = true
+		backup.sources.stdinFilename = spec.job.StdinFilename
+		paths = []string{"/bin/sh", "-c", spec.job.StdinCommand}
+	}
+	res, bsum, err := a.backup(ctx, r, paths, backup)
 	if err != nil {
 		sum.Steps = append(sum.Steps, stepResult{Step: "backup", Status: "failed", Error: oneLine(err.Error())})
 		return err
@@ -246,12 +247,15 @@ func (a *app) runSteps(ctx context.Context, r *repo.Repository, spec *jobSpec, o
 	}
 	sum.Steps = append(sum.Steps, step)
 
-	if len(spec.job.CopyTo) > 0 && !o.dryRun {
-		// The place for cairn copy (pkg/copy): copy the new snapshot to
-		// each repository, then apply that repository's retention.
-		err := fmt.Errorf("copy-to needs cairn copy, which this build of cairn does not have yet; remove copy-to from job %s or upgrade cairn", spec.name)
-		sum.Steps = append(sum.Steps, stepResult{Step: "copy", Status: "failed", Error: err.Error()})
-		return err
+	if len(spec.job.CopyTo) > 0 && !o.dryRun && bsum.SnapshotID != "" {
+		for _, dest := range spec.job.CopyTo {
+			detail, data, err := a.copyToStep(ctx, r, dest, bsum.SnapshotID)
+			if err != nil {
+				sum.Steps = append(sum.Steps, stepResult{Step: "copy", Status: "failed", Error: oneLine(err.Error()), Data: data})
+				return err
+			}
+			sum.Steps = append(sum.Steps, stepResult{Step: "copy", Status: "ok", Detail: detail, Data: data})
+		}
 	}
 	steps := a.jobSteps()
 	for _, st := range spec.maintenance() {
