@@ -51,9 +51,13 @@ type blobPlan struct {
 	id             crypto.ID
 	offset, length uint32 // of the sealed blob in its pack
 	pack           *packPlan
-	// size is the plaintext size, -1 until the blob is decrypted: the
-	// index records only sealed lengths, so where a file's later blobs
-	// start is known only once its earlier ones were seen.
+	// recorded is the plaintext length the index records (format 1.1),
+	// 0 when it records none. A decrypted blob of another length fails.
+	recorded uint32
+	// size is the plaintext size: the recorded one from the start, else
+	// -1 until the blob is decrypted (a 1.0 index records only sealed
+	// lengths, so where a file's later blobs start is known only once its
+	// earlier ones were seen).
 	size    atomic.Int64
 	targets []target // grouped by file, in content order
 }
@@ -154,19 +158,29 @@ func (b *batch) addFile(idx repo.IndexReader, f *fileState) error {
 	content := f.node.Content
 	b.found = b.found[:0]
 	var missing []string
+	var recordedSum int64
+	allRecorded := true
 	for _, id := range content {
-		if _, ok := b.blobs[id]; ok {
-			continue
-		}
-		e, ok := idx.Lookup(id)
-		if !ok || e.Type != pack.DataBlob {
+		var plain uint32
+		if bp, ok := b.blobs[id]; ok {
+			plain = bp.recorded
+		} else if e, ok := idx.Lookup(id); !ok || e.Type != pack.DataBlob {
 			missing = append(missing, id.Short())
 			continue
+		} else {
+			b.found = append(b.found, e)
+			plain = e.PlainLen
 		}
-		b.found = append(b.found, e)
+		recordedSum += int64(plain)
+		allRecorded = allRecorded && plain > 0
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("data blob %s is not in the index (missing from the repository; run cairn check)", strings.Join(missing, ", "))
+	}
+	if allRecorded && recordedSum != int64(f.node.Size) {
+		return fmt.Errorf("not restored: the plaintext lengths the index records for its %d blobs add up to %d bytes, the snapshot says %d: "+
+			"the index or the snapshot is damaged (run cairn check; cairn repair index rebuilds the index from the packs)",
+			len(content), recordedSum, f.node.Size)
 	}
 	for _, e := range b.found {
 		if _, ok := b.blobs[e.ID]; ok {
@@ -178,8 +192,11 @@ func (b *batch) addFile(idx repo.IndexReader, f *fileState) error {
 			b.byID[e.Pack] = pp
 			b.packs = append(b.packs, pp)
 		}
-		bp := &blobPlan{id: e.ID, offset: e.Offset, length: e.Length, pack: pp}
+		bp := &blobPlan{id: e.ID, offset: e.Offset, length: e.Length, pack: pp, recorded: e.PlainLen}
 		bp.size.Store(-1)
+		if e.PlainLen > 0 {
+			bp.size.Store(int64(e.PlainLen))
+		}
 		pp.blobs = append(pp.blobs, bp)
 		b.blobs[e.ID] = bp
 	}

@@ -60,15 +60,25 @@
 // file that needs it is reported with the pack and blob, and the restore
 // goes on with the rest and fails at the end.
 //
-// The index records sealed lengths, not plaintext sizes, so a blob's offset
-// in a file is only known once the file's earlier blobs have been
+// Where a blob goes in its file comes from the plaintext lengths the index
+// records (format 1.1): when every blob of a file has one and they add up
+// to the size its tree records, every offset is known while planning, so
+// blobs are written wherever they belong as they arrive, in any order.
+// Recorded lengths are claims of whoever wrote the index: each decrypted
+// blob is checked against its recorded length, and a blob that differs
+// fails every file that needs it (naming the pack and the blob), as do
+// lengths that do not add up to the file's size; such a file is never
+// renamed into place.
+//
+// A 1.0 index records only sealed lengths, so without recorded lengths a
+// blob's offset is only known once the file's earlier blobs have been
 // decrypted. Packs are fetched in walk order, and never more than
 // 2*Connections places ahead of the oldest unfinished one, so that is
 // almost always already the case; a blob that arrives early waits in
-// memory (up to 64 MiB in all). Past that budget it is dropped and its pack fetched a
-// second time once the batch is through, when every offset is known: a
-// rare case (deduplication against old, scattered packs) that trades a
-// second request for bounded memory.
+// memory (up to 64 MiB in all). Past that budget it is dropped and its
+// pack fetched a second time once the batch is through, when every offset
+// is known: a rare case (deduplication against old, scattered packs) that
+// trades a second request for bounded memory.
 //
 // [3] A file whose blobs are all written is closed, renamed into place and
 // gets its metadata

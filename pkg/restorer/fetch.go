@@ -72,8 +72,7 @@ func fetchPack(ctx context.Context, r Repo, pp *packPlan, sink blobSink) error {
 			recoverBlob(ctx, r, bp, err, sink)
 			return ctx.Err()
 		}
-		bp.size.Store(int64(len(plain)))
-		sink.blob(bp, plain)
+		deliver(pp.id, bp, plain, sink)
 		return nil
 	})
 }
@@ -95,8 +94,7 @@ func recoverBlob(ctx context.Context, r Repo, bp *blobPlan, cause error, sink bl
 			return err
 		})
 		if err == nil && got != nil {
-			bp.size.Store(int64(len(got)))
-			sink.blob(bp, got)
+			deliver(e.Pack, bp, got, sink)
 			return
 		}
 		if err == nil {
@@ -108,4 +106,17 @@ func recoverBlob(ctx context.Context, r Repo, bp *blobPlan, cause error, sink bl
 		return
 	}
 	sink.fail(bp, errors.Join(errs...))
+}
+
+// deliver hands a decrypted blob (read from packID) to sink, unless its
+// length contradicts the one the index records: then the offsets planned
+// from the recorded lengths may be wrong, and every file that needs it
+// fails, naming the pack and the blob.
+func deliver(packID crypto.ID, bp *blobPlan, plain []byte, sink blobSink) {
+	if bp.recorded > 0 && len(plain) != int(bp.recorded) {
+		sink.fail(bp, lengthMismatch(packID, bp.id, int64(bp.recorded), len(plain)))
+		return
+	}
+	bp.size.Store(int64(len(plain)))
+	sink.blob(bp, plain)
 }

@@ -197,7 +197,11 @@ func (fr *FileReader) load(ctx context.Context, i int, want int64) ([]byte, erro
 		return nil, fmt.Errorf("read %s: blob %d of %d: %w", fr.node.Name, i+1, len(fr.node.Content), err)
 	}
 	if want >= 0 && int64(len(data)) != want {
-		return nil, fmt.Errorf("read %s: %w", fr.node.Name, lengthMismatch(fr.r.Index(), id, want, len(data)))
+		var packID crypto.ID
+		if e, ok := fr.r.Index().Lookup(id); ok {
+			packID = e.Pack
+		}
+		return nil, fmt.Errorf("read %s: %w", fr.node.Name, lengthMismatch(packID, id, want, len(data)))
 	}
 	fr.mu.Lock()
 	if len(fr.cache) >= fileReaderCache {
@@ -211,15 +215,11 @@ func (fr *FileReader) load(ctx context.Context, i int, want int64) ([]byte, erro
 // errLengthMismatch marks a decrypted blob whose length is not the one the
 // index records: the blob is authentic (its ID checked), so the index
 // entry is false.
-var errLengthMismatch = errors.New("plaintext length differs from the index")
+var errLengthMismatch = fmt.Errorf("plaintext length differs from the index: %w", repo.ErrCorrupt)
 
 // lengthMismatch describes a blob whose plaintext length contradicts its
 // index entry, naming the pack and the blob.
-func lengthMismatch(idx repo.IndexReader, id crypto.ID, want int64, got int) error {
-	where := "data blob " + id.Short()
-	if e, ok := idx.Lookup(id); ok {
-		where = repo.PackName(e.Pack) + ": " + where
-	}
-	return fmt.Errorf("%s: %w (index says %d bytes, the blob has %d): the index is damaged, run cairn check and cairn repair index",
-		where, errLengthMismatch, want, got)
+func lengthMismatch(packID, id crypto.ID, want int64, got int) error {
+	return fmt.Errorf("%s: data blob %s: %w (it says %d bytes, the blob has %d): the index is damaged; run cairn check, and cairn repair index to rebuild it from the packs",
+		repo.PackName(packID), id.Short(), errLengthMismatch, want, got)
 }

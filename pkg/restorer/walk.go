@@ -39,8 +39,9 @@ type restorer struct {
 
 	files, dirCount, skipped, skippedBytes atomic.Uint64
 
-	// reorder, set by tests, changes the download order of a batch.
-	reorder func([]*packPlan)
+	// reorder, set by tests, changes the download plan of a batch (its
+	// order, or splits packs into several requests).
+	reorder func([]*packPlan) []*packPlan
 }
 
 // dirMeta is a restored directory whose metadata is applied at the end.
@@ -362,7 +363,7 @@ func (rs *restorer) runBatch(ctx context.Context) error {
 	}
 	rs.batch = newBatch()
 	if rs.reorder != nil {
-		rs.reorder(b.packs)
+		b.packs = rs.reorder(b.packs)
 	}
 	err := fetchPacks(ctx, rs.repo, b.packs, rs.opts.Connections, rs.writer)
 	if err == nil {
