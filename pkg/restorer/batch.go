@@ -28,7 +28,11 @@ type batch struct {
 	files []*fileState
 	blobs map[crypto.ID]*blobPlan
 	packs []*packPlan // in the order the walk first needed them
+	// byID is the plan of each pack that still takes blobs: once a plan
+	// was handed to the download (sent), a blob the walk needs later from
+	// the same pack gets a new plan, fetched with a request of its own.
 	byID  map[crypto.ID]*packPlan
+	sent  int // packs[:sent] were handed to the download
 	refs  int
 	bytes uint64
 	found []index.Entry // scratch for addFile
@@ -44,6 +48,10 @@ func (b *batch) full() bool { return b.refs >= maxBatchRefs || b.bytes >= maxBat
 type packPlan struct {
 	id    crypto.ID
 	blobs []*blobPlan
+	// sent is set (by the planner, and read only by it) once the plan is
+	// handed to the download: from then on its blobs and their targets
+	// are read by the download workers and must not change.
+	sent bool
 }
 
 // blobPlan is one needed blob and every place it goes.
@@ -164,6 +172,9 @@ func (b *batch) addFile(idx repo.IndexReader, f *fileState) error {
 		var plain uint32
 		if bp, ok := b.blobs[id]; ok {
 			plain = bp.recorded
+			if bp.pack.sent {
+				b.found = append(b.found, bp.entry())
+			}
 		} else if e, ok := idx.Lookup(id); !ok || e.Type != pack.DataBlob {
 			missing = append(missing, id.Short())
 			continue
@@ -183,11 +194,11 @@ func (b *batch) addFile(idx repo.IndexReader, f *fileState) error {
 			len(content), recordedSum, f.node.Size)
 	}
 	for _, e := range b.found {
-		if _, ok := b.blobs[e.ID]; ok {
+		if bp, ok := b.blobs[e.ID]; ok && !bp.pack.sent {
 			continue // the file holds this blob more than once
 		}
 		pp := b.byID[e.Pack]
-		if pp == nil {
+		if pp == nil || pp.sent {
 			pp = &packPlan{id: e.Pack}
 			b.byID[e.Pack] = pp
 			b.packs = append(b.packs, pp)
@@ -213,6 +224,27 @@ func (b *batch) addFile(idx repo.IndexReader, f *fileState) error {
 	b.refs += len(content)
 	b.bytes += f.node.Size
 	return nil
+}
+
+// entry is the index entry bp was planned from.
+func (bp *blobPlan) entry() index.Entry {
+	return index.Entry{ID: bp.id, Type: pack.DataBlob, Pack: bp.pack.id, Offset: bp.offset, Length: bp.length, PlainLen: bp.recorded}
+}
+
+// take marks the packs the walk is done with as sent and returns them: all
+// but the last keep unsent ones, which the next files are likely to need
+// too (the walk meets blobs in about the order the backup stored them).
+func (b *batch) take(keep int) []*packPlan {
+	n := len(b.packs) - keep
+	if n <= b.sent {
+		return nil
+	}
+	out := b.packs[b.sent:n]
+	for _, pp := range out {
+		pp.sent = true
+	}
+	b.sent = n
+	return out
 }
 
 // files yields each file that needs bp once: targets are appended one file

@@ -24,36 +24,92 @@ type blobSink interface {
 // fetchPacks downloads every pack of packs, Connections at a time, in the
 // order given, and passes each blob to sink. Damaged and missing blobs go to
 // sink.fail; only a cancelled ctx ends it early.
-//
-// A pack is not started before the one 2*Connections places earlier has
-// finished: blobs that arrive ahead of their file's earlier blobs wait in
-// memory, and the window bounds how far ahead they can be when one
-// download stalls.
 func fetchPacks(ctx context.Context, r Repo, packs []*packPlan, connections int, sink blobSink) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(connections)
-	window := 2 * connections
-	done := make([]chan struct{}, len(packs))
-	for i, pp := range packs {
-		if i >= window {
-			select {
-			case <-done[i-window]:
-			case <-gctx.Done():
-			}
-		}
-		if gctx.Err() != nil {
+	d := startDownload(ctx, r, connections, sink)
+	for _, pp := range packs {
+		if err := d.send(pp); err != nil {
 			break
 		}
-		done[i] = make(chan struct{})
-		g.Go(func() error {
-			defer close(done[i])
-			return fetchPack(gctx, r, pp, sink)
-		})
 	}
-	if err := g.Wait(); err != nil {
-		return err
+	return d.wait()
+}
+
+// download fetches packs handed to it while the walk goes on planning, so
+// that tree loading and file creation overlap the data transfer.
+type download struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	packs  chan *packPlan
+	done  chan struct{}
+	err   error
+}
+
+// startDownload starts downloading the packs given to send, Connections at
+// a time, in the order given.
+//
+// A pack is not started before the one 2*Connections places earlier has
+// finished: blobs of files without recorded lengths that arrive ahead of
+// their file's earlier blobs wait in memory, and the window bounds how far
+// ahead they can be when one download stalls.
+func startDownload(ctx context.Context, r Repo, connections int, sink blobSink) *download {
+	ctx, cancel := context.WithCancel(ctx)
+	d := &download{ctx: ctx, cancel: cancel, packs: make(chan *packPlan), done: make(chan struct{})}
+	go func() {
+		defer close(d.done)
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(connections)
+		window := 2 * connections
+		var started []chan struct{}
+		for pp := range d.packs {
+			if i := len(started); i >= window {
+				select {
+				case <-started[i-window]:
+				case <-gctx.Done():
+				}
+			}
+			if gctx.Err() != nil {
+				break
+			}
+			done := make(chan struct{})
+			started = append(started, done)
+			g.Go(func() error {
+				defer close(done)
+				return fetchPack(gctx, r, pp, sink)
+			})
+		}
+		d.err = g.Wait()
+		if d.err == nil {
+			d.err = ctx.Err()
+		}
+	}()
+	return d
+}
+
+// send hands pp to the download; it fails once the download has stopped
+// (cancelled).
+func (d *download) send(pp *packPlan) error {
+	select {
+	case d.packs <- pp:
+		return nil
+	case <-d.done:
+		return d.err
+	case <-d.ctx.Done():
+		return d.ctx.Err()
 	}
-	return ctx.Err()
+}
+
+// wait ends the download once everything sent is fetched.
+func (d *download) wait() error {
+	close(d.packs)
+	<-d.done
+	d.cancel()
+	return d.err
+}
+
+// abort cancels the download and waits for it.
+func (d *download) abort() {
+	d.cancel()
+	_ = d.wait()
 }
 
 // fetchPack reads the needed blobs of one pack through repo.LoadPackBlobs

@@ -122,6 +122,7 @@ func restore(ctx context.Context, r Repo, snap *snapshot.Snapshot, opts Options,
 		rs.removeLeftovers(rs.target)
 	}
 	if err := rs.restoreTrees(ctx, snap, includes, fresh); err != nil {
+		rs.abortBatch()
 		return rs.result(), err
 	}
 	if err := rs.runBatch(ctx); err != nil {
