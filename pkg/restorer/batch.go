@@ -105,6 +105,10 @@ type fileState struct {
 	renamed  bool // temp was renamed to path
 	failed   bool
 	finished bool
+	// metaDone says the metadata was applied through the handle before
+	// it was closed (applyFD); metaErr is what that reported.
+	metaDone bool
+	metaErr  error
 }
 
 func newFileState(path, live string, node *snapshot.Node) *fileState {

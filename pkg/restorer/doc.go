@@ -18,7 +18,9 @@
 // Every file is written under a temporary name in its directory
 // (.cairn-restore-<run>-<n>-<name>) and renamed over its final name only
 // once all its blobs are written and its size checked; its metadata is
-// applied after the rename, its mtime last. So an interrupted or failed
+// applied before the rename through the open handle (after the rename by
+// path where the handle was closed, or with Options.Verify), its mtime
+// last. So an interrupted or failed
 // restore never leaves a file under its final name that is not the
 // snapshot's: a failed or cancelled file's temporary is removed at once,
 // and the leftovers of a killed restore are removed by the next restore
@@ -80,9 +82,10 @@
 // is known: a rare case (deduplication against old, scattered packs) that
 // trades a second request for bounded memory.
 //
-// [3] A file whose blobs are all written is closed, renamed into place and
-// gets its metadata
-// (fsmeta.Apply: owner only as root, then mode, xattrs and times). Handles
+// [3] A file whose blobs are all written gets its metadata through its
+// handle (owner only as root, then mode, xattrs and times, as fsmeta.Apply
+// does by path: three path lookups fewer per file), is closed and renamed
+// into place. Handles
 // of files still in progress stay open, up to 256; beyond that they are
 // closed after each write. Nothing is synced: the kernel writes back as it
 // would after cp. With Options.Verify a complete file stays under its

@@ -40,8 +40,8 @@ type download struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	packs  chan *packPlan
-	done  chan struct{}
-	err   error
+	done   chan struct{}
+	err    error
 }
 
 // startDownload starts downloading the packs given to send, Connections at
