@@ -1,9 +1,11 @@
 package restorer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"golang.org/x/sync/errgroup"
 
@@ -70,12 +72,14 @@ func startDownload(ctx context.Context, r Repo, connections int, sink blobSink) 
 			if gctx.Err() != nil {
 				break
 			}
-			done := make(chan struct{})
-			started = append(started, done)
-			g.Go(func() error {
-				defer close(done)
-				return fetchPack(gctx, r, pp, sink)
-			})
+			for _, piece := range splitPack(pp, pieceSize) {
+				done := make(chan struct{})
+				started = append(started, done)
+				g.Go(func() error {
+					defer close(done)
+					return fetchPack(gctx, r, piece, sink)
+				})
+			}
 		}
 		d.err = g.Wait()
 		if d.err == nil {
@@ -83,6 +87,38 @@ func startDownload(ctx context.Context, r Repo, connections int, sink blobSink) 
 		}
 	}()
 	return d
+}
+
+// pieceSize is the sealed size above which the blobs needed from one pack
+// are read as several requests of about this size, in parallel: a pack's
+// blobs are decrypted, decompressed and written by the goroutine that reads
+// its response, so with fewer packs than cores one request per pack would
+// leave cores idle. Requests stay few and large.
+const pieceSize = 8 << 20
+
+// splitPack cuts pp into plans of consecutive blobs (by offset) of about
+// size sealed bytes each; a plan that small is returned as it is.
+func splitPack(pp *packPlan, size int64) []*packPlan {
+	var total int64
+	for _, bp := range pp.blobs {
+		total += int64(bp.length)
+	}
+	if total <= size+size/2 {
+		return []*packPlan{pp}
+	}
+	blobs := slices.Clone(pp.blobs)
+	slices.SortFunc(blobs, func(a, b *blobPlan) int { return cmp.Compare(a.offset, b.offset) })
+	var pieces []*packPlan
+	var run int64
+	start := 0
+	for i, bp := range blobs {
+		run += int64(bp.length)
+		if run >= size && total-run > size/2 || i == len(blobs)-1 {
+			pieces = append(pieces, &packPlan{id: pp.id, blobs: blobs[start : i+1], sent: true})
+			start, total, run = i+1, total-run, 0
+		}
+	}
+	return pieces
 }
 
 // send hands pp to the download; it fails once the download has stopped
