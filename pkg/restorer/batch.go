@@ -32,7 +32,12 @@ type batch struct {
 	// was handed to the download (sent), a blob the walk needs later from
 	// the same pack gets a new plan, fetched with a request of its own.
 	byID  map[crypto.ID]*packPlan
-	sent  int // packs[:sent] were handed to the download
+	// unsent are the plans not yet handed to the download. clock counts
+	// the walk's moves from one pack to another (last is the pack it
+	// needed last): a plan not needed for a few moves is sent.
+	unsent []*packPlan
+	clock  int
+	last   *packPlan
 	refs  int
 	bytes uint64
 	found []index.Entry // scratch for addFile
@@ -52,6 +57,8 @@ type packPlan struct {
 	// handed to the download: from then on its blobs and their targets
 	// are read by the download workers and must not change.
 	sent bool
+	// lastUse is the batch's clock when the walk last needed the pack.
+	lastUse int
 }
 
 // blobPlan is one needed blob and every place it goes.
@@ -206,6 +213,7 @@ func (b *batch) addFile(idx repo.IndexReader, f *fileState) error {
 			pp = &packPlan{id: e.Pack}
 			b.byID[e.Pack] = pp
 			b.packs = append(b.packs, pp)
+			b.unsent = append(b.unsent, pp)
 		}
 		bp := &blobPlan{id: e.ID, offset: e.Offset, length: e.Length, pack: pp, recorded: e.PlainLen}
 		bp.size.Store(-1)
@@ -223,6 +231,11 @@ func (b *batch) addFile(idx repo.IndexReader, f *fileState) error {
 		bp := b.blobs[id]
 		bp.targets = append(bp.targets, target{file: f, index: int32(i)})
 		f.blobs[i] = bp
+		if bp.pack != b.last {
+			b.clock++
+			b.last = bp.pack
+		}
+		bp.pack.lastUse = b.clock
 	}
 	b.files = append(b.files, f)
 	b.refs += len(content)
@@ -235,19 +248,25 @@ func (bp *blobPlan) entry() index.Entry {
 	return index.Entry{ID: bp.id, Type: pack.DataBlob, Pack: bp.pack.id, Offset: bp.offset, Length: bp.length, PlainLen: bp.recorded}
 }
 
-// take marks the packs the walk is done with as sent and returns them: all
-// but the last keep unsent ones, which the next files are likely to need
-// too (the walk meets blobs in about the order the backup stored them).
-func (b *batch) take(keep int) []*packPlan {
-	n := len(b.packs) - keep
-	if n <= b.sent {
-		return nil
-	}
-	out := b.packs[b.sent:n]
-	for _, pp := range out {
+// take marks the packs the walk seems done with as sent and returns them,
+// in the order the walk first needed them: those it has not needed while
+// it moved between packs more than idle times. The walk meets blobs in
+// about the order the backup stored them, so a pack it has left is rarely
+// needed again; when it is, the blobs needed from it later are fetched
+// with a request of their own. take(0) returns every unsent plan.
+func (b *batch) take(idle int) []*packPlan {
+	var out []*packPlan
+	keep := b.unsent[:0]
+	for _, pp := range b.unsent {
+		if idle > 0 && b.clock-pp.lastUse <= idle {
+			keep = append(keep, pp)
+			continue
+		}
 		pp.sent = true
+		out = append(out, pp)
 	}
-	b.sent = n
+	clear(b.unsent[len(keep):])
+	b.unsent = keep
 	return out
 }
 

@@ -1,8 +1,14 @@
 package restorer
 
 import (
+	"context"
+	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"testing"
+
+	"github.com/cairn-backup/cairn/pkg/repo"
+	"github.com/cairn-backup/cairn/pkg/snapshot"
 )
 
 // TestSplitPack: the pieces of a pack plan hold each blob once, in offset
@@ -45,5 +51,39 @@ func TestSplitPack(t *testing.T) {
 		if off < size && len(pieces) != 1 {
 			t.Errorf("%d blobs (%d bytes): split into %d pieces", n, off, len(pieces))
 		}
+	}
+}
+
+// TestRestoreReplansSentPack: the download starts while the walk goes on,
+// so a pack the walk left may be needed again by a later file (here the
+// last file repeats the first). Those blobs get a plan and a request of
+// their own, and both files are restored exactly.
+func TestRestoreReplansSentPack(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "src")
+	rng := rand.New(rand.NewPCG(3, 3))
+	first := randomBytes(rng, 300<<10)
+	writeFile(t, filepath.Join(root, "a-first"), first, 0o644)
+	for i := range 12 {
+		writeFile(t, filepath.Join(root, fmt.Sprintf("m%02d", i)), randomBytes(rng, 200<<10), 0o644)
+	}
+	writeFile(t, filepath.Join(root, "z-last"), first, 0o644)
+	store := newCountingStore(newMemStore())
+	testRepo(t, store, smallChunks(), 256<<10)
+	snap := backup(t, store, root)
+	r := openRepo(t, store)
+	node, err := snapshot.FindPath(context.Background(), r, snap.Tree, root+"/a-first")
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstPack, _ := r.Index().Lookup(node.Content[0])
+	store.reset()
+	target := t.TempDir()
+	if _, err := Restore(context.Background(), r, snap, Options{Target: target, Connections: 2}); err != nil {
+		t.Fatal(err)
+	}
+	compareTrees(t, root, target+root)
+	if n := store.reset()[repo.PackName(firstPack.Pack)]; n < 2 {
+		t.Errorf("the first file's pack was read %d times; want it read again for the last file (was the walk's download not overlapped?)", n)
 	}
 }

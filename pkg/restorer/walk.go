@@ -345,13 +345,18 @@ func (rs *restorer) planFile(ctx context.Context, dst string, n *snapshot.Node) 
 	if rs.reorder != nil {
 		return nil // the test reorders the whole batch
 	}
-	for _, pp := range rs.batch.take(rs.opts.Connections) {
+	for _, pp := range rs.batch.take(packIdle) {
 		if err := rs.send(ctx, pp); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// packIdle is how many moves between packs the walk makes before a pack it
+// no longer needs is downloaded (batch.take). Small, so that the transfer
+// starts early; a walk that interleaves a few packs keeps them all.
+const packIdle = 2
 
 // send hands a planned pack to the batch's download, starting it if needed.
 func (rs *restorer) send(ctx context.Context, pp *packPlan) error {
