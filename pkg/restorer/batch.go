@@ -31,16 +31,16 @@ type batch struct {
 	// byID is the plan of each pack that still takes blobs: once a plan
 	// was handed to the download (sent), a blob the walk needs later from
 	// the same pack gets a new plan, fetched with a request of its own.
-	byID  map[crypto.ID]*packPlan
+	byID map[crypto.ID]*packPlan
 	// unsent are the plans not yet handed to the download. clock counts
 	// the walk's moves from one pack to another (last is the pack it
 	// needed last): a plan not needed for a few moves is sent.
 	unsent []*packPlan
 	clock  int
 	last   *packPlan
-	refs  int
-	bytes uint64
-	found []index.Entry // scratch for addFile
+	refs   int
+	bytes  uint64
+	found  []index.Entry // scratch for addFile
 }
 
 func newBatch() *batch {
