@@ -75,7 +75,7 @@ func newRestorer(ctx context.Context, r Repo, opts Options) *restorer {
 		opts:      opts,
 		target:    filepath.Clean(opts.Target),
 		asRoot:    os.Geteuid() == 0,
-		trees:     newTreeLoader(ctx, r, opts.Connections),
+		trees:     newTreeLoader(ctx, r, 4*opts.Connections),
 		errs:      newErrorLog(opts.Warn),
 		progress:  newProgress(opts.Progress),
 		batch:     newBatch(),
