@@ -5,15 +5,18 @@
 // The restorer keeps backend requests few and large: every pack is read
 // through repo.LoadPackBlobs (the one pack-reading path, shared with check
 // and prune) with one ranged request covering all the blobs the restore
-// needs from it (several only when unneeded gaps exceed 4 MiB), and packs
-// are fetched in parallel. In pseudo-code:
+// needs from it (several when unneeded gaps exceed 4 MiB, and pieces of
+// about 8 MiB so that a few packs still keep every core busy), and packs
+// are fetched in parallel while the walk goes on. In pseudo-code:
 //
 //	walk the snapshot tree (only the trees on included paths)   [1]
 //		create directories, symlinks, fifos, devices, empty files
 //		plan each file's blobs: pack -> blob -> (file, position)
-//		when the plan is full: download it                      [2]
+//		download the packs the walk has moved past              [2]
+//		when the plan is full: download the rest, wait          [2]
 //	download the rest                                           [2]
 //	create hard links, then apply directory metadata deepest first  [3]
+//	(one depth at a time, the directories of a depth in parallel)
 //
 // Every file is written under a temporary name in its directory
 // (.cairn-restore-<run>-<n>-<name>) and renamed over its final name only
@@ -51,7 +54,12 @@
 //
 // [2] A plan ("batch") holds up to about a million file-blob references or
 // 64 GiB, so memory does not grow with the snapshot. Packs are downloaded
-// in the order the walk first needed them, Connections at a time. Each
+// in the order the walk first needed them, Connections at a time, each as
+// soon as the walk has moved on to two other packs without needing it
+// again: the walk meets blobs in about the order the backup stored them,
+// so tree loading and file creation overlap the transfer. A blob the walk
+// needs later from a pack already sent is planned anew and read with a
+// request of its own (deduplication against earlier packs). Each
 // blob is decrypted and checked against its ID as it arrives (on as many
 // cores as there are workers) and written with WriteAt into every place it
 // occurs, in any number of files; blobs that are entirely zero are not
