@@ -34,7 +34,7 @@ type batch struct {
 	byID map[crypto.ID]*packPlan
 	// unsent are the plans not yet handed to the download. clock counts
 	// the walk's moves from one pack to another (last is the pack it
-	// needed last): a plan not needed for a few moves is sent.
+	// needed last): a plan not needed for packIdle moves is sent.
 	unsent []*packPlan
 	clock  int
 	last   *packPlan

@@ -55,8 +55,8 @@
 // [2] A plan ("batch") holds up to about a million file-blob references or
 // 64 GiB, so memory does not grow with the snapshot. Packs are downloaded
 // in the order the walk first needed them, Connections at a time, each as
-// soon as the walk has moved on to two other packs without needing it
-// again: the walk meets blobs in about the order the backup stored them,
+// soon as the walk has moved between packs 16 times without needing it
+// (packIdle): the walk meets blobs in about the order the backup stored them,
 // so tree loading and file creation overlap the transfer. A blob the walk
 // needs later from a pack already sent is planned anew and read with a
 // request of its own (deduplication against earlier packs). Each

@@ -64,8 +64,8 @@ func TestRestoreReplansSentPack(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 3))
 	first := randomBytes(rng, 300<<10)
 	writeFile(t, filepath.Join(root, "a-first"), first, 0o644)
-	for i := range 12 {
-		writeFile(t, filepath.Join(root, fmt.Sprintf("m%02d", i)), randomBytes(rng, 200<<10), 0o644)
+	for i := range 2 * packIdle {
+		writeFile(t, filepath.Join(root, fmt.Sprintf("m%02d", i)), randomBytes(rng, 300<<10), 0o644)
 	}
 	writeFile(t, filepath.Join(root, "z-last"), first, 0o644)
 	store := newCountingStore(newMemStore())

@@ -354,9 +354,10 @@ func (rs *restorer) planFile(ctx context.Context, dst string, n *snapshot.Node) 
 }
 
 // packIdle is how many moves between packs the walk makes before a pack it
-// no longer needs is downloaded (batch.take). Small, so that the transfer
-// starts early; a walk that interleaves a few packs keeps them all.
-const packIdle = 2
+// no longer needs is downloaded (batch.take): enough that a walk through
+// files that parallel backup workers stored in several packs at once keeps
+// them all, so that such packs are still read once.
+const packIdle = 16
 
 // send hands a planned pack to the batch's download, starting it if needed.
 func (rs *restorer) send(ctx context.Context, pp *packPlan) error {
