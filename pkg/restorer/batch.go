@@ -28,10 +28,19 @@ type batch struct {
 	files []*fileState
 	blobs map[crypto.ID]*blobPlan
 	packs []*packPlan // in the order the walk first needed them
-	byID  map[crypto.ID]*packPlan
-	refs  int
-	bytes uint64
-	found []index.Entry // scratch for addFile
+	// byID is the plan of each pack that still takes blobs: once a plan
+	// was handed to the download (sent), a blob the walk needs later from
+	// the same pack gets a new plan, fetched with a request of its own.
+	byID map[crypto.ID]*packPlan
+	// unsent are the plans not yet handed to the download. clock counts
+	// the walk's moves from one pack to another (last is the pack it
+	// needed last): a plan not needed for packIdle moves is sent.
+	unsent []*packPlan
+	clock  int
+	last   *packPlan
+	refs   int
+	bytes  uint64
+	found  []index.Entry // scratch for addFile
 }
 
 func newBatch() *batch {
@@ -44,6 +53,12 @@ func (b *batch) full() bool { return b.refs >= maxBatchRefs || b.bytes >= maxBat
 type packPlan struct {
 	id    crypto.ID
 	blobs []*blobPlan
+	// sent is set (by the planner, and read only by it) once the plan is
+	// handed to the download: from then on its blobs and their targets
+	// are read by the download workers and must not change.
+	sent bool
+	// lastUse is the batch's clock when the walk last needed the pack.
+	lastUse int
 }
 
 // blobPlan is one needed blob and every place it goes.
@@ -51,9 +66,13 @@ type blobPlan struct {
 	id             crypto.ID
 	offset, length uint32 // of the sealed blob in its pack
 	pack           *packPlan
-	// size is the plaintext size, -1 until the blob is decrypted: the
-	// index records only sealed lengths, so where a file's later blobs
-	// start is known only once its earlier ones were seen.
+	// recorded is the plaintext length the index records (format 1.1),
+	// 0 when it records none. A decrypted blob of another length fails.
+	recorded uint32
+	// size is the plaintext size: the recorded one from the start, else
+	// -1 until the blob is decrypted (a 1.0 index records only sealed
+	// lengths, so where a file's later blobs start is known only once its
+	// earlier ones were seen).
 	size    atomic.Int64
 	targets []target // grouped by file, in content order
 }
@@ -93,6 +112,10 @@ type fileState struct {
 	renamed  bool // temp was renamed to path
 	failed   bool
 	finished bool
+	// metaDone says the metadata was applied through the handle before
+	// it was closed (applyFD); metaErr is what that reported.
+	metaDone bool
+	metaErr  error
 }
 
 func newFileState(path, live string, node *snapshot.Node) *fileState {
@@ -154,32 +177,49 @@ func (b *batch) addFile(idx repo.IndexReader, f *fileState) error {
 	content := f.node.Content
 	b.found = b.found[:0]
 	var missing []string
+	var recordedSum int64
+	allRecorded := true
 	for _, id := range content {
-		if _, ok := b.blobs[id]; ok {
-			continue
-		}
-		e, ok := idx.Lookup(id)
-		if !ok || e.Type != pack.DataBlob {
+		var plain uint32
+		if bp, ok := b.blobs[id]; ok {
+			plain = bp.recorded
+			if bp.pack.sent {
+				b.found = append(b.found, bp.entry())
+			}
+		} else if e, ok := idx.Lookup(id); !ok || e.Type != pack.DataBlob {
 			missing = append(missing, id.Short())
 			continue
+		} else {
+			b.found = append(b.found, e)
+			plain = e.PlainLen
 		}
-		b.found = append(b.found, e)
+		recordedSum += int64(plain)
+		allRecorded = allRecorded && plain > 0
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("data blob %s is not in the index (missing from the repository; run cairn check)", strings.Join(missing, ", "))
 	}
+	if allRecorded && recordedSum != int64(f.node.Size) {
+		return fmt.Errorf("not restored: the plaintext lengths the index records for its %d blobs add up to %d bytes, the snapshot says %d: "+
+			"the index or the snapshot is damaged (run cairn check; cairn repair index rebuilds the index from the packs)",
+			len(content), recordedSum, f.node.Size)
+	}
 	for _, e := range b.found {
-		if _, ok := b.blobs[e.ID]; ok {
+		if bp, ok := b.blobs[e.ID]; ok && !bp.pack.sent {
 			continue // the file holds this blob more than once
 		}
 		pp := b.byID[e.Pack]
-		if pp == nil {
+		if pp == nil || pp.sent {
 			pp = &packPlan{id: e.Pack}
 			b.byID[e.Pack] = pp
 			b.packs = append(b.packs, pp)
+			b.unsent = append(b.unsent, pp)
 		}
-		bp := &blobPlan{id: e.ID, offset: e.Offset, length: e.Length, pack: pp}
+		bp := &blobPlan{id: e.ID, offset: e.Offset, length: e.Length, pack: pp, recorded: e.PlainLen}
 		bp.size.Store(-1)
+		if e.PlainLen > 0 {
+			bp.size.Store(int64(e.PlainLen))
+		}
 		pp.blobs = append(pp.blobs, bp)
 		b.blobs[e.ID] = bp
 	}
@@ -191,11 +231,43 @@ func (b *batch) addFile(idx repo.IndexReader, f *fileState) error {
 		bp := b.blobs[id]
 		bp.targets = append(bp.targets, target{file: f, index: int32(i)})
 		f.blobs[i] = bp
+		if bp.pack != b.last {
+			b.clock++
+			b.last = bp.pack
+		}
+		bp.pack.lastUse = b.clock
 	}
 	b.files = append(b.files, f)
 	b.refs += len(content)
 	b.bytes += f.node.Size
 	return nil
+}
+
+// entry is the index entry bp was planned from.
+func (bp *blobPlan) entry() index.Entry {
+	return index.Entry{ID: bp.id, Type: pack.DataBlob, Pack: bp.pack.id, Offset: bp.offset, Length: bp.length, PlainLen: bp.recorded}
+}
+
+// take marks the packs the walk seems done with as sent and returns them,
+// in the order the walk first needed them: those it has not needed while
+// it moved between packs more than idle times. The walk meets blobs in
+// about the order the backup stored them, so a pack it has left is rarely
+// needed again; when it is, the blobs needed from it later are fetched
+// with a request of their own. take(0) returns every unsent plan.
+func (b *batch) take(idle int) []*packPlan {
+	var out []*packPlan
+	keep := b.unsent[:0]
+	for _, pp := range b.unsent {
+		if idle > 0 && b.clock-pp.lastUse <= idle {
+			keep = append(keep, pp)
+			continue
+		}
+		pp.sent = true
+		out = append(out, pp)
+	}
+	clear(b.unsent[len(keep):])
+	b.unsent = keep
+	return out
 }
 
 // files yields each file that needs bp once: targets are appended one file

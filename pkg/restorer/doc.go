@@ -5,20 +5,25 @@
 // The restorer keeps backend requests few and large: every pack is read
 // through repo.LoadPackBlobs (the one pack-reading path, shared with check
 // and prune) with one ranged request covering all the blobs the restore
-// needs from it (several only when unneeded gaps exceed 4 MiB), and packs
-// are fetched in parallel. In pseudo-code:
+// needs from it (several when unneeded gaps exceed 4 MiB, and pieces of
+// about 8 MiB so that a few packs still keep every core busy), and packs
+// are fetched in parallel while the walk goes on. In pseudo-code:
 //
 //	walk the snapshot tree (only the trees on included paths)   [1]
 //		create directories, symlinks, fifos, devices, empty files
 //		plan each file's blobs: pack -> blob -> (file, position)
-//		when the plan is full: download it                      [2]
+//		download the packs the walk has moved past              [2]
+//		when the plan is full: download the rest, wait          [2]
 //	download the rest                                           [2]
 //	create hard links, then apply directory metadata deepest first  [3]
+//	(one depth at a time, the directories of a depth in parallel)
 //
 // Every file is written under a temporary name in its directory
 // (.cairn-restore-<run>-<n>-<name>) and renamed over its final name only
 // once all its blobs are written and its size checked; its metadata is
-// applied after the rename, its mtime last. So an interrupted or failed
+// applied before the rename through the open handle (after the rename by
+// path where the handle was closed, or with Options.Verify), its mtime
+// last. So an interrupted or failed
 // restore never leaves a file under its final name that is not the
 // snapshot's: a failed or cancelled file's temporary is removed at once,
 // and the leftovers of a killed restore are removed by the next restore
@@ -49,7 +54,12 @@
 //
 // [2] A plan ("batch") holds up to about a million file-blob references or
 // 64 GiB, so memory does not grow with the snapshot. Packs are downloaded
-// in the order the walk first needed them, Connections at a time. Each
+// in the order the walk first needed them, Connections at a time, each as
+// soon as the walk has moved between packs 16 times without needing it
+// (packIdle): the walk meets blobs in about the order the backup stored them,
+// so tree loading and file creation overlap the transfer. A blob the walk
+// needs later from a pack already sent is planned anew and read with a
+// request of its own (deduplication against earlier packs). Each
 // blob is decrypted and checked against its ID as it arrives (on as many
 // cores as there are workers) and written with WriteAt into every place it
 // occurs, in any number of files; blobs that are entirely zero are not
@@ -60,19 +70,30 @@
 // file that needs it is reported with the pack and blob, and the restore
 // goes on with the rest and fails at the end.
 //
-// The index records sealed lengths, not plaintext sizes, so a blob's offset
-// in a file is only known once the file's earlier blobs have been
+// Where a blob goes in its file comes from the plaintext lengths the index
+// records (format 1.1): when every blob of a file has one and they add up
+// to the size its tree records, every offset is known while planning, so
+// blobs are written wherever they belong as they arrive, in any order.
+// Recorded lengths are claims of whoever wrote the index: each decrypted
+// blob is checked against its recorded length, and a blob that differs
+// fails every file that needs it (naming the pack and the blob), as do
+// lengths that do not add up to the file's size; such a file is never
+// renamed into place.
+//
+// A 1.0 index records only sealed lengths, so without recorded lengths a
+// blob's offset is only known once the file's earlier blobs have been
 // decrypted. Packs are fetched in walk order, and never more than
 // 2*Connections places ahead of the oldest unfinished one, so that is
 // almost always already the case; a blob that arrives early waits in
-// memory (up to 64 MiB in all). Past that budget it is dropped and its pack fetched a
-// second time once the batch is through, when every offset is known: a
-// rare case (deduplication against old, scattered packs) that trades a
-// second request for bounded memory.
+// memory (up to 64 MiB in all). Past that budget it is dropped and its
+// pack fetched a second time once the batch is through, when every offset
+// is known: a rare case (deduplication against old, scattered packs) that
+// trades a second request for bounded memory.
 //
-// [3] A file whose blobs are all written is closed, renamed into place and
-// gets its metadata
-// (fsmeta.Apply: owner only as root, then mode, xattrs and times). Handles
+// [3] A file whose blobs are all written gets its metadata through its
+// handle (owner only as root, then mode, xattrs and times, as fsmeta.Apply
+// does by path: three path lookups fewer per file), is closed and renamed
+// into place. Handles
 // of files still in progress stay open, up to 256; beyond that they are
 // closed after each write. Nothing is synced: the kernel writes back as it
 // would after cp. With Options.Verify a complete file stays under its

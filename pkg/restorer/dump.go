@@ -85,3 +85,41 @@ func Dump(ctx context.Context, r Repo, snap *snapshot.Snapshot, path string, w i
 	}
 	return nil
 }
+
+// dumpBuffer is the size of DumpRange's reads.
+const dumpBuffer = 1 << 20
+
+// DumpRange writes length bytes of the file node's content starting at
+// offset to w (length < 0: to the end). It loads only the blobs covering
+// the range when the index records their plaintext lengths (see
+// FileReader), else the blobs from the start of the file. A range that
+// extends past the end of the file is cut there.
+func DumpRange(ctx context.Context, r Repo, node *snapshot.Node, offset, length int64, w io.Writer) error {
+	if node.Type != snapshot.NodeFile {
+		return fmt.Errorf("dump %s: it is a %s, not a file", node.Name, node.Type)
+	}
+	if offset < 0 {
+		return fmt.Errorf("dump %s: negative offset %d", node.Name, offset)
+	}
+	end := int64(node.Size)
+	if length >= 0 && offset+length < end {
+		end = offset + length
+	}
+	fr := NewFileReader(r, node)
+	buf := make([]byte, min(dumpBuffer, max(end-offset, 0)))
+	for pos := offset; pos < end; {
+		chunk := buf[:min(int64(len(buf)), end-pos)]
+		n, err := fr.ReadAtContext(ctx, chunk, pos)
+		if n < len(chunk) {
+			if err == nil || err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return fmt.Errorf("dump %s at %d: %w", node.Name, pos+int64(n), err)
+		}
+		if _, err := w.Write(chunk); err != nil {
+			return fmt.Errorf("dump %s: %w", node.Name, err)
+		}
+		pos += int64(n)
+	}
+	return ctx.Err()
+}

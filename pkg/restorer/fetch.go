@@ -1,9 +1,11 @@
 package restorer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"golang.org/x/sync/errgroup"
 
@@ -24,36 +26,126 @@ type blobSink interface {
 // fetchPacks downloads every pack of packs, Connections at a time, in the
 // order given, and passes each blob to sink. Damaged and missing blobs go to
 // sink.fail; only a cancelled ctx ends it early.
-//
-// A pack is not started before the one 2*Connections places earlier has
-// finished: blobs that arrive ahead of their file's earlier blobs wait in
-// memory, and the window bounds how far ahead they can be when one
-// download stalls.
 func fetchPacks(ctx context.Context, r Repo, packs []*packPlan, connections int, sink blobSink) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(connections)
-	window := 2 * connections
-	done := make([]chan struct{}, len(packs))
-	for i, pp := range packs {
-		if i >= window {
-			select {
-			case <-done[i-window]:
-			case <-gctx.Done():
-			}
-		}
-		if gctx.Err() != nil {
+	d := startDownload(ctx, r, connections, sink)
+	for _, pp := range packs {
+		if err := d.send(pp); err != nil {
 			break
 		}
-		done[i] = make(chan struct{})
-		g.Go(func() error {
-			defer close(done[i])
-			return fetchPack(gctx, r, pp, sink)
-		})
 	}
-	if err := g.Wait(); err != nil {
-		return err
+	return d.wait()
+}
+
+// download fetches packs handed to it while the walk goes on planning, so
+// that tree loading and file creation overlap the data transfer.
+type download struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	packs  chan *packPlan
+	done   chan struct{}
+	err    error
+}
+
+// startDownload starts downloading the packs given to send, Connections at
+// a time, in the order given.
+//
+// A pack is not started before the one 2*Connections places earlier has
+// finished: blobs of files without recorded lengths that arrive ahead of
+// their file's earlier blobs wait in memory, and the window bounds how far
+// ahead they can be when one download stalls.
+func startDownload(ctx context.Context, r Repo, connections int, sink blobSink) *download {
+	ctx, cancel := context.WithCancel(ctx)
+	d := &download{ctx: ctx, cancel: cancel, packs: make(chan *packPlan), done: make(chan struct{})}
+	go func() {
+		defer close(d.done)
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(connections)
+		window := 2 * connections
+		var started []chan struct{}
+		for pp := range d.packs {
+			if i := len(started); i >= window {
+				select {
+				case <-started[i-window]:
+				case <-gctx.Done():
+				}
+			}
+			if gctx.Err() != nil {
+				break
+			}
+			for _, piece := range splitPack(pp, pieceSize) {
+				done := make(chan struct{})
+				started = append(started, done)
+				g.Go(func() error {
+					defer close(done)
+					return fetchPack(gctx, r, piece, sink)
+				})
+			}
+		}
+		d.err = g.Wait()
+		if d.err == nil {
+			d.err = ctx.Err()
+		}
+	}()
+	return d
+}
+
+// pieceSize is the sealed size above which the blobs needed from one pack
+// are read as several requests of about this size, in parallel: a pack's
+// blobs are decrypted, decompressed and written by the goroutine that reads
+// its response, so with fewer packs than cores one request per pack would
+// leave cores idle. Requests stay few and large.
+const pieceSize = 8 << 20
+
+// splitPack cuts pp into plans of consecutive blobs (by offset) of about
+// size sealed bytes each; a plan that small is returned as it is.
+func splitPack(pp *packPlan, size int64) []*packPlan {
+	var total int64
+	for _, bp := range pp.blobs {
+		total += int64(bp.length)
 	}
-	return ctx.Err()
+	if total <= size+size/2 {
+		return []*packPlan{pp}
+	}
+	blobs := slices.Clone(pp.blobs)
+	slices.SortFunc(blobs, func(a, b *blobPlan) int { return cmp.Compare(a.offset, b.offset) })
+	var pieces []*packPlan
+	var run int64
+	start := 0
+	for i, bp := range blobs {
+		run += int64(bp.length)
+		if run >= size && total-run > size/2 || i == len(blobs)-1 {
+			pieces = append(pieces, &packPlan{id: pp.id, blobs: blobs[start : i+1], sent: true})
+			start, total, run = i+1, total-run, 0
+		}
+	}
+	return pieces
+}
+
+// send hands pp to the download; it fails once the download has stopped
+// (cancelled).
+func (d *download) send(pp *packPlan) error {
+	select {
+	case d.packs <- pp:
+		return nil
+	case <-d.done:
+		return d.err
+	case <-d.ctx.Done():
+		return d.ctx.Err()
+	}
+}
+
+// wait ends the download once everything sent is fetched.
+func (d *download) wait() error {
+	close(d.packs)
+	<-d.done
+	d.cancel()
+	return d.err
+}
+
+// abort cancels the download and waits for it.
+func (d *download) abort() {
+	d.cancel()
+	_ = d.wait()
 }
 
 // fetchPack reads the needed blobs of one pack through repo.LoadPackBlobs
@@ -72,8 +164,7 @@ func fetchPack(ctx context.Context, r Repo, pp *packPlan, sink blobSink) error {
 			recoverBlob(ctx, r, bp, err, sink)
 			return ctx.Err()
 		}
-		bp.size.Store(int64(len(plain)))
-		sink.blob(bp, plain)
+		deliver(pp.id, bp, plain, sink)
 		return nil
 	})
 }
@@ -95,8 +186,7 @@ func recoverBlob(ctx context.Context, r Repo, bp *blobPlan, cause error, sink bl
 			return err
 		})
 		if err == nil && got != nil {
-			bp.size.Store(int64(len(got)))
-			sink.blob(bp, got)
+			deliver(e.Pack, bp, got, sink)
 			return
 		}
 		if err == nil {
@@ -108,4 +198,17 @@ func recoverBlob(ctx context.Context, r Repo, bp *blobPlan, cause error, sink bl
 		return
 	}
 	sink.fail(bp, errors.Join(errs...))
+}
+
+// deliver hands a decrypted blob (read from packID) to sink, unless its
+// length contradicts the one the index records: then the offsets planned
+// from the recorded lengths may be wrong, and every file that needs it
+// fails, naming the pack and the blob.
+func deliver(packID crypto.ID, bp *blobPlan, plain []byte, sink blobSink) {
+	if bp.recorded > 0 && len(plain) != int(bp.recorded) {
+		sink.fail(bp, lengthMismatch(packID, bp.id, int64(bp.recorded), len(plain)))
+		return
+	}
+	bp.size.Store(int64(len(plain)))
+	sink.blob(bp, plain)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,6 +27,9 @@ type fixture struct {
 	store *countingStore
 	fault *fault.Store
 	snap  *snapshot.Snapshot
+	// wrap, when set, changes the repository restoreTo restores from
+	// (for instance withoutLengths, to take the 1.0 path).
+	wrap func(*repo.Repository) Repo
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -50,8 +54,12 @@ func (fx *fixture) restoreTo(t testing.TB, opts Options, tune func(*restorer)) (
 		warnings = append(warnings, path+": "+err.Error())
 		mu.Unlock()
 	}
+	var rr Repo = r
+	if fx.wrap != nil {
+		rr = fx.wrap(r)
+	}
 	fx.store.reset()
-	res, err := restore(context.Background(), r, fx.snap, opts, tune)
+	res, err := restore(context.Background(), rr, fx.snap, opts, tune)
 	return res, warnings, err
 }
 
@@ -206,20 +214,43 @@ func TestRestoreDamagedPack(t *testing.T) {
 }
 
 // TestRestoreOutOfOrder downloads packs in reverse, so blobs arrive before
-// their files' earlier blobs: with enough memory they wait and every pack
-// is fetched once; without, they are fetched again in a second round.
+// their files' earlier blobs. With recorded plaintext lengths (format 1.1)
+// every blob is written where it belongs at once and each pack is fetched
+// once, even without memory for waiting blobs. Without them (1.0), early
+// blobs wait when there is memory, and otherwise are fetched again in a
+// second round.
 func TestRestoreOutOfOrder(t *testing.T) {
 	fx := newFixture(t)
 	packs := dataPacks(t, openRepo(t, fx.store))
 	for _, tc := range []struct {
-		name    string
-		pending int64
-	}{{"waiting", maxPending}, {"refetched", 0}} {
+		name     string
+		lengths  bool
+		pending  int64
+		refetch  bool
+		permuted bool
+	}{
+		{"recorded lengths", true, 0, false, false},
+		{"recorded lengths, random order", true, 0, false, true},
+		{"1.0 waiting", false, maxPending, false, false},
+		{"1.0 refetched", false, 0, true, false},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
+			fx.wrap = nil
+			if !tc.lengths {
+				fx.wrap = withoutLengths
+			}
+			defer func() { fx.wrap = nil }()
 			target := t.TempDir()
+			rng := rand.New(rand.NewPCG(5, 6))
 			_, warnings, err := fx.restoreTo(t, Options{Target: target, Connections: 1}, func(rs *restorer) {
 				rs.writer.pendingLimit = tc.pending
-				rs.reorder = slices.Reverse[[]*packPlan]
+				rs.reorder = func(ps []*packPlan) []*packPlan {
+					if tc.permuted {
+						ps = shuffledBlobs(rng, ps)
+					}
+					slices.Reverse(ps)
+					return ps
+				}
 			})
 			if err != nil || len(warnings) > 0 {
 				t.Fatalf("restore: %v, warnings %q", err, warnings)
@@ -233,11 +264,24 @@ func TestRestoreOutOfOrder(t *testing.T) {
 					refetched++
 				}
 			}
-			if tc.pending > 0 && refetched > 0 || tc.pending == 0 && refetched == 0 {
+			if !tc.permuted && tc.refetch != (refetched > 0) {
 				t.Errorf("%d packs fetched more than once", refetched)
 			}
 		})
 	}
+}
+
+// shuffledBlobs splits every pack plan into one plan per blob (one request
+// each) in random order, so blobs arrive in any order at all.
+func shuffledBlobs(rng *rand.Rand, packs []*packPlan) []*packPlan {
+	var out []*packPlan
+	for _, pp := range packs {
+		for _, bp := range pp.blobs {
+			out = append(out, &packPlan{id: pp.id, blobs: []*blobPlan{bp}})
+		}
+	}
+	rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
 }
 
 func TestRestoreCancel(t *testing.T) {

@@ -7,8 +7,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strings"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/fsmeta"
@@ -140,6 +144,7 @@ func restore(ctx context.Context, r Repo, snap *snapshot.Snapshot, opts Options,
 		rs.removeLeftovers(rs.target)
 	}
 	if err := rs.restoreTrees(ctx, snap, includes, fresh); err != nil {
+		rs.abortBatch()
 		return rs.result(), err
 	}
 	if err := rs.runBatch(ctx); err != nil {
@@ -197,12 +202,43 @@ func (rs *restorer) finish(ctx context.Context) error {
 		rs.files.Add(1)
 		rs.progress.files.Add(1)
 	}
-	for _, d := range slices.Backward(rs.dirs) {
+	return rs.applyDirMeta(ctx)
+}
+
+// applyDirMeta applies directory metadata deepest first, one depth at a
+// time and the directories of one depth in parallel: setting a
+// directory's mode or times changes nothing of its parent, but a parent
+// made unsearchable first would keep a non-root restore out of its
+// children.
+func (rs *restorer) applyDirMeta(ctx context.Context) error {
+	byDepth := make(map[int][]*dirMeta)
+	var depths []int
+	for i := range rs.dirs {
+		d := &rs.dirs[i]
+		depth := strings.Count(d.path, string(filepath.Separator))
+		if _, ok := byDepth[depth]; !ok {
+			depths = append(depths, depth)
+		}
+		byDepth[depth] = append(byDepth[depth], d)
+	}
+	slices.Sort(depths)
+	for _, depth := range slices.Backward(depths) {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(2 * runtime.GOMAXPROCS(0))
+		for _, d := range byDepth[depth] {
+			if gctx.Err() != nil {
+				break
+			}
+			g.Go(func() error {
+				if err := fsmeta.Apply(d.path, &d.node, rs.asRoot); err != nil {
+					rs.errs.add(d.path, err)
+				}
+				return nil
+			})
+		}
+		_ = g.Wait()
 		if err := ctx.Err(); err != nil {
 			return err
-		}
-		if err := fsmeta.Apply(d.path, &d.node, rs.asRoot); err != nil {
-			rs.errs.add(d.path, err)
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package restorer
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/pack"
@@ -33,6 +34,10 @@ type treeFetch struct {
 	done chan struct{}
 	body []byte
 	err  error
+	// claimed is set by whoever loads the tree: the prefetch once it got
+	// a connection, or the walk when it needs the tree before then, so
+	// the walk never waits behind prefetches queued ahead of it.
+	claimed atomic.Bool
 }
 
 func newTreeLoader(ctx context.Context, r Repo, connections int) *treeLoader {
@@ -60,6 +65,9 @@ func (l *treeLoader) LoadBlob(ctx context.Context, t pack.BlobType, id crypto.ID
 	tf := l.cache[id]
 	delete(l.cache, id)
 	l.mu.Unlock()
+	if tf != nil && tf.claimed.CompareAndSwap(false, true) {
+		tf = nil // not started yet: load it now, below
+	}
 	if tf != nil {
 		select {
 		case <-tf.done:
@@ -124,6 +132,10 @@ func (l *treeLoader) prefetch(id crypto.ID) bool {
 		case <-l.ctx.Done():
 			tf.err = l.ctx.Err()
 			return
+		}
+		if !tf.claimed.CompareAndSwap(false, true) {
+			<-l.sem
+			return // the walk loads it itself
 		}
 		tf.body, tf.err = l.r.LoadBlob(l.ctx, pack.TreeBlob, id)
 		<-l.sem

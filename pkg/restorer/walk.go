@@ -30,6 +30,9 @@ type restorer struct {
 	progress *progress
 	writer   *writer
 	batch    *batch
+	// download fetches the packs of batch the walk is done with while it
+	// plans the rest; nil until the first is sent.
+	download *download
 
 	dirs      []dirMeta // in walk (pre-)order; applied in reverse
 	links     []hardLink
@@ -39,8 +42,9 @@ type restorer struct {
 
 	files, dirCount, skipped, skippedBytes atomic.Uint64
 
-	// reorder, set by tests, changes the download order of a batch.
-	reorder func([]*packPlan)
+	// reorder, set by tests, changes the download plan of a batch (its
+	// order, or splits packs into several requests).
+	reorder func([]*packPlan) []*packPlan
 }
 
 // dirMeta is a restored directory whose metadata is applied at the end.
@@ -71,7 +75,7 @@ func newRestorer(ctx context.Context, r Repo, opts Options) *restorer {
 		opts:      opts,
 		target:    filepath.Clean(opts.Target),
 		asRoot:    os.Geteuid() == 0,
-		trees:     newTreeLoader(ctx, r, opts.Connections),
+		trees:     newTreeLoader(ctx, r, 4*opts.Connections),
 		errs:      newErrorLog(opts.Warn),
 		progress:  newProgress(opts.Progress),
 		batch:     newBatch(),
@@ -338,7 +342,40 @@ func (rs *restorer) planFile(ctx context.Context, dst string, n *snapshot.Node) 
 	if rs.batch.full() {
 		return rs.runBatch(ctx)
 	}
+	if rs.reorder != nil {
+		return nil // the test reorders the whole batch
+	}
+	for _, pp := range rs.batch.take(packIdle) {
+		if err := rs.send(ctx, pp); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// packIdle is how many moves between packs the walk makes before a pack it
+// no longer needs is downloaded (batch.take): enough that a walk through
+// files that parallel backup workers stored in several packs at once keeps
+// them all, so that such packs are still read once.
+const packIdle = 16
+
+// send hands a planned pack to the batch's download, starting it if needed.
+func (rs *restorer) send(ctx context.Context, pp *packPlan) error {
+	if rs.download == nil {
+		rs.download = startDownload(ctx, rs.repo, rs.opts.Connections, rs.writer)
+	}
+	return rs.download.send(pp)
+}
+
+// abortBatch stops the download of the current batch after the walk failed
+// and removes what it had begun to write.
+func (rs *restorer) abortBatch() {
+	if rs.download != nil {
+		rs.download.abort()
+		rs.download = nil
+	}
+	rs.writer.finishBatch(rs.batch.files, false)
+	rs.writer.dropUninstalled(rs.batch.files)
 }
 
 // restoreEmpty creates a file without content blobs: empty, or (if the
@@ -361,10 +398,11 @@ func (rs *restorer) runBatch(ctx context.Context) error {
 		return nil
 	}
 	rs.batch = newBatch()
+	rest := b.take(0)
 	if rs.reorder != nil {
-		rs.reorder(b.packs)
+		rest = rs.reorder(rest)
 	}
-	err := fetchPacks(ctx, rs.repo, b.packs, rs.opts.Connections, rs.writer)
+	err := rs.finishDownload(ctx, rest)
 	if err == nil {
 		if again := rs.writer.takeDeferred(); len(again) > 0 {
 			err = fetchPacks(ctx, rs.repo, again, rs.opts.Connections, rs.writer)
@@ -379,4 +417,22 @@ func (rs *restorer) runBatch(ctx context.Context) error {
 		return rs.verifyRestored(ctx, b.files)
 	}
 	return nil
+}
+
+// finishDownload sends the rest of a batch's packs and waits until all are
+// downloaded.
+func (rs *restorer) finishDownload(ctx context.Context, rest []*packPlan) error {
+	var err error
+	for _, pp := range rest {
+		if err = rs.send(ctx, pp); err != nil {
+			break
+		}
+	}
+	if rs.download != nil {
+		if werr := rs.download.wait(); err == nil {
+			err = werr
+		}
+		rs.download = nil
+	}
+	return err
 }

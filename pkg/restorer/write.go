@@ -250,12 +250,17 @@ func (w *writer) complete(f *fileState) error {
 			return err
 		}
 	}
+	verify := w.rs.opts.Verify && len(f.blobs) > 0
+	if !verify && f.handle >= 0 {
+		f.metaErr = applyFD(f.handle, f.path, f.node, w.rs.asRoot)
+		f.metaDone = true
+	}
 	if err := w.closeHandle(f); err != nil {
 		w.removeTemp(f)
 		f.failed = true
 		return err
 	}
-	if w.rs.opts.Verify && len(f.blobs) > 0 {
+	if verify {
 		return nil // verifyRestored installs it
 	}
 	return w.install(f)
@@ -277,7 +282,11 @@ func (w *writer) install(f *fileState) error {
 func (rs *restorer) installed(f *fileState) {
 	rs.files.Add(1)
 	rs.progress.files.Add(1)
-	if err := fsmeta.Apply(f.path, f.node, rs.asRoot); err != nil {
+	err := f.metaErr
+	if !f.metaDone {
+		err = fsmeta.Apply(f.path, f.node, rs.asRoot)
+	}
+	if err != nil {
 		rs.errs.add(f.path, err)
 	}
 }
