@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -228,7 +229,19 @@ func TestRestoreSparsePages(t *testing.T) {
 // largest files, writing them fails (EFBIG, as ENOSPC would). They must
 // not be left under their final names, nor as temporary files; the rest
 // is restored, and a second restore with room finishes exactly.
+//
+// RLIMIT_FSIZE applies to the whole process, the test framework's own log
+// files included, so the test runs in a child process of its own.
 func TestRestoreWriteFailure(t *testing.T) {
+	if os.Getenv("CAIRN_TEST_FSIZE_CHILD") != "1" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestRestoreWriteFailure$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), "CAIRN_TEST_FSIZE_CHILD=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestRestoreWriteFailure") {
+			t.Fatalf("the test in its child process: %v\n%s", err, out)
+		}
+		return
+	}
 	fx := newFixture(t)
 	target := t.TempDir()
 	var old unix.Rlimit
