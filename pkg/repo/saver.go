@@ -460,6 +460,12 @@ func (s *Saver) upload(p *openPack) {
 			s.fail(err)
 			return err
 		}
+		// A tree pack goes into the local cache as uploaded: the next
+		// backup, ls or restore on this machine reads its trees from
+		// there instead of downloading them.
+		if s.repo.packs != nil && len(entries) > 0 && entries[0].Type == pack.TreeBlob {
+			s.repo.packs.keep(id, data)
+		}
 		// Before the slot is released, so that a buffer is ready for
 		// the pack that takes it.
 		s.recyclePack(data)

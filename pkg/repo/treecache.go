@@ -280,6 +280,52 @@ func (c *packCache) download(ctx context.Context, r *Repository, id crypto.ID) (
 	return f, info.Size(), nil
 }
 
+// keep stores tree pack id, which this process has just uploaded (data
+// is its exact bytes, so its hash is id), so that the next walk over its
+// trees needs no download. Failures are ignored: the cache is never
+// needed, and a file that is not written completely is never renamed
+// into place.
+func (c *packCache) keep(id crypto.ID, data []byte) {
+	if int64(len(data)) > c.wholeMax {
+		return
+	}
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return
+	}
+	if _, err := os.Stat(c.path(id)); err == nil {
+		return
+	}
+	f, err := os.CreateTemp(c.dir, packTempPrefix+id.Short()+"-*")
+	if err != nil {
+		return
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, c.path(id))
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return
+	}
+	c.mu.Lock()
+	scan, over := c.size < 0, false
+	if !scan {
+		c.size += int64(len(data))
+		over = c.size > c.maxSize
+	}
+	c.mu.Unlock()
+	if scan || over {
+		c.evict(id)
+	}
+}
+
 // register adds an open verified file to c.open, closing idle files beyond
 // maxOpenPacks, and accounts added new bytes in the directory.
 func (c *packCache) register(id crypto.ID, f *os.File, size, added int64) error {

@@ -29,6 +29,9 @@ type Options struct {
 	// Bandwidth caps each direction at this many bytes per second;
 	// 0 means no cap.
 	Bandwidth int64
+	// Log, if set, is told about every request when it is done: its
+	// kind, path and query, and how long it took (the delays included).
+	Log func(kind, target string, d time.Duration)
 	// Transport reaches the upstream; nil means a pooled http.Transport.
 	Transport http.RoundTripper
 	// sleep waits for d or until ctx ends; nil means a timer. Tests
@@ -94,7 +97,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.serveStats(w, r)
 		return
 	}
-	p.count(classify(r))
+	kind := classify(r)
+	p.count(kind)
+	if p.opts.Log != nil {
+		start := time.Now()
+		defer func() { p.opts.Log(kind, r.URL.RequestURI(), time.Since(start)) }()
+	}
 	if err := p.opts.sleep(r.Context(), p.opts.Latency); err != nil {
 		return // the client went away
 	}
