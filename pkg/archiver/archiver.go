@@ -155,6 +155,19 @@ func Run(ctx context.Context, r Repo, opts Options) (*Result, error) {
 	if opts.DryRun {
 		return dryRun(ctx, r, opts, start, host, paths)
 	}
+	// The parent is looked up while the session starts: on a far-away
+	// bucket each is a few round trips, and neither needs the other.
+	type parentResult struct {
+		e   *snapshot.Entry
+		err error
+	}
+	parentCtx, cancelParent := context.WithCancel(ctx)
+	defer cancelParent()
+	parentc := make(chan parentResult, 1)
+	go func() {
+		e, err := findParent(parentCtx, r, opts, host, paths)
+		parentc <- parentResult{e, err}
+	}()
 	sess, err := r.BeginWrite(ctx, "backup", repo.WriteOptions{
 		Saver: repo.SaverOptions{Connections: r.Connections(), VerifyExisting: opts.VerifyDedup},
 		Warn: func(err error) {
@@ -164,6 +177,8 @@ func Run(ctx context.Context, r Repo, opts Options) (*Result, error) {
 		},
 	})
 	if err != nil {
+		cancelParent()
+		<-parentc
 		return nil, fmt.Errorf("start backup: %w", err)
 	}
 	committed := false
@@ -180,7 +195,8 @@ func Run(ctx context.Context, r Repo, opts Options) (*Result, error) {
 	// The session's context is also cancelled when the lease cannot be
 	// renewed: the backup stops early and says why.
 	sctx := sess.Context()
-	parent, err := findParent(sctx, r, opts, host, paths)
+	pr := <-parentc
+	parent, err := pr.e, pr.err
 	if err != nil {
 		return nil, sessionErr(sess, err)
 	}

@@ -37,6 +37,10 @@ const (
 )
 
 // kindLimit is the stored-size limit of an object of kind.
+// statFreeLimit is the largest limit for which readLimited reads without
+// asking for the size first.
+const statFreeLimit = 1 << 20
+
 func kindLimit(kind string) int64 {
 	switch kind {
 	case KindSnapshot:
@@ -54,17 +58,21 @@ func kindLimit(kind string) int64 {
 }
 
 // readLimited reads the whole object name, refusing it if it is larger
-// than limit. It asks for the size first, so an oversized object costs one
-// Stat and no download, and reads through a limiter too, because a server
-// may deliver more than it said. Storage errors are returned as they are
-// (wrapped), never as damage.
+// than limit. For kinds whose limit is large it asks for the size first, so
+// an oversized object costs one Stat and no download; for small limits
+// (config and key files, 64 KiB) the Stat would cost a round trip on every
+// open for nothing, since reading limit+1 bytes is as cheap. Either way it
+// reads through a limiter, because a server may deliver more than it said.
+// Storage errors are returned as they are (wrapped), never as damage.
 func readLimited(ctx context.Context, store storage.Store, name string, limit int64) ([]byte, error) {
-	info, err := store.Stat(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	if info.Size > limit {
-		return nil, tooLarge(info.Size, limit)
+	if limit > statFreeLimit {
+		info, err := store.Stat(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		if info.Size > limit {
+			return nil, tooLarge(info.Size, limit)
+		}
 	}
 	rc, err := store.Get(ctx, name, 0, -1)
 	if err != nil {
