@@ -12,7 +12,6 @@ import (
 
 	snapcopy "github.com/cairn-backup/cairn/pkg/copy"
 	"github.com/cairn-backup/cairn/pkg/repo"
-	"github.com/cairn-backup/cairn/pkg/state"
 )
 
 // fromOptions name a second repository, the source of cairn copy and of
@@ -133,30 +132,9 @@ func (a *app) openFromRepository(ctx context.Context, o fromOptions) (*repo.Repo
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	store, release, err := openStore(ctx, s)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("source repository %s: %w", s.location(), err)
-	}
-	pw, err := a.fromPassphrase(ctx, s, o)
-	if err != nil {
-		release()
-		return nil, nil, nil, err
-	}
-	opts, err := a.openOptions(s)
-	if err != nil {
-		release()
-		return nil, nil, nil, err
-	}
-	opts.KeyHint = orEnv(o.keyHint, "CAIRN_FROM_KEY_HINT")
-	r, err := repo.Open(ctx, store, pw, opts)
-	if err != nil {
-		release()
-		return nil, nil, nil, fmt.Errorf("open source repository %s: %w", s.location(), err)
-	}
-	if base, err := state.DefaultBase(); err == nil {
-		a.rememberKey(base, r)
-	}
-	return r, s, func() { _ = r.Close(); release() }, nil
+	r, done, err := a.openWith(ctx, s, "source repository", func() ([]byte, error) { return a.fromPassphrase(ctx, s, o) },
+		func(opts *repo.OpenOptions) { opts.KeyHint = orEnv(o.keyHint, "CAIRN_FROM_KEY_HINT") })
+	return r, s, done, err
 }
 
 type copyOptions struct {

@@ -42,33 +42,43 @@ func (a *app) openNamedRepository(ctx context.Context, name string) (*repo.Repos
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	r, done, err := a.openWith(ctx, s, "repository", func() ([]byte, error) { return a.passphrase(ctx, s, false) }, nil)
+	return r, s, done, err
+}
+
+// openWith opens the repository s locates with the passphrase pw gives;
+// tune, if set, adjusts the open options. what names it in errors
+// ("repository", "source repository"). The returned function closes it.
+func (a *app) openWith(ctx context.Context, s *settings, what string, pw func() ([]byte, error), tune func(*repo.OpenOptions)) (*repo.Repository, func(), error) {
 	store, release, err := openStore(ctx, s)
 	if err != nil {
-		return nil, nil, nil, err
+		if what != "repository" {
+			err = fmt.Errorf("%s %s: %w", what, s.location(), err)
+		}
+		return nil, nil, err
 	}
-	pw, err := a.passphrase(ctx, s, false)
+	pass, err := pw()
 	if err != nil {
 		release()
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	opts, err := a.openOptions(s)
 	if err != nil {
 		release()
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	r, err := repo.Open(ctx, store, pw, opts)
+	if tune != nil {
+		tune(&opts)
+	}
+	r, err := repo.Open(ctx, store, pass, opts)
 	if err != nil {
 		release()
-		return nil, nil, nil, fmt.Errorf("open repository %s: %w", s.location(), err)
+		return nil, nil, fmt.Errorf("open %s %s: %w", what, s.location(), err)
 	}
 	if stateBase, err := state.DefaultBase(); err == nil {
 		a.rememberKey(stateBase, r)
 	}
-	closeAll := func() {
-		_ = r.Close()
-		release()
-	}
-	return r, s, closeAll, nil
+	return r, func() { _ = r.Close(); release() }, nil
 }
 
 // openOptions are the options every command opens a repository with.

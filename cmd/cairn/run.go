@@ -141,7 +141,7 @@ func (a *app) runOne(ctx context.Context, cfg *fileConfig, name string, o runOpt
 	// The monitors get the tail of what this job logged. On a terminal
 	// stderr stays as it is, so that the progress line still draws: the
 	// person watching has the log.
-	tail := &tailBuffer{max: 64 << 10}
+	tail := &tailWriter{max: 64 << 10}
 	if orig := a.stderr; !isTerminal(orig) {
 		a.stderr = io.MultiWriter(orig, tail)
 		defer func() { a.stderr = orig }()

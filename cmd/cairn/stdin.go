@@ -89,7 +89,9 @@ func (c *dumpCommand) describe(err error) error {
 	return errors.New(msg + "; fix the command and run the backup again (the data already uploaded is reused)")
 }
 
-// tailWriter keeps the last max bytes written to it.
+// tailWriter keeps the last max bytes written to it: the end of a
+// command's stderr for its error message, the end of a job's log for a
+// failure report.
 type tailWriter struct {
 	mu  sync.Mutex
 	max int
@@ -104,6 +106,13 @@ func (t *tailWriter) Write(p []byte) (int, error) {
 		t.buf = append(t.buf[:0], t.buf[over:]...)
 	}
 	return len(p), nil
+}
+
+// String returns what is kept.
+func (t *tailWriter) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf)
 }
 
 // lastLines returns up to n last non-empty lines, joined into one.
