@@ -74,9 +74,23 @@ install_tool() {
 		return 0
 	fi
 
-	echo "install-tools: building $name $version (this can take several minutes)"
+	echo "install-tools: building $name $version (MinIO: 10-30 minutes and about 3 GB of module and build cache on two cores; the others: a few minutes)"
 	tmp_bin=$(mktemp -d "$tools_root/.build-$name.XXXXXX")
-	(cd "$work_dir" && GOBIN=$tmp_bin GOFLAGS=-buildvcs=false go install "$pkg@$version")
+	# A line a minute, so a long build does not look hung.
+	(
+		start=$(date +%s)
+		while sleep 60; do
+			echo "install-tools: still building $name ($(( ($(date +%s) - start) / 60 )) min; cache $(du -sh "$(go env GOCACHE)" 2>/dev/null | cut -f1))"
+		done
+	) &
+	heartbeat=$!
+	status=0
+	(cd "$work_dir" && GOBIN=$tmp_bin GOFLAGS=-buildvcs=false go install "$pkg@$version") || status=$?
+	kill "$heartbeat" 2>/dev/null; wait "$heartbeat" 2>/dev/null || true
+	if [ "$status" -ne 0 ]; then
+		echo "install-tools: building $name failed (exit $status); see the go output above" >&2
+		exit "$status"
+	fi
 	mv -f "$tmp_bin/$name" "$bin_dir/$name"
 	rm -rf "$tmp_bin"
 	tmp_bin=
