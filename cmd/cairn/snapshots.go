@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -54,13 +55,16 @@ func findSnapshot(ctx context.Context, o snapshot.ObjectStore, ref string, f *sn
 
 func newSnapshotsCommand(a *app) *cobra.Command {
 	var f snapshotFilter
+	var latest int
 	cmd := &cobra.Command{
 		Use:   "snapshots",
 		Short: "List snapshots",
 		Long: `List the snapshots, oldest first: ID, local time, host, tags, paths and
 the new data each backup added. With --json, print the full list as one JSON
-array (each snapshot as stored, plus "id" and "short_id").`,
+array (each snapshot as stored, plus "id" and "short_id"). --latest N
+shows only the newest N of each host and set of paths, as restic does.`,
 		Example: `  cairn snapshots
+  cairn snapshots --latest 1
   cairn snapshots --host laptop --tag nightly
   cairn snapshots --json | jq '.[-1].id'`,
 		Args: cobra.NoArgs,
@@ -71,6 +75,10 @@ array (each snapshot as stored, plus "id" and "short_id").`,
 				return err
 			}
 			defer done()
+			if latest < 0 {
+				return fmt.Errorf("--latest %d: give a positive number of snapshots, or leave it out for all", latest)
+			}
+			entries = newestPerGroup(entries, latest)
 			if a.v.GetBool("json") {
 				return printSnapshotsJSON(a, entries)
 			}
@@ -78,7 +86,37 @@ array (each snapshot as stored, plus "id" and "short_id").`,
 		},
 	}
 	f.addFlags(cmd.Flags())
+	cmd.Flags().IntVar(&latest, "latest", 0, "show only the newest N snapshots of each host and set of paths")
 	return cmd
+}
+
+// newestPerGroup keeps, of entries (oldest first), the newest n of each
+// host and set of paths, in the same order; n == 0 keeps all.
+func newestPerGroup(entries []snapshot.Entry, n int) []snapshot.Entry {
+	if n <= 0 {
+		return entries
+	}
+	group := func(e snapshot.Entry) string {
+		paths := slices.Clone(e.Snapshot.Paths)
+		slices.Sort(paths)
+		return e.Snapshot.Host + "\x00" + strings.Join(paths, "\x00")
+	}
+	seen := make(map[string]int)
+	keep := make([]bool, len(entries))
+	for i := len(entries) - 1; i >= 0; i-- {
+		g := group(entries[i])
+		if seen[g] < n {
+			seen[g]++
+			keep[i] = true
+		}
+	}
+	out := entries[:0:0]
+	for i, e := range entries {
+		if keep[i] {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // snapshotJSON renders a snapshot as stored, with its ID added.

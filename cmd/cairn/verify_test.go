@@ -47,3 +47,32 @@ func TestVerifyAgainstSeveralPaths(t *testing.T) {
 	}
 	fails(t, exitError, "not inside any of the snapshot's paths", "verify", "latest", "--against", home)
 }
+
+// snapshots --latest N keeps the newest N of each host and set of paths.
+func TestSnapshotsLatest(t *testing.T) {
+	home := isolate(t)
+	t.Setenv("CAIRN_REPOSITORY", filepath.Join(home, "repo"))
+	t.Setenv("CAIRN_PASSWORD", "pass")
+	a, b := filepath.Join(home, "a"), filepath.Join(home, "b")
+	for _, d := range []string{a, b} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ok(t, "init")
+	for range 3 {
+		ok(t, "backup", a, "--host", "one")
+	}
+	ok(t, "backup", b, "--host", "one")
+	ok(t, "backup", a, "--host", "two")
+	out := ok(t, "snapshots", "--latest", "1")
+	if !strings.Contains(out, "3 snapshot(s)") {
+		t.Errorf("--latest 1 of groups (one,a)x3, (one,b), (two,a):\n%s", out)
+	}
+	if out := ok(t, "snapshots", "--latest", "2"); !strings.Contains(out, "4 snapshot(s)") {
+		t.Errorf("--latest 2:\n%s", out)
+	}
+	if out := ok(t, "snapshots"); !strings.Contains(out, "5 snapshot(s)") {
+		t.Errorf("all:\n%s", out)
+	}
+}
