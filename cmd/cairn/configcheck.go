@@ -12,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
+	shippedconfig "github.com/cairn-backup/cairn/config"
+
 	"github.com/cairn-backup/cairn/pkg/monitor"
 	"github.com/cairn-backup/cairn/pkg/schedule"
 )
@@ -21,9 +23,10 @@ func newConfigCommand(a *app) *cobra.Command {
 		Use:   "config",
 		Short: "Check the config file, or show a job's effective settings",
 		Example: `  cairn config check
-  cairn config show nightly`,
+  cairn config show nightly
+  cairn config example > ~/.config/cairn/config.yaml`,
 	}
-	cmd.AddCommand(&cobra.Command{
+	cmd.AddCommand(newConfigExampleCommand(a), &cobra.Command{
 		Use:   "check [FILE]",
 		Short: "Check a config file and point at the line of each mistake",
 		Long: `Check the config file (FILE, or --config, CAIRN_CONFIG, the default) without
@@ -89,7 +92,7 @@ func (a *app) configCheck(ctx context.Context, path string) error {
 	for i, p := range problems {
 		lines[i] = fmt.Sprintf("%s:%d: %s: %s", path, nodeLine(&root, p.path), strings.Join(p.path, "."), p.msg)
 	}
-	return fmt.Errorf("config file %s has %s:\n%s\nfix it (config/example.yaml in the source shows every setting)",
+	return fmt.Errorf("config file %s has %s:\n%s\nfix it (cairn config example prints every setting, commented)",
 		path, plural(len(lines), "mistake"), strings.Join(lines, "\n"))
 }
 
@@ -268,4 +271,41 @@ func maskCommand(cmd string) string {
 		return cmd
 	}
 	return f[0] + " ***"
+}
+
+// newConfigExampleCommand is cairn config example: the shipped examples,
+// printed from the binary.
+func newConfigExampleCommand(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "example [NAME]",
+		Short: "Print an example config file (example, nightly, usb, b2) or the JSON Schema",
+		Long: `Print one of the config files that ship with cairn: example (every key,
+commented; the default), nightly (MinIO plus a USB copy, monitored and
+scheduled), usb, b2, or cairn.schema.json (the JSON Schema, for editors).
+With --list, print their names.`,
+		Example: `  cairn config example > ~/.config/cairn/config.yaml
+  cairn config example nightly
+  cairn config example cairn.schema.json > cairn.schema.json`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if list, _ := cmd.Flags().GetBool("list"); list {
+				for _, n := range shippedconfig.Names() {
+					fmt.Fprintln(a.stdout, n)
+				}
+				return nil
+			}
+			name := "example"
+			if len(args) == 1 {
+				name = args[0]
+			}
+			b, ok := shippedconfig.File(name)
+			if !ok {
+				return fmt.Errorf("no shipped config file %q; cairn config example --list names them", name)
+			}
+			_, err := a.stdout.Write(b)
+			return err
+		},
+	}
+	cmd.Flags().Bool("list", false, "list the shipped files")
+	return cmd
 }

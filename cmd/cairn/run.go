@@ -48,7 +48,7 @@ waits up to --lock-wait. Jobs run one after another; the exit code is the
 worst of theirs.
 
 The job's snapshots are those of its host with its set of paths and all
-its tags; keep rules apply to them only. See config/example.yaml for every key.`,
+its tags; keep rules apply to them only. cairn config example prints every key.`,
 		Example: `  cairn run nightly
   cairn run --all
   cairn run offsite            # a group: every job it lists

@@ -76,3 +76,23 @@ func TestSnapshotsLatest(t *testing.T) {
 		t.Errorf("all:\n%s", out)
 	}
 }
+
+// The examples ship inside the binary, byte for byte the files in config/,
+// and each one parses.
+func TestConfigExampleShipped(t *testing.T) {
+	isolate(t)
+	for _, name := range []string{"example", "nightly", "usb", "b2"} {
+		out := ok(t, "config", "example", name)
+		want, err := os.ReadFile(filepath.Join("..", "..", "config", name+".yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out != string(want) {
+			t.Errorf("cairn config example %s differs from config/%s.yaml", name, name)
+		}
+		if _, err := parseConfig([]byte(out), name+".yaml"); err != nil {
+			t.Errorf("shipped %s does not parse: %v", name, err)
+		}
+	}
+	fails(t, exitError, "cairn config example --list", "config", "example", "nope")
+}

@@ -26,7 +26,7 @@ func yamlError(path string, data []byte, err error) error {
 	for _, m := range msgs {
 		out = append(out, describeYAMLProblem(path, lines, m))
 	}
-	return fmt.Errorf("config file %s has %s:\n%s\nfix it (config/example.yaml in the source shows every setting)",
+	return fmt.Errorf("config file %s has %s:\n%s\nfix it (cairn config example prints every setting, commented)",
 		path, plural(len(out), "mistake"), strings.Join(out, "\n"))
 }
 
