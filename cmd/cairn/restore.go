@@ -123,7 +123,7 @@ func (a *app) runRestore(ctx context.Context, ref string, o restoreOptions) erro
 	})
 	p.done()
 	if res != nil {
-		sum := restoreSummary{MessageType: "summary", SnapshotID: snap.ID.String(), Target: target, Files: res.Files,
+		sum := restoreSummary{MessageType: "summary", SnapshotID: snap.ID.String(), Target: target, Files: res.Files, Special: res.Special,
 			Dirs: res.Dirs, Bytes: res.Bytes, Skipped: res.Skipped, SkippedBytes: res.SkippedBytes,
 			Errors: res.Errors, DryRun: o.dryRun, Deleted: plan.deleted, DurationSeconds: time.Since(start).Seconds()}
 		if a.v.GetBool("json") {
@@ -181,6 +181,7 @@ type restoreSummary struct {
 	SnapshotID      string  `json:"snapshot_id"`
 	Target          string  `json:"target"`
 	Files           uint64  `json:"files"`
+	Special         uint64  `json:"special"` // of files: symlinks, fifos, devices
 	Dirs            uint64  `json:"dirs"`
 	Bytes           uint64  `json:"bytes"`
 	Skipped         uint64  `json:"skipped"`
@@ -196,7 +197,12 @@ func (s restoreSummary) print(w io.Writer) {
 		s.printDryRun(w)
 		return
 	}
-	fmt.Fprintf(w, "Restored %d files, %d directories, %s into %s in %s", s.Files, s.Dirs, formatBytes(s.Bytes),
+	// Files as a backup counts them (regular files), then the rest.
+	fmt.Fprintf(w, "Restored %d files", s.Files-s.Special)
+	if s.Special > 0 {
+		fmt.Fprintf(w, ", %d symlinks and special files", s.Special)
+	}
+	fmt.Fprintf(w, ", %d directories, %s into %s in %s", s.Dirs, formatBytes(s.Bytes),
 		s.Target, formatDuration(time.Duration(s.DurationSeconds*float64(time.Second))))
 	if s.Skipped > 0 {
 		fmt.Fprintf(w, "; skipped %d existing entries (%s) equal to the snapshot or kept by --overwrite", s.Skipped, formatBytes(s.SkippedBytes))

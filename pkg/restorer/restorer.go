@@ -90,9 +90,12 @@ type Progress struct {
 // Result summarises a restore. Files counts every restored entry that is
 // not a directory (files, hard links, symlinks, fifos and devices); Bytes is
 // file content. Skipped counts existing entries left as they were (by
-// Options.Overwrite), SkippedBytes their content.
+// Options.Overwrite), SkippedBytes their content. Special counts the
+// symlinks, fifos and devices among Files, so Files-Special is what a
+// backup counts as files.
 type Result struct {
 	Files, Dirs, Bytes    uint64
+	Special               uint64
 	Skipped, SkippedBytes uint64
 	Errors                int
 }
@@ -269,6 +272,7 @@ func (rs *restorer) link(l hardLink) error {
 func (rs *restorer) result() *Result {
 	return &Result{
 		Files:        rs.files.Load(),
+		Special:      rs.special.Load(),
 		Dirs:         rs.dirCount.Load(),
 		Bytes:        rs.progress.bytes.Load(),
 		Skipped:      rs.skipped.Load(),

@@ -40,7 +40,7 @@ type restorer struct {
 	temps     *tempNames
 	chunker   *chunker.Chunker // for OverwriteIfChanged, made when needed
 
-	files, dirCount, skipped, skippedBytes atomic.Uint64
+	files, special, dirCount, skipped, skippedBytes atomic.Uint64
 
 	// reorder, set by tests, changes the download plan of a batch (its
 	// order, or splits packs into several requests).
@@ -260,6 +260,7 @@ func (rs *restorer) restoreNode(ctx context.Context, snapPath []byte, n *snapsho
 		return false, false, nil
 	}
 	rs.files.Add(1)
+	rs.special.Add(1)
 	rs.progress.files.Add(1)
 	rs.progress.totalFiles.Add(1)
 	return false, true, nil
