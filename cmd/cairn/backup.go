@@ -24,6 +24,8 @@ import (
 type excludeOptions struct {
 	patterns      []string
 	files         []string
+	iPatterns     []string // --iexclude: case-insensitive
+	iFiles        []string
 	ifPresent     []string
 	caches        bool
 	largerThan    string
@@ -33,6 +35,8 @@ type excludeOptions struct {
 func (o *excludeOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVarP(&o.patterns, "exclude", "e", nil, "leave out paths matching this gitignore-style pattern (repeatable)")
 	fs.StringArrayVar(&o.files, "exclude-file", nil, "read exclude patterns from this file, one per line (repeatable)")
+	fs.StringArrayVar(&o.iPatterns, "iexclude", nil, "like --exclude, ignoring case (repeatable)")
+	fs.StringArrayVar(&o.iFiles, "iexclude-file", nil, "like --exclude-file, ignoring case (repeatable)")
 	fs.StringArrayVar(&o.ifPresent, "exclude-if-present", nil, "leave out directories that contain a file of this name (repeatable)")
 	fs.BoolVar(&o.caches, "exclude-caches", false, "leave out directories tagged with a valid CACHEDIR.TAG")
 	fs.StringVar(&o.largerThan, "exclude-larger-than", "", "leave out files larger than this size, e.g. 2G")
@@ -43,21 +47,27 @@ func (o *excludeOptions) addFlags(fs *pflag.FlagSet) {
 func (o *excludeOptions) matcher(roots []string) (*exclude.Matcher, error) {
 	opts := exclude.Options{
 		Patterns:      append([]string(nil), o.patterns...),
+		IPatterns:     append([]string(nil), o.iPatterns...),
 		IfPresent:     o.ifPresent,
 		Caches:        o.caches,
 		OneFileSystem: o.oneFileSystem,
 		Roots:         roots,
 	}
-	for _, f := range o.files {
-		path, err := expandHome(f)
-		if err != nil {
-			return nil, err
+	for _, f := range [...]struct {
+		files []string
+		into  *[]string
+	}{{o.files, &opts.Patterns}, {o.iFiles, &opts.IPatterns}} {
+		for _, name := range f.files {
+			path, err := expandHome(name)
+			if err != nil {
+				return nil, err
+			}
+			more, err := exclude.ReadPatternFile(path)
+			if err != nil {
+				return nil, err
+			}
+			*f.into = append(*f.into, more...)
 		}
-		more, err := exclude.ReadPatternFile(path)
-		if err != nil {
-			return nil, err
-		}
-		opts.Patterns = append(opts.Patterns, more...)
 	}
 	if o.largerThan != "" {
 		n, err := exclude.ParseSize(o.largerThan)

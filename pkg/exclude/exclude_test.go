@@ -252,3 +252,31 @@ func TestWithin(t *testing.T) {
 		}
 	}
 }
+
+// --iexclude patterns ignore case in both the pattern and the path; plain
+// patterns keep matching case exactly; the last matching pattern decides
+// across both kinds.
+func TestCaseInsensitivePatterns(t *testing.T) {
+	m, err := New(Options{Patterns: []string{"*.tmp", "!keep.TMP"}, IPatterns: []string{"*.JPG", "/home/*/CACHE/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]bool{
+		"/home/a/x.jpg":        true,
+		"/home/a/x.JpG":        true,
+		"/home/a/x.png":        false,
+		"/home/a/cache/f":      true,
+		"/home/a/Cache/f":      true,
+		"/home/a/x.tmp":        true,
+		"/home/a/x.TMP":        false, // plain patterns keep case
+		"/home/a/keep.TMP":     false,
+		"/home/a/deep/cache/f": false, // anchored: /home/*/cache only
+	} {
+		if got := m.MatchPath(path, false); got != want {
+			t.Errorf("MatchPath(%q) = %v, want %v", path, got, want)
+		}
+	}
+	if _, err := New(Options{IPatterns: []string{"/"}}); err == nil {
+		t.Error("an empty case-insensitive pattern was accepted")
+	}
+}

@@ -15,6 +15,9 @@ type Options struct {
 	// Patterns are gitignore-style patterns (see the package doc), in
 	// order: the last one that matches a path decides.
 	Patterns []string
+	// IPatterns are patterns like Patterns that ignore case (restic's
+	// --iexclude); they come after Patterns in the last-match order.
+	IPatterns []string
 	// IfPresent names marker files: a directory holding one of them is
 	// excluded, with everything in it.
 	IfPresent []string
@@ -42,6 +45,7 @@ const (
 // concurrent use: it holds no mutable state.
 type Matcher struct {
 	patterns   []pattern
+	fold       bool // some pattern ignores case
 	ifPresent  []string
 	caches     bool
 	largerThan int64
@@ -60,6 +64,14 @@ func New(opts Options) (*Matcher, error) {
 		if err != nil {
 			return nil, err
 		}
+		m.patterns = append(m.patterns, p)
+	}
+	for _, s := range opts.IPatterns {
+		p, err := compilePattern(strings.ToLower(s))
+		if err != nil {
+			return nil, err
+		}
+		p.source, p.fold, m.fold = s, true, true
 		m.patterns = append(m.patterns, p)
 	}
 	for _, name := range opts.IfPresent {
@@ -137,20 +149,36 @@ func (m *Matcher) MatchPath(path string, isDir bool) bool {
 		return false
 	}
 	comps := splitPath(path)
+	var lower []string // for the patterns that ignore case
+	if m.fold {
+		lower = make([]string, len(comps))
+		for i, c := range comps {
+			lower[i] = strings.ToLower(c)
+		}
+	}
 	for n := 1; n <= len(comps); n++ {
 		levelIsDir := n < len(comps) || isDir
-		if m.decide(comps[:n], levelIsDir) {
+		var low []string
+		if m.fold {
+			low = lower[:n]
+		}
+		if m.decide(comps[:n], low, levelIsDir) {
 			return true
 		}
 	}
 	return false
 }
 
-// decide applies the patterns to one path, last match winning.
-func (m *Matcher) decide(comps []string, isDir bool) bool {
+// decide applies the patterns to one path, last match winning; lower is
+// the path in lower case, for the patterns that ignore case.
+func (m *Matcher) decide(comps, lower []string, isDir bool) bool {
 	for i := len(m.patterns) - 1; i >= 0; i-- {
 		p := &m.patterns[i]
-		if p.match(comps, isDir) {
+		c := comps
+		if p.fold {
+			c = lower
+		}
+		if p.match(c, isDir) {
 			return !p.negate
 		}
 	}

@@ -17,6 +17,7 @@ type pattern struct {
 	segments []string // path components; "**" matches any number of them
 	negate   bool
 	dirOnly  bool
+	fold     bool // compiled in lower case; matched against lower-case paths
 }
 
 // compilePattern parses one pattern (see the package documentation).
