@@ -43,6 +43,13 @@ func (r *Repository) LoadIndex(ctx context.Context) error {
 	if err := r.loadDeletions(ctx); err != nil {
 		return err
 	}
+	return r.loadIndexObjects(ctx)
+}
+
+// loadIndexObjects is LoadIndex without listing deletion markers: a write
+// session has just listed and condemned them when it wrote its lease, and a
+// marker written after that waits for the lease (FORMAT.md section 10).
+func (r *Repository) loadIndexObjects(ctx context.Context) error {
 	var listed []crypto.ID
 	for attempt := 0; ; attempt++ {
 		var err error

@@ -63,7 +63,10 @@ func (r *Repository) BeginWrite(ctx context.Context, operation string, opts Writ
 		return nil, err
 	}
 	s := &WriteSession{r: r, opts: opts, lease: lease, ctx: sctx, cancel: cancel}
-	if err := r.LoadIndex(sctx); err != nil {
+	// The lease's start listed deletions/ after writing it and condemned
+	// what the markers name; listing it a third time would find nothing a
+	// session must act on before Commit (which lists it again).
+	if err := r.loadIndexObjects(sctx); err != nil {
 		s.end(ctx)
 		return nil, fmt.Errorf("load index: %w", err)
 	}
