@@ -123,6 +123,7 @@ func (f *fileReader) ReadAt(ctx context.Context, p []byte, off int64) (int, erro
 	sequential := off == f.next
 	f.mu.Unlock()
 	done, last := 0, -1
+	var lastEnd int64
 	for done < len(want) {
 		i, start, err := f.locate(ctx, off+int64(done))
 		if err != nil {
@@ -136,7 +137,13 @@ func (f *fileReader) ReadAt(ctx context.Context, p []byte, off int64) (int, erro
 			return done, err
 		}
 		done += copy(want[done:], data[off+int64(done)-start:])
-		last = i
+		last, lastEnd = i, start+int64(len(data))
+	}
+	// A read that reaches the recorded size must find the file's content
+	// ending there: its last blob, ending at that byte. (With lengths that
+	// add up to the size this always holds; learned ones are checked.)
+	if off+int64(done) == f.size && (last != len(f.content)-1 || lastEnd != f.size) {
+		return done, fmt.Errorf("%s: %w: its content goes on past the %d bytes the snapshot records", f.path, errInconsistent, f.size)
 	}
 	f.mu.Lock()
 	f.next = off + int64(done)
