@@ -139,3 +139,27 @@ func TestStorageFailureIsNotSkipped(t *testing.T) {
 		t.Errorf("Skipped = %v", r.Skipped())
 	}
 }
+
+// TestOversizedKeyFileWithoutStat: key files and the config are read
+// without a Stat first (their limit is small), so a 512 MiB junk object
+// under keys/, which a key holder with create-only access can plant, costs
+// at most its 64 KiB limit (plus one byte) to read, is reported as damage
+// naming it, and does not stop the real key from opening the repository.
+func TestOversizedKeyFileWithoutStat(t *testing.T) {
+	ctx := context.Background()
+	base, r0 := newTestRepo(t, testInitOptions())
+	r0.Close()
+	junk := crypto.Hash([]byte("junk key"))
+	h := &hugeStore{Store: base, name: ObjectName(KindKey, junk), size: 512 << 20, statSize: 512 << 20}
+	if _, err := readLimited(ctx, h, h.name, maxKeyFileSize); !errors.Is(err, ErrTooLarge) || !IsDamage(err) {
+		t.Fatalf("readLimited of a 512 MiB key file = %v; want ErrTooLarge (damage)", err)
+	}
+	if got := h.read.Load(); got > maxKeyFileSize+1 {
+		t.Errorf("read %d bytes of the junk key file; want at most %d", got, maxKeyFileSize+1)
+	}
+	r := openTestRepo(t, h, OpenOptions{})
+	r.Close()
+	if got := h.read.Load(); got > 2*(maxKeyFileSize+1) {
+		t.Errorf("opening beside the junk key read %d bytes of it; want at most %d", got, 2*(maxKeyFileSize+1))
+	}
+}
