@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,11 +13,10 @@ import (
 	"time"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
-	"github.com/cairn-backup/cairn/pkg/index"
 	"github.com/cairn-backup/cairn/pkg/repo"
+	"github.com/cairn-backup/cairn/pkg/repo/repotest"
 	"github.com/cairn-backup/cairn/pkg/restorer"
 	"github.com/cairn-backup/cairn/pkg/snapshot"
-	"github.com/cairn-backup/cairn/pkg/storage/local"
 )
 
 // fileOf backs up one random file of size bytes and returns its node,
@@ -175,30 +173,7 @@ func TestMountReaderForgedSize(t *testing.T) {
 // writes.
 func TestMountReaderFixtureV10(t *testing.T) {
 	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "repo")
-	if err := os.CopyFS(dir, os.DirFS("../restorer/testdata/fixture-v1.0/repo")); err != nil {
-		t.Fatal(err)
-	}
-	store, err := local.New(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := repo.Open(ctx, store, []byte("fixture"), repo.OpenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	if err := r.LoadIndex(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Index().Each(func(e index.Entry) error {
-		if e.PlainLen != 0 {
-			t.Fatalf("fixture entry %s records a plain length: not a format 1.0 repository", e.ID.Short())
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	r := repotest.OpenFixtureV10(t, "../restorer/testdata/fixture-v1.0/repo")
 	list, err := snapshot.List(ctx, r)
 	if err != nil || len(list) == 0 {
 		t.Fatalf("snapshots: %d, %v", len(list), err)

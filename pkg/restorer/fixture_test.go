@@ -14,10 +14,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/cairn-backup/cairn/pkg/index"
-	"github.com/cairn-backup/cairn/pkg/repo"
+	"github.com/cairn-backup/cairn/pkg/repo/repotest"
 	"github.com/cairn-backup/cairn/pkg/snapshot"
-	"github.com/cairn-backup/cairn/pkg/storage/local"
 )
 
 // TestFixtureV10 restores a repository written by cairn before format 1.1
@@ -28,34 +26,7 @@ import (
 // test does can change the checked-in files.
 func TestFixtureV10(t *testing.T) {
 	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "repo")
-	if err := os.CopyFS(dir, os.DirFS("testdata/fixture-v1.0/repo")); err != nil {
-		t.Fatal(err)
-	}
-	store, err := local.New(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := repo.Open(ctx, store, []byte("fixture"), repo.OpenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	if err := r.LoadIndex(ctx); err != nil {
-		t.Fatal(err)
-	}
-	// The fixture must really be the old format: no entry knows its
-	// plaintext length.
-	n := 0
-	if err := r.Index().Each(func(e index.Entry) error {
-		n++
-		if e.PlainLen != 0 {
-			t.Fatalf("fixture entry %s records plain length %d: not a format 1.0 repository", e.ID.Short(), e.PlainLen)
-		}
-		return nil
-	}); err != nil || n == 0 {
-		t.Fatalf("index: %d entries, %v", n, err)
-	}
+	r := repotest.OpenFixtureV10(t, "testdata/fixture-v1.0/repo")
 	src, err := os.ReadFile("testdata/fixture-v1.0/source-path")
 	if err != nil {
 		t.Fatal(err)
