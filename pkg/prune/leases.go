@@ -45,50 +45,77 @@ type leaseState struct {
 	alive func(pid int) bool
 }
 
+// leaseListings bounds how often leases lists leases/ again because a
+// listed lease vanished before it could be read.
+const leaseListings = 4
+
 // leases lists and loads every lease. It fails if our own run's lease is
 // not listed, since then the server's "now" is unknown.
+//
+// A listed lease that is gone when read was replaced by its run: a renewal
+// or the end writes the new lease and then deletes the old one. The new
+// one may not be in this listing, so the run could look absent although
+// it is live and has not seen a marker; leases lists again until a listing
+// reads whole. When listings keep racing, the vanished leases count as
+// unreadable, which blocks every marker while they are young.
 func (p *pruner) leases(ctx context.Context) (*leaseState, error) {
+	for attempt := 1; ; attempt++ {
+		st, vanished, err := p.listLeases(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(vanished) > 0 && attempt < leaseListings {
+			continue
+		}
+		st.unreadable = append(st.unreadable, vanished...)
+		if p.run == "" {
+			return st, nil
+		}
+		own := st.runs[p.run]
+		if own == nil {
+			return nil, fmt.Errorf("prune: its own lease is missing from leases/ (does the storage list new objects at once?)")
+		}
+		st.now = own.newest
+		return st, nil
+	}
+}
+
+// listLeases lists leases/ once and loads what it lists; vanished are the
+// listed leases that were gone when read.
+func (p *pruner) listLeases(ctx context.Context) (*leaseState, []leaseObject, error) {
 	infos, err := p.r.ListObjectInfos(ctx, repo.KindLease)
 	if err != nil {
-		return nil, fmt.Errorf("prune: %w", err)
+		return nil, nil, fmt.Errorf("prune: %w", err)
 	}
 	st := &leaseState{ttl: p.opts.LeaseTTL, runs: make(map[string]*leaseRun), host: p.opts.Host, alive: p.opts.ProcessAlive}
+	var vanished []leaseObject
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(p.opts.Connections)
 	for _, oi := range infos {
 		g.Go(func() error {
-			id := oi.ID
-			rec, err := p.r.LoadLease(gctx, id)
-			if errors.Is(err, storage.ErrNotFound) {
-				return nil // replaced by a newer lease of its run
-			}
+			rec, err := p.r.LoadLease(gctx, oi.ID)
 			if gctx.Err() != nil {
 				return gctx.Err()
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			obj := leaseObject{id: id, modTime: oi.ModTime, done: err == nil && rec.Done}
-			if err != nil {
+			obj := leaseObject{id: oi.ID, modTime: oi.ModTime, done: err == nil && rec.Done}
+			switch {
+			case errors.Is(err, storage.ErrNotFound):
+				vanished = append(vanished, obj)
+			case err != nil:
 				st.unreadable = append(st.unreadable, obj)
-				return nil
+			default:
+				st.add(rec, obj)
 			}
-			st.add(rec, obj)
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if p.run == "" {
-		return st, nil
-	}
-	own := st.runs[p.run]
-	if own == nil {
-		return nil, fmt.Errorf("prune: its own lease is missing from leases/ (does the storage list new objects at once?)")
-	}
-	st.now = own.newest
-	return st, nil
+	return st, vanished, nil
 }
 
 func (st *leaseState) add(rec repo.LeaseRecord, obj leaseObject) {

@@ -1,0 +1,133 @@
+package prune
+
+import (
+	"context"
+	"errors"
+	"io"
+	"path"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/cairn-backup/cairn/pkg/repo"
+	"github.com/cairn-backup/cairn/pkg/repo/repotest"
+	"github.com/cairn-backup/cairn/pkg/snapshot"
+	"github.com/cairn-backup/cairn/pkg/storage"
+)
+
+// renewDuringLoad is a store through which a prune lists leases/ and then,
+// when it reads the lease of a watched run, finds that the run has renewed
+// it in between: the read waits until onLoad (which renews) has deleted
+// the old lease, and so finds nothing.
+type renewDuringLoad struct {
+	storage.Store
+	lease  string // object name of the watched lease
+	onLoad func()
+	once   sync.Once
+}
+
+func (s *renewDuringLoad) Get(ctx context.Context, name string, off, n int64) (io.ReadCloser, error) {
+	if name == s.lease && s.markerExists(ctx) {
+		s.once.Do(func() {
+			s.onLoad()
+			for ctx.Err() == nil {
+				if _, err := s.Store.Stat(ctx, name); errors.Is(err, storage.ErrNotFound) {
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		})
+	}
+	return s.Store.Get(ctx, name, off, n)
+}
+
+func (s *renewDuringLoad) markerExists(ctx context.Context) bool {
+	found := false
+	_ = s.Store.List(ctx, path.Dir(repo.ObjectName(repo.KindDeletion, crypto.ID{}))+"/", func(storage.ObjectInfo) error {
+		found = true
+		return nil
+	})
+	return found
+}
+
+// TestLeaseRenewedWhileListedStillBlocks is the race behind an e2e failure
+// (TestS3BackupsDuringPrune, 1 run in 25 under load): a sweep lists
+// leases/, a live backup renews its lease at commit (writes the new one,
+// deletes the one listed), and the sweep's read of the listed lease finds
+// nothing. The sweep took that to mean "replaced by a newer lease it
+// listed", so the run looked absent, its marker did not wait, and the
+// backup's new packs, condemned as unreferenced, were deleted under the
+// snapshot it then wrote. The sweep must list again and find the run.
+func TestLeaseRenewedWhileListedStillBlocks(t *testing.T) {
+	f := newFixture(t)
+	f.Backup(f.Repo, repotest.T0, map[string][]byte{"/old": repotest.Content(1, 5000)})
+
+	before := len(f.packIDs())
+	bk := f.Open()
+	ws, err := bk.BeginWrite(f.Ctx, "backup", repo.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{"/new": repotest.Content(2, 9000)}
+	tree := f.StoreFilesWith(ws.Saver(), files)
+	// Its full packs upload in the background; the last ones wait for
+	// Commit's flush.
+	for len(f.packIDs()) < before+2 {
+		time.Sleep(time.Millisecond)
+	}
+	// A first prune condemns the backup's packs (nothing references them
+	// yet) and waits for the backup.
+	if stats := mustPrune(t, f.Open(), Options{}); stats.Markers != 1 || stats.MarkersPending != 1 {
+		t.Fatalf("first prune: %+v", stats)
+	}
+	leaseName := f.currentLease(t, ws.Run())
+
+	// The second prune reads the listed lease just as the backup commits.
+	pruneDone := make(chan struct{})
+	committed := make(chan error, 1)
+	var snapID crypto.ID
+	store := &renewDuringLoad{Store: f.Store, lease: leaseName, onLoad: func() {
+		go func() {
+			_, err := ws.Commit(f.Ctx, tree, func(ctx context.Context) (crypto.ID, error) {
+				<-pruneDone // the snapshot lands after the sweep decided
+				id, err := snapshot.Save(ctx, bk, &snapshot.Snapshot{Time: repotest.T0.Add(time.Hour), Host: "test", Paths: []string{"/"}, Tree: tree})
+				snapID = id
+				return id, err
+			})
+			committed <- err
+		}()
+	}}
+	pr := f.on(store)
+	stats := mustPrune(t, pr.Repo, Options{})
+	close(pruneDone)
+	if err := <-committed; err != nil {
+		t.Fatalf("the backup's commit failed: %v", err)
+	}
+	if stats.PacksDeleted != 0 {
+		t.Errorf("the sweep deleted %d packs while the backup that needs them was live: %+v", stats.PacksDeleted, stats)
+	}
+	f.Files[snapID] = files
+	f.verifyAll()
+	f.checkOK()
+}
+
+// currentLease returns the object name of run's only lease.
+func (f *fixture) currentLease(t *testing.T, run string) string {
+	t.Helper()
+	ids, err := f.Repo.ListObjects(f.Ctx, repo.KindLease)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, id := range ids {
+		rec, err := f.Repo.LoadLease(f.Ctx, id)
+		if err == nil && rec.Run == run {
+			names = append(names, repo.ObjectName(repo.KindLease, id))
+		}
+	}
+	if len(names) != 1 {
+		t.Fatalf("run %s has %d leases", run, len(names))
+	}
+	return names[0]
+}
