@@ -58,27 +58,36 @@ func kindLimit(kind string) int64 {
 }
 
 // readLimited reads the whole object name, refusing it if it is larger
-// than limit. For kinds whose limit is large it asks for the size first, so
-// an oversized object costs one Stat and no download; for small limits
-// (config and key files, 64 KiB) the Stat would cost a round trip on every
-// open for nothing, since reading limit+1 bytes is as cheap. Either way it
-// reads through a limiter, because a server may deliver more than it said.
+// than limit. It learns the size from the Get response where the store
+// reports it (storage.Sized), so an oversized object costs one request and
+// no download. Otherwise, for kinds whose limit is large, it asks with a
+// Stat before reading; for small limits (config and key files, 64 KiB)
+// reading limit+1 bytes is as cheap as the Stat. Either way it reads
+// through a limiter, because a server may deliver more than it said.
 // Storage errors are returned as they are (wrapped), never as damage.
 func readLimited(ctx context.Context, store storage.Store, name string, limit int64) ([]byte, error) {
-	if limit > statFreeLimit {
-		info, err := store.Stat(ctx, name)
-		if err != nil {
-			return nil, err
-		}
-		if info.Size > limit {
-			return nil, tooLarge(info.Size, limit)
-		}
-	}
 	rc, err := store.Get(ctx, name, 0, -1)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
+	// The response's announced length, where the store reports it, says
+	// what a Stat would have; otherwise a large limit is worth a Stat
+	// before the body is read (closing rc then aborts the download).
+	size := int64(-1)
+	if sz, ok := rc.(storage.Sized); ok {
+		size = sz.Remaining()
+	}
+	if size < 0 && limit > statFreeLimit {
+		info, err := store.Stat(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		size = info.Size
+	}
+	if size > limit {
+		return nil, tooLarge(size, limit)
+	}
 	data, err := io.ReadAll(io.LimitReader(rc, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)

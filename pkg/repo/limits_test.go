@@ -20,8 +20,21 @@ type hugeStore struct {
 	storage.Store
 	name           string
 	size, statSize int64
-	read           atomic.Int64
+	// announced, when not 0, is what the Get reader reports through
+	// storage.Sized (the response's Content-Length).
+	announced int64
+	read      atomic.Int64
 }
+
+// announcingReader is a Get body with a Content-Length.
+type announcingReader struct {
+	io.Reader
+	announced int64
+}
+
+func (a announcingReader) Remaining() int64 { return a.announced }
+
+func (announcingReader) Close() error { return nil }
 
 type zeroReader struct{}
 
@@ -50,7 +63,11 @@ func (h *hugeStore) Stat(ctx context.Context, name string) (storage.ObjectInfo, 
 
 func (h *hugeStore) Get(ctx context.Context, name string, off, length int64) (io.ReadCloser, error) {
 	if name == h.name {
-		return io.NopCloser(limitCountingReader{io.LimitReader(zeroReader{}, h.size), &h.read}), nil
+		body := limitCountingReader{io.LimitReader(zeroReader{}, h.size), &h.read}
+		if h.announced != 0 {
+			return announcingReader{body, h.announced}, nil
+		}
+		return io.NopCloser(body), nil
 	}
 	return h.Store.Get(ctx, name, off, length)
 }
@@ -65,8 +82,10 @@ func (h *hugeStore) List(ctx context.Context, prefix string, fn func(storage.Obj
 	return nil
 }
 
-// TestOversizedObjects: a 512 MiB object under snapshots/ costs one Stat
-// (no byte of it is read), and one whose Stat lies is cut at its limit.
+// TestOversizedObjects: a 512 MiB object under snapshots/ costs one Stat,
+// or nothing but the Get where the response announces its length (no
+// byte of it is read), and one whose Stat or announced length lies is cut
+// at its limit.
 // Either is skipped by a listing with a warning naming it.
 func TestOversizedObjects(t *testing.T) {
 	ctx := context.Background()
@@ -77,14 +96,16 @@ func TestOversizedObjects(t *testing.T) {
 	}
 	hugeID := crypto.Hash([]byte("pretend"))
 	for _, tc := range []struct {
-		what           string
-		statSize, most int64
+		what                      string
+		statSize, announced, most int64
 	}{
-		{"honest size", 512 << 20, 0},
-		{"lying size", 100, maxSnapshotSize + 1},
+		{"honest size", 512 << 20, 0, 0},
+		{"lying size", 100, 0, maxSnapshotSize + 1},
+		{"honest announced length", 100, 512 << 20, 0},
+		{"lying announced length", 512 << 20, 100, maxSnapshotSize + 1},
 	} {
 		t.Run(tc.what, func(t *testing.T) {
-			h := &hugeStore{Store: base, name: ObjectName(KindSnapshot, hugeID), size: 512 << 20, statSize: tc.statSize}
+			h := &hugeStore{Store: base, name: ObjectName(KindSnapshot, hugeID), size: 512 << 20, statSize: tc.statSize, announced: tc.announced}
 			var warned []string
 			r := openTestRepo(t, h, OpenOptions{Warn: func(object string, err error) { warned = append(warned, object) }})
 			_, err := r.LoadObject(ctx, KindSnapshot, hugeID)

@@ -39,6 +39,16 @@ type ObjectInfo struct {
 	ModTime time.Time // as recorded by the storage server, not the client
 }
 
+// Sized is implemented by readers from Get that know, before their body is
+// read, how many bytes it will deliver (an HTTP response's Content-Length,
+// a file's size). A caller that bounds what it reads can refuse an
+// oversized object from this without a Stat first. It is the server's
+// claim: callers still read through a limiter.
+type Sized interface {
+	// Remaining returns the bytes not yet read, or -1 when unknown.
+	Remaining() int64
+}
+
 // Store is the object-store interface every backend implements.
 //
 // Object names are 1-200 bytes of lowercase ASCII letters, digits, '-', '_'

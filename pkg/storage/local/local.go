@@ -140,26 +140,35 @@ func (s *Store) Get(ctx context.Context, name string, offset, length int64) (io.
 		return nil, s.readErr("get", name, err)
 	}
 	var r io.Reader = f
+	remaining := max(fi.Size()-offset, 0)
 	if length >= 0 {
 		r = io.LimitReader(f, length)
+		remaining = min(remaining, length)
 	}
-	return &fileReader{ctx: ctx, r: r, f: f}, nil
+	return &fileReader{ctx: ctx, r: r, f: f, remaining: remaining}, nil
 }
 
 // fileReader stops reading once its context is done, so that a cancelled
 // restore does not keep reading large packs.
 type fileReader struct {
-	ctx context.Context
-	r   io.Reader
-	f   *os.File
+	ctx       context.Context
+	r         io.Reader
+	f         *os.File
+	remaining int64 // by the size at open; see storage.Sized
 }
 
 func (r *fileReader) Read(p []byte) (int, error) {
 	if err := r.ctx.Err(); err != nil {
 		return 0, fmt.Errorf("local: read %s: %w", r.f.Name(), err)
 	}
-	return r.r.Read(p)
+	n, err := r.r.Read(p)
+	r.remaining = max(r.remaining-int64(n), 0)
+	return n, err
 }
+
+// Remaining is the file's size at open less the bytes read (a file that
+// grows meanwhile delivers more, which the caller's limiter bounds).
+func (r *fileReader) Remaining() int64 { return r.remaining }
 
 func (r *fileReader) Close() error { return r.f.Close() }
 

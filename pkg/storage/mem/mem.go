@@ -106,7 +106,7 @@ func (s *Store) Get(ctx context.Context, name string, offset, length int64) (io.
 	if length >= 0 && length < size-start {
 		end = start + length
 	}
-	return io.NopCloser(bytes.NewReader(bytes.Clone(data[start:end]))), nil
+	return sizedReader{bytes.NewReader(bytes.Clone(data[start:end]))}, nil
 }
 
 // Stat reports the object's size and the time it was put.
@@ -163,3 +163,11 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 	s.mu.Unlock()
 	return nil
 }
+
+// sizedReader is a reader over a copy of the object that tells how much is
+// left (storage.Sized).
+type sizedReader struct{ *bytes.Reader }
+
+func (r sizedReader) Remaining() int64 { return int64(r.Len()) }
+
+func (sizedReader) Close() error { return nil }

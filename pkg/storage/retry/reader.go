@@ -128,6 +128,14 @@ func (r *resumingReader) reopen(cause error) error {
 	}
 }
 
+// Remaining forwards the current body's storage.Sized, or -1.
+func (r *resumingReader) Remaining() int64 {
+	if s, ok := r.body.(storage.Sized); ok && r.err == nil {
+		return s.Remaining()
+	}
+	return -1
+}
+
 // Close closes the current body, if any.
 func (r *resumingReader) Close() error {
 	if r.body == nil {

@@ -127,6 +127,10 @@ func (r *objectReader) Read(p []byte) (int, error) {
 	return n, r.store.fail(r.ctx, "read", r.name, err)
 }
 
+// Remaining is what the response announced less what was read (see
+// storage.Sized).
+func (r *objectReader) Remaining() int64 { return r.remaining }
+
 // Close closes the body and returns the request token, once.
 func (r *objectReader) Close() error {
 	r.closeOnce.Do(func() {

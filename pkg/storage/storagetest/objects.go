@@ -3,6 +3,7 @@ package storagetest
 import (
 	"errors"
 	"fmt"
+	"io"
 	"testing"
 
 	"github.com/cairn-backup/cairn/pkg/storage"
@@ -101,6 +102,7 @@ func testRangedGet(t *testing.T, s storage.Store, root string) {
 	for _, tc := range tests {
 		got := mustRead(t, s, name, tc.offset, tc.length)
 		checkContent(t, fmt.Sprintf("Get(offset %d, length %d)", tc.offset, tc.length), got, tc.want)
+		checkSized(t, s, name, tc.offset, tc.length, int64(len(tc.want)))
 	}
 
 	empty := root + "/data/empty"
@@ -183,4 +185,31 @@ func testDelete(t *testing.T, s storage.Store, root string) {
 	// A deleted name can be written again.
 	mustPut(t, s, name, []byte("again"))
 	checkContent(t, "re-put after delete", mustRead(t, s, name, 0, -1), []byte("again"))
+}
+
+// checkSized checks a reader that reports its length (storage.Sized)
+// before and after reading: repo refuses oversized objects by it.
+func checkSized(t *testing.T, s storage.Store, name string, offset, length, want int64) {
+	t.Helper()
+	if length == 0 {
+		return // no request is sent for an empty range
+	}
+	rc, err := s.Get(t.Context(), name, offset, length)
+	if err != nil {
+		t.Fatalf("Get(%q, %d, %d): %v", name, offset, length, err)
+	}
+	defer rc.Close()
+	sz, ok := rc.(storage.Sized)
+	if !ok {
+		return
+	}
+	if got := sz.Remaining(); got != want && got != -1 {
+		t.Errorf("Get(%q, %d, %d): Remaining() = %d before reading, want %d (or -1)", name, offset, length, got, want)
+	}
+	if _, err := io.Copy(io.Discard, rc); err != nil {
+		t.Fatalf("Get(%q, %d, %d): read: %v", name, offset, length, err)
+	}
+	if got := sz.Remaining(); got > 0 {
+		t.Errorf("Get(%q, %d, %d): Remaining() = %d after reading everything", name, offset, length, got)
+	}
 }
