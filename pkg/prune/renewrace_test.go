@@ -2,7 +2,7 @@ package prune
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"io"
 	"path"
 	"sync"
@@ -18,26 +18,18 @@ import (
 
 // renewDuringLoad is a store through which a prune lists leases/ and then,
 // when it reads the lease of a watched run, finds that the run has renewed
-// it in between: the read waits until onLoad (which renews) has deleted
-// the old lease, and so finds nothing.
+// it in between: before that read, renew writes the run's next lease and
+// deletes the listed one, as the run's refresher or its commit does.
 type renewDuringLoad struct {
 	storage.Store
-	lease  string // object name of the watched lease
-	onLoad func()
-	once   sync.Once
+	lease string // object name of the watched lease
+	renew func(ctx context.Context)
+	once  sync.Once
 }
 
 func (s *renewDuringLoad) Get(ctx context.Context, name string, off, n int64) (io.ReadCloser, error) {
 	if name == s.lease && s.markerExists(ctx) {
-		s.once.Do(func() {
-			s.onLoad()
-			for ctx.Err() == nil {
-				if _, err := s.Store.Stat(ctx, name); errors.Is(err, storage.ErrNotFound) {
-					return
-				}
-				time.Sleep(time.Millisecond)
-			}
-		})
+		s.once.Do(func() { s.renew(ctx) })
 	}
 	return s.Store.Get(ctx, name, off, n)
 }
@@ -81,53 +73,58 @@ func TestLeaseRenewedWhileListedStillBlocks(t *testing.T) {
 	if stats := mustPrune(t, f.Open(), Options{}); stats.Markers != 1 || stats.MarkersPending != 1 {
 		t.Fatalf("first prune: %+v", stats)
 	}
-	leaseName := f.currentLease(t, ws.Run())
+	leaseName, leaseID := f.currentLease(t, ws.Run())
 
-	// The second prune reads the listed lease just as the backup commits.
-	pruneDone := make(chan struct{})
-	committed := make(chan error, 1)
-	var snapID crypto.ID
-	store := &renewDuringLoad{Store: f.Store, lease: leaseName, onLoad: func() {
-		go func() {
-			_, err := ws.Commit(f.Ctx, tree, func(ctx context.Context) (crypto.ID, error) {
-				<-pruneDone // the snapshot lands after the sweep decided
-				id, err := snapshot.Save(ctx, bk, &snapshot.Snapshot{Time: repotest.T0.Add(time.Hour), Host: "test", Paths: []string{"/"}, Tree: tree})
-				snapID = id
-				return id, err
-			})
-			committed <- err
-		}()
+	// The second prune reads the listed lease just after the backup
+	// renewed it.
+	store := &renewDuringLoad{Store: f.Store, lease: leaseName, renew: func(ctx context.Context) {
+		rec, err := f.Repo.LoadLease(ctx, leaseID)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		body, err := json.Marshal(rec)
+		if err == nil {
+			_, err = f.Repo.SaveObject(ctx, repo.KindLease, body)
+		}
+		if err == nil {
+			err = f.Repo.DeleteObject(ctx, repo.KindLease, leaseID)
+		}
+		if err != nil {
+			t.Error(err)
+		}
 	}}
-	pr := f.on(store)
-	stats := mustPrune(t, pr.Repo, Options{})
-	close(pruneDone)
-	if err := <-committed; err != nil {
-		t.Fatalf("the backup's commit failed: %v", err)
-	}
+	stats := mustPrune(t, f.on(store).Repo, Options{})
 	if stats.PacksDeleted != 0 {
 		t.Errorf("the sweep deleted %d packs while the backup that needs them was live: %+v", stats.PacksDeleted, stats)
+	}
+	snapID, err := ws.Commit(f.Ctx, tree, func(ctx context.Context) (crypto.ID, error) {
+		return snapshot.Save(ctx, bk, &snapshot.Snapshot{Time: repotest.T0.Add(time.Hour), Host: "test", Paths: []string{"/"}, Tree: tree})
+	})
+	if err != nil {
+		t.Fatalf("the backup's commit failed: %v", err)
 	}
 	f.Files[snapID] = files
 	f.verifyAll()
 	f.checkOK()
 }
 
-// currentLease returns the object name of run's only lease.
-func (f *fixture) currentLease(t *testing.T, run string) string {
+// currentLease returns the object name and ID of run's only lease.
+func (f *fixture) currentLease(t *testing.T, run string) (string, crypto.ID) {
 	t.Helper()
 	ids, err := f.Repo.ListObjects(f.Ctx, repo.KindLease)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
+	var found []crypto.ID
 	for _, id := range ids {
 		rec, err := f.Repo.LoadLease(f.Ctx, id)
 		if err == nil && rec.Run == run {
-			names = append(names, repo.ObjectName(repo.KindLease, id))
+			found = append(found, id)
 		}
 	}
-	if len(names) != 1 {
-		t.Fatalf("run %s has %d leases", run, len(names))
+	if len(found) != 1 {
+		t.Fatalf("run %s has %d leases", run, len(found))
 	}
-	return names[0]
+	return repo.ObjectName(repo.KindLease, found[0]), found[0]
 }

@@ -86,11 +86,16 @@ type ForgottenSet struct {
 // checks is skipped with a warning (r.skip): it vouches for nothing, so the
 // worst it can do is make a removal look unexplained.
 func (r *Repository) LoadForgotten(ctx context.Context) (ForgottenSet, error) {
-	set := ForgottenSet{Snapshots: map[crypto.ID]time.Time{}, Keys: map[crypto.ID]time.Time{}}
 	ids, err := r.ListObjects(ctx, KindForgotten)
 	if err != nil {
-		return set, err
+		return ForgottenSet{Snapshots: map[crypto.ID]time.Time{}, Keys: map[crypto.ID]time.Time{}}, err
 	}
+	return r.loadForgotten(ctx, ids)
+}
+
+// loadForgotten is LoadForgotten for the records of a listing just taken.
+func (r *Repository) loadForgotten(ctx context.Context, ids []crypto.ID) (ForgottenSet, error) {
+	set := ForgottenSet{Snapshots: map[crypto.ID]time.Time{}, Keys: map[crypto.ID]time.Time{}}
 	records := make([]*Forgotten, len(ids))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.opts.Connections)

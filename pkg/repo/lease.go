@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
+	"golang.org/x/sync/errgroup"
 )
 
 // Lease timing (FORMAT.md section 10). A run is live while its newest lease
@@ -95,12 +96,17 @@ func (r *Repository) StartLease(ctx context.Context, operation string) (*Lease, 
 }
 
 func (r *Repository) startLease(ctx context.Context, operation string) (*Lease, error) {
-	return r.startLeaseLost(ctx, operation, nil)
+	return r.startLeaseLost(ctx, operation, nil, nil)
 }
 
 // startLeaseLost is StartLease with a function told about the first failed
-// renewal (see Lease.lost).
-func (r *Repository) startLeaseLost(ctx context.Context, operation string, lost func(error)) (*Lease, error) {
+// renewal (see Lease.lost). alongside, if not nil, runs once the first
+// lease is stored, at the same time as the listings that follow, and
+// startLeaseLost returns its error: a write session loads the index there,
+// which must happen after a lease is visible (FORMAT.md section 10) but
+// need not wait for the markers, whose packs are condemned in Index()
+// whenever they are read.
+func (r *Repository) startLeaseLost(ctx context.Context, operation string, lost func(error), alongside func(context.Context) error) (_ *Lease, err error) {
 	var run [16]byte
 	if _, err := rand.Read(run[:]); err != nil {
 		return nil, fmt.Errorf("lease: %w", err)
@@ -113,10 +119,26 @@ func (r *Repository) startLeaseLost(ctx context.Context, operation string, lost 
 	if err != nil {
 		return nil, err
 	}
+	var side errgroup.Group
+	written := false
+	defer func() {
+		_ = side.Wait() // on every return path
+		if err != nil && written {
+			// End the lease written before the failure, so no prune
+			// waits for this run until it expires.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaseEndTimeout)
+			defer cancel()
+			_ = l.write(ctx, true)
+		}
+	}()
 	for round := 0; ; round++ {
 		l.seen = seen
 		if err := l.write(ctx, false); err != nil {
 			return nil, err
+		}
+		written = true
+		if round == 0 && alongside != nil {
+			side.Go(func() error { return alongside(ctx) })
 		}
 		again, err := r.ListObjects(ctx, KindDeletion)
 		if err != nil {
@@ -136,6 +158,9 @@ func (r *Repository) startLeaseLost(ctx context.Context, operation string, lost 
 		}
 	}
 	if err := r.condemn(ctx, l.seen); err != nil {
+		return nil, err
+	}
+	if err := side.Wait(); err != nil {
 		return nil, err
 	}
 	refreshCtx, stop := context.WithCancel(ctx)
@@ -233,6 +258,26 @@ func (l *Lease) Done(ctx context.Context) error {
 	l.mu.Unlock()
 	l.stop()
 	<-l.stopped
+	return l.finish(ctx)
+}
+
+// finish ends the run in one request where the credentials allow: it
+// deletes the run's current lease, which leaves the run without a lease
+// object, and so over for every reader (FORMAT.md section 10). With
+// credentials that cannot delete, or when the delete fails, it writes the
+// done lease instead.
+func (l *Lease) finish(ctx context.Context) error {
+	l.mu.Lock()
+	cur := l.current
+	l.mu.Unlock()
+	if !cur.IsZero() {
+		if err := l.r.DeleteObject(ctx, KindLease, cur); err == nil {
+			l.mu.Lock()
+			l.current = crypto.ID{}
+			l.mu.Unlock()
+			return nil
+		}
+	}
 	return l.write(ctx, true)
 }
 
@@ -260,6 +305,22 @@ func (l *Lease) lapseCount() int {
 
 // renew writes a fresh lease now.
 func (l *Lease) renew(ctx context.Context) error { return l.write(ctx, false) }
+
+// freshFor is how recent the last lease write must be for Commit to go on
+// without writing another: far below staleAfter, so that no prune can have
+// taken the run for dead since.
+const freshFor = time.Minute
+
+// fresh reports whether the last lease write began less than freshFor ago
+// by the wall clock (r.now, which has no monotonic reading, so a suspended
+// machine's lost hours count) and no write lapsed. A clock set back counts
+// as not fresh.
+func (l *Lease) fresh() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	age := l.r.now().Sub(l.lastWrite)
+	return l.lapses == 0 && l.err == nil && !l.lastWrite.IsZero() && age >= 0 && age < freshFor
+}
 
 // NewDeletions lists deletions/ and returns the markers this lease did not
 // see, after condemning their packs in Index().

@@ -73,17 +73,12 @@ func TestLease(t *testing.T) {
 	if err := l.Done(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ids := names(t, store, "leases/")
-	if len(ids) != 1 {
-		t.Fatalf("leases after done: %v", ids)
-	}
-	id, _ := crypto.ParseID(ids[0][len("leases/"):])
-	rec2, err := r.LoadLease(ctx, id)
-	if err != nil || !rec2.Done || rec2.Run != rec.Run {
-		t.Errorf("done lease %+v %v", rec2, err)
+	// Credentials that may delete end the run by deleting its lease.
+	if ids := names(t, store, "leases/"); len(ids) != 0 {
+		t.Fatalf("leases after done: %v, want none", ids)
 	}
 	time.Sleep(60 * time.Millisecond)
-	if got := names(t, store, "leases/"); !slices.Equal(got, ids) {
+	if got := names(t, store, "leases/"); len(got) != 0 {
 		t.Errorf("lease written after Done: %v", got)
 	}
 }

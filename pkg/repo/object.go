@@ -158,12 +158,16 @@ func checkHash(name string, id crypto.ID, data []byte) error {
 // ListObjects lists the IDs of the objects of kind, in ascending order.
 // Names that are not 64 hex digits (foreign files) are skipped.
 func (r *Repository) ListObjects(ctx context.Context, kind string) ([]crypto.ID, error) {
+	return listObjects(ctx, r.store, kind)
+}
+
+func listObjects(ctx context.Context, store storage.Store, kind string) ([]crypto.ID, error) {
 	dir, err := kindDir(kind)
 	if err != nil {
 		return nil, err
 	}
 	var ids []crypto.ID
-	err = r.store.List(ctx, dir+"/", func(oi storage.ObjectInfo) error {
+	err = store.List(ctx, dir+"/", func(oi storage.ObjectInfo) error {
 		if id, ok := parseName(dir+"/", oi.Name); ok {
 			ids = append(ids, id)
 		}

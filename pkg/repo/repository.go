@@ -201,14 +201,17 @@ func Init(ctx context.Context, store storage.Store, passphrase []byte, opts Init
 // config gives ErrNoRepository; a passphrase no key file accepts gives an
 // error wrapping crypto.ErrWrongPassphrase.
 func Open(ctx context.Context, store storage.Store, passphrase []byte, opts OpenOptions) (*Repository, error) {
-	sealedConfig, err := readLimited(ctx, store, configName, maxConfigSize)
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel() // the forgotten/ listing, when Open fails first
+	f := fetchForOpen(fctx, store, opts)
+	sealedConfig, err := f.config, f.configErr
 	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrNoRepository) {
 		return nil, fmt.Errorf("%w: %w", ErrNoRepository, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", configName, err)
 	}
-	u, err := unlock(ctx, store, passphrase, sealedConfig, opts)
+	u, err := unlock(ctx, store, passphrase, sealedConfig, f, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +234,7 @@ func Open(ctx context.Context, store storage.Store, passphrase []byte, opts Open
 		}
 		r.packs = packs
 	}
-	if err := r.refuseRevokedKey(ctx); err != nil {
+	if err := r.refuseRevokedKey(ctx, f); err != nil {
 		r.Close()
 		return nil, err
 	}
@@ -243,8 +246,12 @@ func Open(ctx context.Context, store storage.Store, passphrase []byte, opts Open
 var ErrRevokedKey = errors.New("this key file was removed with cairn key remove, and the storage has put it back")
 
 // refuseRevokedKey refuses a key file that a forgotten record names.
-func (r *Repository) refuseRevokedKey(ctx context.Context) error {
-	fs, err := r.LoadForgotten(ctx)
+func (r *Repository) refuseRevokedKey(ctx context.Context, f *openFetch) error {
+	ids, err := f.awaitForgotten(ctx)
+	if err != nil {
+		return fmt.Errorf("list forgotten records: %w", err)
+	}
+	fs, err := r.loadForgotten(ctx, ids)
 	if err != nil {
 		return fmt.Errorf("read forgotten records: %w", err)
 	}

@@ -34,6 +34,8 @@ type WriteSession struct {
 
 	mu    sync.Mutex
 	ended bool
+
+	cleanup sync.WaitGroup // removeDeadLeases, started by BeginWrite
 }
 
 // errAborted is the cause of a session's context after Abort.
@@ -54,23 +56,30 @@ const leaseEndTimeout = 15 * time.Second
 // error wrapping ErrLease.
 func (r *Repository) BeginWrite(ctx context.Context, operation string, opts WriteOptions) (*WriteSession, error) {
 	sctx, cancel := context.WithCancelCause(ctx)
-	lease, err := r.startLeaseLost(sctx, operation, func(err error) { cancel(err) })
+	// The index loads while the lease's start lists deletions/ again; the
+	// packs of the markers it finds are condemned whichever comes first,
+	// and listing deletions/ a third time would find nothing a session
+	// must act on before Commit (which lists it again).
+	var indexErr error
+	loadIndex := func(ctx context.Context) error {
+		if indexErr = r.loadIndexObjects(ctx); indexErr != nil {
+			return fmt.Errorf("load index: %w", indexErr)
+		}
+		return nil
+	}
+	lease, err := r.startLeaseLost(sctx, operation, func(err error) { cancel(err) }, loadIndex)
 	if err != nil {
 		cancel(err)
-		if !errors.Is(err, ErrLease) {
+		if indexErr == nil && !errors.Is(err, ErrLease) {
 			err = fmt.Errorf("%w: %w", ErrLease, err)
 		}
 		return nil, err
 	}
 	s := &WriteSession{r: r, opts: opts, lease: lease, ctx: sctx, cancel: cancel}
-	// The lease's start listed deletions/ after writing it and condemned
-	// what the markers name; listing it a third time would find nothing a
-	// session must act on before Commit (which lists it again).
-	if err := r.loadIndexObjects(sctx); err != nil {
-		s.end(ctx)
-		return nil, fmt.Errorf("load index: %w", err)
-	}
 	s.saver = r.NewSaver(sctx, opts.Saver)
+	// Leases that killed or finished runs left behind are removed while the
+	// run works, judged by the server time of the lease just written.
+	s.cleanup.Go(func() { r.removeDeadLeases(sctx, lease) })
 	return s, nil
 }
 
@@ -120,6 +129,7 @@ func (s *WriteSession) end(ctx context.Context) error {
 		return nil
 	}
 	defer s.cancel(errAborted)
+	s.cleanup.Wait()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaseEndTimeout)
 	defer cancel()
 	if err := s.lease.Done(ctx); err != nil {
@@ -147,9 +157,6 @@ func (s *WriteSession) Commit(ctx context.Context, tree []crypto.ID, save func(c
 		if s.opts.Warn != nil {
 			s.opts.Warn(endErr)
 		}
-	}
-	if err == nil {
-		s.r.removeDeadLeases(ctx, s.lease)
 	}
 	return id, err
 }

@@ -20,14 +20,16 @@ import (
 )
 
 // A lease that cannot be renewed fails the session: its context is
-// cancelled (by the refresher, or found at Commit's own renewal) and no
-// snapshot is written.
+// cancelled (by the refresher, or found at Commit's own renewal, which a
+// lease written more than a minute ago needs) and no snapshot is written.
 func TestLeaseRenewalFailureFailsSession(t *testing.T) {
 	for _, refresher := range []bool{true, false} {
 		t.Run(map[bool]string{true: "refresher", false: "at commit"}[refresher], func(t *testing.T) {
 			f := repotest.NewFixture(t)
 			fs := fault.New(f.Store)
 			b := client(t, f, fs)
+			var skew atomic.Int64 // added to the clock
+			repo.SetLeaseTiming(b, func() time.Time { return time.Now().UTC().Add(time.Duration(skew.Load())) }, 0, 0)
 			if refresher {
 				repo.SetLeaseTiming(b, nil, time.Millisecond, 0)
 			}
@@ -48,6 +50,8 @@ func TestLeaseRenewalFailureFailsSession(t *testing.T) {
 					t.Errorf("session error %v, want ErrLease", err)
 				}
 			}
+			// Two minutes pass (a slow backup): Commit must renew.
+			skew.Store(int64(2 * time.Minute))
 			saved := false
 			_, err = sess.Commit(f.Ctx, tree, func(ctx context.Context) (crypto.ID, error) {
 				saved = true
@@ -120,7 +124,8 @@ func TestCommitRemovesDeadLeases(t *testing.T) {
 	for _, appendOnly := range []bool{false, true} {
 		t.Run(map[bool]string{false: "full", true: "append-only"}[appendOnly], func(t *testing.T) {
 			f := repotest.NewFixture(t)
-			done, err := client(t, f, nil).StartLease(f.Ctx, "backup")
+			// A run with append-only credentials leaves a done lease.
+			done, err := client(t, f, createonly.New(f.Store)).StartLease(f.Ctx, "backup")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -158,8 +163,8 @@ func TestCommitRemovesDeadLeases(t *testing.T) {
 				t.Fatal(err)
 			case appendOnly && (live != 1 || dead != 2):
 				t.Errorf("append-only: live %d dead %d, want 1 and 2 (nothing removed)", live, dead)
-			case !appendOnly && (live != 0 || dead != 1):
-				t.Errorf("live %d dead %d, want 0 and 1 (only this run's done lease left)", live, dead)
+			case !appendOnly && (live != 0 || dead != 0):
+				t.Errorf("live %d dead %d, want 0 and 0 (this run deleted its own lease)", live, dead)
 			}
 			verifySnapshots(t, f)
 		})
@@ -227,7 +232,49 @@ func TestAbortAfterInterruptEndsLease(t *testing.T) {
 		t.Fatal(err)
 	}
 	live, dead, err := client(t, f, nil).LeaseCounts(f.Ctx)
-	if err != nil || live != 0 || dead != 1 {
-		t.Errorf("after an interrupted run: live %d dead %d %v, want 0 and 1", live, dead, err)
+	if err != nil || live != 0 || dead != 0 {
+		t.Errorf("after an interrupted run: live %d dead %d %v, want 0 and 0 (its lease deleted)", live, dead, err)
+	}
+}
+
+// A session ends with one request: a commit soon after the lease was
+// written does not renew it, and the end deletes the lease (or, with
+// credentials that cannot delete, writes the done lease).
+func TestShortSessionLeaseRequests(t *testing.T) {
+	for _, appendOnly := range []bool{false, true} {
+		t.Run(map[bool]string{false: "full", true: "append-only"}[appendOnly], func(t *testing.T) {
+			f := repotest.NewFixture(t)
+			fs := fault.New(f.Store)
+			var store storage.Store = fs
+			if appendOnly {
+				store = createonly.New(fs)
+			}
+			b := client(t, f, store)
+			sess, err := b.BeginWrite(f.Ctx, "backup", repo.WriteOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			files := map[string][]byte{"/y": repotest.Content(6, 5000)}
+			tree := f.StoreFilesWith(sess.Saver(), files)
+			// From here on, a lease put fails: Commit must not need one
+			// unless the delete is refused.
+			fs.FailPrefix(fault.OpPut, "leases/", errors.New("injected: lease put"))
+			_, err = sess.Commit(f.Ctx, tree, func(ctx context.Context) (crypto.ID, error) {
+				return f.Commit(b, repotest.T0, files, tree), nil
+			})
+			if err != nil {
+				t.Fatalf("commit: %v", err)
+			}
+			live, dead, err := client(t, f, nil).LeaseCounts(f.Ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Append-only: the done lease could not be written either, so
+			// the run's lease stays live until it expires.
+			if wantLive := map[bool]int{false: 0, true: 1}[appendOnly]; live != wantLive || dead != 0 {
+				t.Errorf("live %d dead %d, want %d and 0", live, dead, wantLive)
+			}
+			verifySnapshots(t, f)
+		})
 	}
 }

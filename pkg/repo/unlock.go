@@ -69,14 +69,8 @@ func (o *keyOutcome) add(list *[]error, err error) {
 // than mistaken for the right one. Key files that are damaged are reported
 // as damaged, never as a wrong passphrase; those whose KDF cost is above
 // the limits are not run (FORMAT.md section 3).
-func unlock(ctx context.Context, store storage.Store, passphrase []byte, sealedConfig []byte, opts OpenOptions) (*unlocked, error) {
-	var names []crypto.ID
-	err := store.List(ctx, "keys/", func(oi storage.ObjectInfo) error {
-		if id, ok := parseName("keys/", oi.Name); ok {
-			names = append(names, id)
-		}
-		return nil
-	})
+func unlock(ctx context.Context, store storage.Store, passphrase []byte, sealedConfig []byte, f *openFetch, opts OpenOptions) (*unlocked, error) {
+	names, err := f.names, f.listErr
 	if err != nil {
 		return nil, fmt.Errorf("list keys/: %w", err)
 	}
@@ -94,7 +88,7 @@ func unlock(ctx context.Context, store storage.Store, passphrase []byte, sealedC
 		out.untried += len(names) - maxKeyFilesRead
 		names = names[:maxKeyFilesRead]
 	}
-	cands, err := readKeyFiles(ctx, store, names, prio, out)
+	cands, err := readKeyFiles(ctx, store, names, f.keys, prio, out)
 	if err != nil {
 		return nil, err
 	}
@@ -143,13 +137,17 @@ func keyPriorities(names []crypto.ID, opts OpenOptions) (func(crypto.ID) int, er
 
 // readKeyFiles reads the key files names, sorting them into candidates
 // (intact) and out's damaged and unreadable lists.
-func readKeyFiles(ctx context.Context, store storage.Store, names []crypto.ID, prio func(crypto.ID) int, out *keyOutcome) ([]keyCandidate, error) {
+func readKeyFiles(ctx context.Context, store storage.Store, names []crypto.ID, have map[crypto.ID]keyRead, prio func(crypto.ID) int, out *keyOutcome) ([]keyCandidate, error) {
 	cands := make([]*keyCandidate, len(names))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(keyReadConcurrency)
 	for i, id := range names {
 		g.Go(func() error {
-			kf, err := loadKeyFile(gctx, store, id)
+			read, ok := have[id]
+			if !ok || read.err != nil && !IsDamage(read.err) {
+				read.kf, read.err = loadKeyFile(gctx, store, id)
+			}
+			kf, err := read.kf, read.err
 			switch {
 			case err == nil:
 				cands[i] = &keyCandidate{id: id, kf: kf, priority: prio(id)}

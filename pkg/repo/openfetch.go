@@ -1,0 +1,70 @@
+package repo
+
+import (
+	"context"
+	"sync"
+
+	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/cairn-backup/cairn/pkg/storage"
+)
+
+// maxPrefetchedKeys bounds the remembered key files Open reads before the
+// keys/ listing arrives.
+const maxPrefetchedKeys = 2
+
+// openFetch is what Open reads before it can derive a key: the config, the
+// keys/ listing and the key files this machine opened the repository with
+// before (OpenOptions.PreferKeys), all at once, so that opening a far-away
+// repository costs one round trip rather than three. forgotten/ is listed
+// at the same time and waited for only after the key derivation.
+type openFetch struct {
+	config    []byte
+	configErr error
+	names     []crypto.ID // of keys/
+	listErr   error
+	keys      map[crypto.ID]keyRead // prefetched key files
+
+	forgottenDone chan struct{}
+	forgotten     []crypto.ID
+	forgottenErr  error
+}
+
+// keyRead is the outcome of reading one key file.
+type keyRead struct {
+	kf  *crypto.KeyFile
+	err error
+}
+
+// fetchForOpen starts the reads and returns when those a key derivation
+// needs are done; the forgotten/ listing may still run (awaitForgotten).
+func fetchForOpen(ctx context.Context, store storage.Store, opts OpenOptions) *openFetch {
+	f := &openFetch{keys: make(map[crypto.ID]keyRead), forgottenDone: make(chan struct{})}
+	go func() {
+		defer close(f.forgottenDone)
+		f.forgotten, f.forgottenErr = listObjects(ctx, store, KindForgotten)
+	}()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wg.Go(func() { f.config, f.configErr = readLimited(ctx, store, configName, maxConfigSize) })
+	wg.Go(func() { f.names, f.listErr = listObjects(ctx, store, KindKey) })
+	for _, id := range opts.PreferKeys[:min(len(opts.PreferKeys), maxPrefetchedKeys)] {
+		wg.Go(func() {
+			kf, err := loadKeyFile(ctx, store, id)
+			mu.Lock()
+			f.keys[id] = keyRead{kf, err}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return f
+}
+
+// awaitForgotten waits for the forgotten/ listing.
+func (f *openFetch) awaitForgotten(ctx context.Context) ([]crypto.ID, error) {
+	select {
+	case <-f.forgottenDone:
+		return f.forgotten, f.forgottenErr
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
