@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"slices"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/repo"
@@ -77,6 +78,7 @@ func (a *app) openWith(ctx context.Context, s *settings, what string, pw func() 
 	}
 	if stateBase, err := state.DefaultBase(); err == nil {
 		a.rememberKey(stateBase, r)
+		_ = stateBase.Location(s.repoURL).SetLastKey(r.KeyID()) // a hint only
 	}
 	return r, func() { _ = r.Close(); release() }, nil
 }
@@ -89,9 +91,18 @@ func (a *app) openOptions(s *settings) (repo.OpenOptions, error) {
 	}
 	// The key files that opened repositories here before are tried first
 	// (pkg/state): planted key files then cost nothing.
+	// The one that opened this location last comes first: Open reads it
+	// at the same time as the config.
 	var prefer []crypto.ID
 	if base, err := state.DefaultBase(); err == nil {
-		prefer = base.LastKeys()
+		if id, ok := base.Location(s.repoURL).LastKey(); ok {
+			prefer = append(prefer, id)
+		}
+		for _, id := range base.LastKeys() {
+			if !slices.Contains(prefer, id) {
+				prefer = append(prefer, id)
+			}
+		}
 	}
 	host, username := identity()
 	return repo.OpenOptions{

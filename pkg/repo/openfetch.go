@@ -9,8 +9,9 @@ import (
 )
 
 // maxPrefetchedKeys bounds the remembered key files Open reads before the
-// keys/ listing arrives.
-const maxPrefetchedKeys = 2
+// keys/ listing arrives: the first of PreferKeys, which the CLI makes the
+// one that opened this location last.
+const maxPrefetchedKeys = 1
 
 // openFetch is what Open reads before it can derive a key: the config, the
 // keys/ listing and the key files this machine opened the repository with
@@ -49,10 +50,19 @@ func fetchForOpen(ctx context.Context, store storage.Store, opts OpenOptions) *o
 	wg.Go(func() { f.names, f.listErr = listObjects(ctx, store, KindKey) })
 	for _, id := range opts.PreferKeys[:min(len(opts.PreferKeys), maxPrefetchedKeys)] {
 		wg.Go(func() {
-			kf, err := loadKeyFile(ctx, store, id)
-			mu.Lock()
-			f.keys[id] = keyRead{kf, err}
-			mu.Unlock()
+			// A plain read: a missing or damaged one is read again, with
+			// the versions fallback, only if the listing names it.
+			name := ObjectName(KindKey, id)
+			data, err := readLimited(ctx, store, name, maxKeyFileSize)
+			var kf *crypto.KeyFile
+			if err == nil {
+				kf, err = decodeKeyFile(name, id, data)
+			}
+			if err == nil {
+				mu.Lock()
+				f.keys[id] = keyRead{kf, nil}
+				mu.Unlock()
+			}
 		})
 	}
 	wg.Wait()

@@ -144,7 +144,7 @@ func readKeyFiles(ctx context.Context, store storage.Store, names []crypto.ID, h
 	for i, id := range names {
 		g.Go(func() error {
 			read, ok := have[id]
-			if !ok || read.err != nil && !IsDamage(read.err) {
+			if !ok {
 				read.kf, read.err = loadKeyFile(gctx, store, id)
 			}
 			kf, err := read.kf, read.err
@@ -295,6 +295,11 @@ func loadKeyFile(ctx context.Context, store storage.Store, id crypto.ID) (*crypt
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", name, err)
 	}
+	return decodeKeyFile(name, id, data)
+}
+
+// decodeKeyFile checks data against the key file's name and decodes it.
+func decodeKeyFile(name string, id crypto.ID, data []byte) (*crypto.KeyFile, error) {
 	if err := checkHash(name, id, data); err != nil {
 		return nil, err
 	}

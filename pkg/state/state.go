@@ -1,6 +1,7 @@
 package state
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -40,6 +41,15 @@ func (b Base) Repo(repoID string) (*Repo, error) {
 		return nil, fmt.Errorf("state: invalid repository ID %q", repoID)
 	}
 	return &Repo{dir: filepath.Join(string(b), repoID)}, nil
+}
+
+// Location returns the state of a repository location (its URL as the
+// user gives it), for what is known before the repository is open: the key
+// file that opened it last (LastKey, SetLastKey), which Open can then read
+// at the same time as the config.
+func (b Base) Location(url string) *Repo {
+	sum := sha256.Sum256([]byte(url))
+	return &Repo{dir: filepath.Join(string(b), "locations", hex.EncodeToString(sum[:16]))}
 }
 
 // LastKeys returns the key file that opened each repository in b last
