@@ -1,0 +1,111 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cairn-backup/cairn/pkg/storage/ratelimit"
+)
+
+func isolateLimits(t *testing.T) string {
+	t.Helper()
+	home := isolate(t)
+	for _, k := range []string{"CAIRN_LIMIT_UPLOAD", "CAIRN_LIMIT_DOWNLOAD"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	return home
+}
+
+// TestLimitSettings: --limit-upload and --limit-download come from flags,
+// environment or the config file, in KiB/s, and every store a command
+// opens shares the same two limiters.
+func TestLimitSettings(t *testing.T) {
+	home := isolateLimits(t)
+	cfg := filepath.Join(home, "c.yaml")
+	if err := os.WriteFile(cfg, []byte("limit-upload: 300\nlimit-download: 700\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	repoDir := t.TempDir()
+	t.Setenv("CAIRN_LIMIT_DOWNLOAD", "900")
+	a, _, _ := testApp(t, "--config", cfg, "--repo", repoDir, "--limit-upload", "100")
+	s, err := a.resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.upload.Rate(); got != 100<<10 {
+		t.Errorf("upload %d B/s, want the flag's 100 KiB/s", got)
+	}
+	if got := s.download.Rate(); got != 900<<10 {
+		t.Errorf("download %d B/s, want the environment's 900 KiB/s", got)
+	}
+	again, err := a.resolveFor("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.upload != s.upload || again.download != s.download {
+		t.Error("a second repository of one command (copy's source and destination) got limiters of its own")
+	}
+	store, release, err := openStore(t.Context(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if _, ok := store.(*ratelimit.Store); !ok {
+		t.Errorf("openStore with limits returned %T, not the rate-limited store", store)
+	}
+
+	// From the config file alone.
+	a, _, _ = testApp(t, "--config", cfg, "--repo", repoDir)
+	os.Unsetenv("CAIRN_LIMIT_DOWNLOAD")
+	if s, err = a.resolve(); err != nil {
+		t.Fatal(err)
+	}
+	if s.upload.Rate() != 300<<10 || s.download.Rate() != 700<<10 {
+		t.Errorf("config file limits: %d and %d B/s, want 300 and 700 KiB/s", s.upload.Rate(), s.download.Rate())
+	}
+
+	// No limit: the store is the backend's own.
+	a, _, _ = testApp(t, "--repo", repoDir)
+	if s, err = a.resolve(); err != nil {
+		t.Fatal(err)
+	}
+	if s.upload != nil || s.download != nil {
+		t.Error("limiters without a limit")
+	}
+	store, release, err = openStore(t.Context(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if _, ok := store.(*ratelimit.Store); ok {
+		t.Error("openStore without limits wrapped the store")
+	}
+}
+
+func TestLimitRefusesNegative(t *testing.T) {
+	home := isolateLimits(t)
+	fails(t, exitError, "limit-upload -5: give a rate in KiB/s", "--repo", t.TempDir(), "--limit-upload", "-5", "snapshots")
+	cfg := filepath.Join(home, "c.yaml")
+	if err := os.WriteFile(cfg, []byte("limit-download: -1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := cairn(t, "config", "check", cfg)
+	if r.code != exitError || !strings.Contains(r.stderr, cfg+":1: limit-download: -1 must not be negative") {
+		t.Errorf("config check of a negative limit: exit %d\n%s", r.code, r.stderr)
+	}
+	s := compileSchema(t)
+	for _, text := range []string{"limit-download: -1\n", "limit-upload: fast\n"} {
+		if err := schemaErr(t, s, text); err == nil {
+			t.Errorf("the schema accepts %q", text)
+		}
+		if _, err := parseConfig([]byte(text), "broken.yaml"); err == nil {
+			t.Errorf("the parser accepts %q", text)
+		}
+	}
+	if err := schemaErr(t, s, "limit-upload: 512\nlimit-download: 0\n"); err != nil {
+		t.Errorf("the schema refuses limits: %v", err)
+	}
+}
