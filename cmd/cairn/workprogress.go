@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"time"
 )
@@ -19,6 +20,7 @@ type work struct {
 	Bytes, TotalBytes uint64
 	Share             float64
 	Detail            string // appended as is, e.g. "snapshot 3f2a9c1b"
+	NoRate            bool   // the bytes are not moved (deleted), so no rate
 	Elapsed           time.Duration
 }
 
@@ -61,7 +63,7 @@ func (w work) line() string {
 	if known {
 		fmt.Fprintf(&b, ", %.1f%%", 100*f)
 	}
-	if w.Bytes > 0 {
+	if w.Bytes > 0 && !w.NoRate {
 		b.WriteString(", " + rate(w.Bytes, w.Elapsed))
 	}
 	if known {
@@ -91,6 +93,18 @@ func (w work) status(stage string) workStatus {
 	f, _ := w.fraction()
 	return workStatus{MessageType: "status", Stage: stage, Done: w.Items, Total: w.TotalItems, Unit: w.Unit,
 		BytesDone: w.Bytes, TotalBytes: w.TotalBytes, PercentDone: 100 * f, ElapsedSeconds: w.Elapsed.Seconds()}
+}
+
+// printLine prints line on stderr, above the status line.
+func (p *progress) printLine(line string) { p.printTo(p.stderr, line) }
+
+// printTo prints line on w (stdout or stderr), clearing the status line
+// first so that the two do not share a line on a terminal.
+func (p *progress) printTo(w io.Writer, line string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clearLocked()
+	fmt.Fprintln(w, line)
 }
 
 // show puts w on p: the line on a terminal, the status in --json mode.
