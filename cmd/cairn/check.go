@@ -168,14 +168,15 @@ func (a *app) check(ctx context.Context, r *repo.Repository, opts check.Options)
 	start := time.Now()
 	var last checkProgress
 	opts.Progress = func(stage check.Stage, done, total int) {
+		begins := stage != last.stage
 		last.stage, last.done, last.total = stage, done, total
 		if stage != check.StageReadData { // ReadProgress shows that one, with bytes
-			p.show(last.work(time.Since(start)), string(stage), false)
+			p.show(last.work(time.Since(start)), string(stage), begins)
 		}
 	}
 	opts.ReadProgress = func(rp check.ReadProgress) {
 		last.stage, last.read = check.StageReadData, rp
-		p.show(last.work(time.Since(start)), string(check.StageReadData), false)
+		p.show(last.work(time.Since(start)), string(check.StageReadData), rp.Packs == 0)
 	}
 	rep, err := check.Check(ctx, r, opts)
 	if err != nil {

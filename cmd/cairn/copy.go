@@ -238,8 +238,9 @@ func (a *app) runCopy(ctx context.Context, refs []string, o copyOptions) error {
 	start := time.Now()
 	var last snapcopy.Progress
 	opts.Progress = func(cp snapcopy.Progress) {
+		begins := cp.Current != last.Current && cp.Current != (crypto.ID{})
 		last = cp
-		p.show(copyWork(cp, time.Since(start)), "copy", false)
+		p.show(copyWork(cp, time.Since(start)), "copy", begins)
 	}
 	res, err := snapcopy.Copy(ctx, src, dst, opts)
 	p.done()
@@ -293,6 +294,7 @@ func copyWork(cp snapcopy.Progress, elapsed time.Duration) work {
 	w := work{What: "copy:", Items: uint64(cp.Snapshots), TotalItems: uint64(cp.TotalSnapshots), Unit: "snapshots",
 		Bytes: uint64(cp.Bytes), Elapsed: elapsed}
 	if cp.Current != (crypto.ID{}) {
+		w.Current = cp.Current.String()
 		w.Detail = "(" + cp.Current.Short()
 		if cp.TotalPacks > 0 {
 			w.Detail += fmt.Sprintf(": %d/%d packs", cp.Packs, cp.TotalPacks)

@@ -164,7 +164,7 @@ func (a *app) prune(ctx context.Context, r *repo.Repository, opts prune.Options)
 	}
 	start := time.Now()
 	opts.Progress = func(pr prune.Progress) {
-		p.show(pruneWork(pr, time.Since(start)), pr.Stage, false)
+		p.show(pruneWork(pr, time.Since(start)), pr.Stage, pr.Packs == 0)
 	}
 	stats, err := prune.Prune(ctx, r, opts)
 	if err != nil && ctx.Err() != nil {

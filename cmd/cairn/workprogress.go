@@ -21,6 +21,7 @@ type work struct {
 	Share             float64
 	Detail            string // appended as is, e.g. "snapshot 3f2a9c1b"
 	NoRate            bool   // the bytes are not moved (deleted), so no rate
+	Current           string // the snapshot being worked on, for --json
 	Elapsed           time.Duration
 }
 
@@ -86,13 +87,14 @@ type workStatus struct {
 	BytesDone      uint64  `json:"bytes_done"`
 	TotalBytes     uint64  `json:"total_bytes"`
 	PercentDone    float64 `json:"percent_done"` // 0 to 100; 0 while unknown
+	Current        string  `json:"current,omitempty"`
 	ElapsedSeconds float64 `json:"elapsed_seconds"`
 }
 
 func (w work) status(stage string) workStatus {
 	f, _ := w.fraction()
 	return workStatus{MessageType: "status", Stage: stage, Done: w.Items, Total: w.TotalItems, Unit: w.Unit,
-		BytesDone: w.Bytes, TotalBytes: w.TotalBytes, PercentDone: 100 * f, ElapsedSeconds: w.Elapsed.Seconds()}
+		BytesDone: w.Bytes, TotalBytes: w.TotalBytes, PercentDone: 100 * f, Current: w.Current, ElapsedSeconds: w.Elapsed.Seconds()}
 }
 
 // printLine prints line on stderr, above the status line.
@@ -108,6 +110,8 @@ func (p *progress) printTo(w io.Writer, line string) {
 }
 
 // show puts w on p: the line on a terminal, the status in --json mode.
+// final shows it whatever the intervals: commands pass true at the start
+// of a stage (or a snapshot), so a JSON reader sees every one begin.
 func (p *progress) show(w work, stage string, final bool) {
 	p.update(w.line, func() any { return w.status(stage) }, final)
 }
