@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cairn-backup/cairn/pkg/storage/ratelimit"
 )
@@ -107,5 +110,37 @@ func TestLimitRefusesNegative(t *testing.T) {
 	}
 	if err := schemaErr(t, s, "limit-upload: 512\nlimit-download: 0\n"); err != nil {
 		t.Errorf("the schema refuses limits: %v", err)
+	}
+}
+
+// TestThrottledCheckStopsOnInterrupt: check --read-data under
+// --limit-download 64 (KiB/s) is still reading its 3 MiB when Ctrl-C comes
+// a moment after the read-data stage began, and stops at once with
+// check's own message. Without the limit the check would have finished.
+func TestThrottledCheckStopsOnInterrupt(t *testing.T) {
+	home := isolateLimits(t)
+	t.Setenv("CAIRN_REPOSITORY", filepath.Join(home, "repo"))
+	t.Setenv("CAIRN_PASSWORD", "pw")
+	src := filepath.Join(home, "src")
+	makeSmallTree(t, src)
+	ok(t, "init", "-q", "--pack-size", "1M")
+	ok(t, "backup", "-q", src)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	started := make(chan struct{})
+	out := &cancelOn{want: func(s workStatus) bool { return s.Stage == "read data" }, cancel: func() { close(started) }}
+	go func() {
+		<-started
+		time.Sleep(300 * time.Millisecond) // a moment into the read, not a measurement
+		cancel()
+	}()
+	var errb bytes.Buffer
+	code := execute(ctx, []string{"--json", "--limit-download", "64", "check", "--read-data"}, strings.NewReader(""), out, &errb)
+	if code != exitInterrupted || !strings.Contains(errb.String(), "check interrupted while reading data") {
+		t.Fatalf("throttled check, interrupted: exit %d\n%s", code, errb.String())
+	}
+	if strings.Contains(errb.String(), "3.0 MiB of 3.0 MiB") {
+		t.Fatalf("the limit did not hold the read back:\n%s", errb.String())
 	}
 }
