@@ -34,6 +34,8 @@ func TestWorkLine(t *testing.T) {
 			"[0:02] prune: delete 5/20 packs, 5.0 MiB/20.0 MiB, 25.0%, ETA 6.0s"},
 		{"share", work{What: "copy:", Items: 1, TotalItems: 4, Unit: "snapshots", Detail: "(3f2a9c1b: 5/10 packs)", Bytes: 1 << 20, Share: 0.375, Elapsed: 30 * time.Second},
 			"[0:30] copy: 1/4 snapshots (3f2a9c1b: 5/10 packs), 1.0 MiB, 37.5%, 34.1 KiB/s, ETA 50.0s"},
+		{"almost done: no ETA under a second", work{What: "check: read data", Items: 99, TotalItems: 100, Unit: "packs", Elapsed: 10 * time.Second},
+			"[0:10] check: read data 99/100 packs, 99.0%"},
 		{"done", work{What: "check: read data", Items: 40, TotalItems: 40, Unit: "packs", Bytes: 4 << 30, TotalBytes: 4 << 30, Elapsed: 40 * time.Second},
 			"[0:40] check: read data 40/40 packs, 4.0 GiB/4.0 GiB, 100.0%, 102.4 MiB/s"},
 	} {
