@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cairn-backup/cairn/e2e/miniotest"
@@ -24,7 +25,10 @@ func copyJSON(t *testing.T, c *client, args ...string) copyResult {
 	t.Helper()
 	out := c.ok(append([]string{"--json", "copy"}, args...)...)
 	var r copyResult
-	if err := json.Unmarshal([]byte(out), &r); err != nil {
+	// The summary is the last line, after the status lines.
+	summary := strings.TrimRight(out, "\n")
+	summary = summary[strings.LastIndexByte(summary, '\n')+1:]
+	if err := json.Unmarshal([]byte(summary), &r); err != nil {
 		t.Fatalf("copy --json: %v\n%s", err, out)
 	}
 	return r

@@ -143,15 +143,6 @@ func (c checkResult) damageError(where string) error {
 	return fmt.Errorf("%s; put the damaged objects back from a copy of the repository, or report the errors", what)
 }
 
-// checkStatus is the --json status line of check.
-type checkStatus struct {
-	MessageType    string  `json:"message_type"` // "status"
-	Stage          string  `json:"stage"`
-	Done           int     `json:"done"`
-	Total          int     `json:"total"`
-	ElapsedSeconds float64 `json:"elapsed_seconds"`
-}
-
 // checkSummary is the --json summary line of check.
 type checkSummary struct {
 	MessageType string `json:"message_type"` // "summary"
@@ -175,16 +166,24 @@ func (a *app) check(ctx context.Context, r *repo.Repository, opts check.Options)
 	p := a.newProgress()
 	defer p.done()
 	start := time.Now()
+	var last checkProgress
 	opts.Progress = func(stage check.Stage, done, total int) {
-		elapsed := time.Since(start)
-		p.update(func() string {
-			return fmt.Sprintf("[%s] check: %s %d/%d", formatElapsed(elapsed), stage, done, total)
-		}, func() any {
-			return checkStatus{"status", string(stage), done, total, elapsed.Seconds()}
-		}, false)
+		begins := stage != last.stage
+		last.stage, last.done, last.total = stage, done, total
+		if stage != check.StageReadData { // ReadProgress shows that one, with bytes
+			p.show(last.work(time.Since(start)), string(stage), begins)
+		}
+	}
+	opts.ReadProgress = func(rp check.ReadProgress) {
+		last.stage, last.read = check.StageReadData, rp
+		p.show(last.work(time.Since(start)), string(check.StageReadData), rp.Packs == 0)
 	}
 	rep, err := check.Check(ctx, r, opts)
 	if err != nil {
+		if ctx.Err() != nil {
+			p.done()
+			return nil, last.interrupted(err)
+		}
 		return nil, fmt.Errorf("check: %w", err)
 	}
 	// What only this client can know: snapshots it has seen that are gone

@@ -36,6 +36,8 @@ type fileConfig struct {
 	NoCache         bool   `yaml:"no-cache"`
 	CacheMaxSize    string `yaml:"cache-max-size"`
 	Connections     int    `yaml:"connections"`
+	LimitUpload     int    `yaml:"limit-upload"`
+	LimitDownload   int    `yaml:"limit-download"`
 	JSON            bool   `yaml:"json"`
 	Quiet           bool   `yaml:"quiet"`
 	Verbose         bool   `yaml:"verbose"`
@@ -144,6 +146,9 @@ func readConfigFile(path string) (*fileConfig, error) {
 func (c *fileConfig) validate() error {
 	if c.Connections < 0 {
 		return fmt.Errorf("connections %d must not be negative", c.Connections)
+	}
+	if err := checkLimits(c); err != nil {
+		return err
 	}
 	for _, name := range sortedKeys(c.Repositories) {
 		if err := c.Repositories[name].validate(); err != nil {

@@ -123,6 +123,11 @@ func semanticProblems(ctx context.Context, c *fileConfig) []configProblem {
 	if c.Connections < 0 {
 		add([]string{"connections"}, fmt.Errorf("%d must not be negative", c.Connections))
 	}
+	for key, kib := range map[string]int{"limit-upload": c.LimitUpload, "limit-download": c.LimitDownload} {
+		if kib < 0 {
+			add([]string{key}, fmt.Errorf("%d must not be negative (KiB/s; 0 or absent means no limit)", kib))
+		}
+	}
 	for _, name := range sortedKeys(c.Repositories) {
 		r := c.Repositories[name]
 		if err := r.validate(); err != nil {

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	snapcopy "github.com/cairn-backup/cairn/pkg/copy"
+	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/repo"
 )
 
@@ -187,15 +189,16 @@ may name a repository in the config file, whose settings then apply.`,
 	return cmd
 }
 
-// copyJSON is the --json output of copy.
+// copyJSON is the --json summary of copy, after its status lines.
 type copyJSON struct {
-	DryRun  bool              `json:"dry_run"`
-	Mode    snapcopy.Mode     `json:"mode"`
-	Copied  []copiedJSON      `json:"copied"`
-	Skipped []copiedJSON      `json:"skipped"`
-	Pending []string          `json:"pending,omitempty"`
-	Failed  []copyFailureJSON `json:"failed,omitempty"`
-	Total   snapcopy.Counts   `json:"total"`
+	MessageType string            `json:"message_type"` // "summary"
+	DryRun      bool              `json:"dry_run"`
+	Mode        snapcopy.Mode     `json:"mode"`
+	Copied      []copiedJSON      `json:"copied"`
+	Skipped     []copiedJSON      `json:"skipped"`
+	Pending     []string          `json:"pending,omitempty"`
+	Failed      []copyFailureJSON `json:"failed,omitempty"`
+	Total       snapcopy.Counts   `json:"total"`
 }
 
 type copiedJSON struct {
@@ -227,15 +230,28 @@ func (a *app) runCopy(ctx context.Context, refs []string, o copyOptions) error {
 	talk := !jsonOut && !a.v.GetBool("quiet")
 	opts := snapcopy.Options{Refs: refs, Filter: filter, DryRun: o.dryRun, Connections: srcSettings.connections,
 		Warn: func(err error) { fmt.Fprintf(a.stderr, "cairn: warning: %s\n", oneLine(err.Error())) }}
+	p := a.newProgress()
+	defer p.done()
 	if talk {
-		opts.Log = func(msg string) { fmt.Fprintln(a.stdout, oneLine(msg)) }
+		opts.Log = func(msg string) { p.printTo(a.stdout, oneLine(msg)) }
+	}
+	start := time.Now()
+	var last snapcopy.Progress
+	opts.Progress = func(cp snapcopy.Progress) {
+		begins := cp.Current != last.Current && cp.Current != (crypto.ID{})
+		last = cp
+		p.show(copyWork(cp, time.Since(start)), "copy", begins)
 	}
 	res, err := snapcopy.Copy(ctx, src, dst, opts)
+	p.done()
+	if err != nil && ctx.Err() != nil {
+		return copyInterrupted(res, last, err)
+	}
 	if res == nil {
 		return err
 	}
 	if jsonOut {
-		out := copyJSON{DryRun: o.dryRun, Mode: res.Mode, Copied: []copiedJSON{}, Skipped: []copiedJSON{}, Total: res.Total}
+		out := copyJSON{MessageType: "summary", DryRun: o.dryRun, Mode: res.Mode, Copied: []copiedJSON{}, Skipped: []copiedJSON{}, Total: res.Total}
 		for _, c := range res.Copied {
 			out.Copied = append(out.Copied, copiedJSON{c.Source.String(), c.Dest.String()})
 		}
@@ -270,4 +286,49 @@ func (a *app) runCopy(ctx context.Context, refs []string, o copyOptions) error {
 		}
 	}
 	return err
+}
+
+// copyWork is the status line of a copy: snapshots done of those
+// selected, the current one's packs, and the bytes read from the source.
+func copyWork(cp snapcopy.Progress, elapsed time.Duration) work {
+	w := work{What: "copy:", Items: uint64(cp.Snapshots), TotalItems: uint64(cp.TotalSnapshots), Unit: "snapshots",
+		Bytes: uint64(cp.Bytes), Elapsed: elapsed}
+	if cp.Current != (crypto.ID{}) {
+		w.Current = cp.Current.String()
+		w.Detail = "(" + cp.Current.Short()
+		if cp.TotalPacks > 0 {
+			w.Detail += fmt.Sprintf(": %d/%d packs", cp.Packs, cp.TotalPacks)
+		}
+		w.Detail += ")"
+	}
+	if cp.TotalSnapshots > 0 {
+		current := 0.0
+		if cp.TotalPacks > 0 {
+			current = float64(cp.Packs) / float64(cp.TotalPacks)
+		}
+		w.Share = (float64(cp.Snapshots) + current) / float64(cp.TotalSnapshots)
+	}
+	return w
+}
+
+// copyInterrupted is copy's account of an interruption: every snapshot
+// is committed whole or not at all, so the copied ones are complete and a
+// new run skips them.
+func copyInterrupted(res *snapcopy.Result, last snapcopy.Progress, err error) error {
+	copied, skipped := 0, 0
+	if res != nil {
+		copied, skipped = len(res.Copied), len(res.Skipped)
+	}
+	done := fmt.Sprintf("%d snapshot(s) were copied and are complete in the destination", copied)
+	if skipped > 0 {
+		done += fmt.Sprintf(" (%d more were there already)", skipped)
+	}
+	if last.Current != (crypto.ID{}) {
+		done += fmt.Sprintf("; snapshot %s was being copied and was not saved", last.Current.Short())
+	}
+	if left := last.TotalSnapshots - last.Snapshots; last.TotalSnapshots > 0 && left > 0 {
+		done += fmt.Sprintf("; %d of the %d selected are left", left, last.TotalSnapshots)
+	}
+	return &interruptedError{err: err, msg: "copy interrupted: " + done +
+		". Run the same command again to copy the rest: it skips the snapshots already copied and does not send again the blobs the destination has"}
 }

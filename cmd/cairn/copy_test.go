@@ -97,9 +97,17 @@ func TestCopyStatsTagCLI(t *testing.T) {
 	}
 }
 
+// decode decodes the last line of s: the summary, after any status
+// lines (--json).
 func decode(t *testing.T, s string, v any) {
 	t.Helper()
-	if err := json.Unmarshal([]byte(s), v); err != nil {
+	if err := json.Unmarshal([]byte(lastLine(s)), v); err != nil {
 		t.Fatalf("decode %q: %v", s, err)
 	}
+}
+
+// lastLine is the last non-empty line of s.
+func lastLine(s string) string {
+	s = strings.TrimRight(s, "\n")
+	return s[strings.LastIndexByte(s, '\n')+1:]
 }

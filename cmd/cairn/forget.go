@@ -135,10 +135,12 @@ type forgetResult struct {
 	Removed []string `json:"removed"`
 }
 
-// forgetSummary is the --json output of forget.
+// forgetSummary is the --json output of forget (after prune's status
+// lines with --prune).
 type forgetSummary struct {
-	DryRun bool              `json:"dry_run"`
-	Groups []forgetGroupJSON `json:"groups"` // empty when forgetting by ID
+	MessageType string            `json:"message_type"` // "summary"
+	DryRun      bool              `json:"dry_run"`
+	Groups      []forgetGroupJSON `json:"groups"` // empty when forgetting by ID
 	forgetResult
 	Prune *prune.Stats `json:"prune,omitempty"`
 }
@@ -207,6 +209,10 @@ func (a *app) runForget(ctx context.Context, refs []string, o forgetOptions) err
 	}
 	if !o.dryRun {
 		if err := forgetSnapshots(ctx, r, plan.removed); err != nil {
+			if ctx.Err() != nil {
+				return &interruptedError{err: err, msg: fmt.Sprintf("forget interrupted while removing %d snapshot(s): some may be removed already, the others are still there, and no data was deleted. "+
+					"Run the same command again to finish: it removes the rest", len(plan.removed))}
+			}
 			return err
 		}
 	}
@@ -222,6 +228,10 @@ func (a *app) runForget(ctx context.Context, refs []string, o forgetOptions) err
 	case o.prune:
 		start := time.Now()
 		stats, err := a.prune(ctx, r, prune.Options{})
+		var own *interruptedError
+		if err != nil && ctx.Err() != nil && errors.As(err, &own) {
+			return &interruptedError{err: err, msg: fmt.Sprintf("forget removed %d snapshot(s); then %s (cairn prune does the same)", len(plan.removed), own.msg)}
+		}
 		if err != nil {
 			return fmt.Errorf("forget: snapshots removed, but prune failed: %w", err)
 		}
@@ -312,6 +322,7 @@ func (p *forgetPlan) outcome(dryRun bool) string {
 
 func (p *forgetPlan) summary(dryRun bool) forgetSummary {
 	return forgetSummary{
+		MessageType:  "summary",
 		DryRun:       dryRun,
 		Groups:       forgetGroupsJSON(p.groups),
 		forgetResult: forgetResult{Kept: hexIDs(p.kept), Removed: hexIDs(p.removed)},

@@ -145,7 +145,7 @@ func TestForgetPruneCheckRestore(t *testing.T) {
 		t.Errorf("prune --dry-run:\n%s", out)
 	}
 	var sum forgetSummary
-	if err := json.Unmarshal([]byte(ok(t, "forget", "--keep-last", "1", "--prune", "--json")), &sum); err != nil {
+	if err := json.Unmarshal([]byte(lastLine(ok(t, "forget", "--keep-last", "1", "--prune", "--json"))), &sum); err != nil {
 		t.Fatal(err)
 	}
 	if len(sum.Removed) != 1 || sum.Prune == nil || sum.Prune.PacksDeleted == 0 || sum.Prune.BytesFreed < 3<<20 {

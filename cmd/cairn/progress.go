@@ -158,6 +158,9 @@ func eta(done, total uint64, elapsed time.Duration) string {
 		return ""
 	}
 	left := time.Duration(float64(elapsed) * float64(total-done) / float64(done))
+	if left < time.Second {
+		return "" // "ETA 0ms" says nothing
+	}
 	return "ETA " + formatDuration(left.Round(time.Second))
 }
 

@@ -155,12 +155,49 @@ func (a *app) runPrune(ctx context.Context, o pruneOptions) error {
 func (a *app) prune(ctx context.Context, r *repo.Repository, opts prune.Options) (*prune.Stats, error) {
 	opts.Connections = r.Connections()
 	opts.Host, _ = identity()
+	p := a.newProgress()
+	defer p.done()
 	opts.Log = func(msg string) {
 		if a.verbosity() > 0 || strings.Contains(msg, "is never kept") || strings.Contains(msg, " waits for ") {
-			fmt.Fprintf(a.stderr, "cairn: prune: %s\n", oneLine(msg))
+			p.printLine("cairn: prune: " + oneLine(msg))
 		}
 	}
-	return prune.Prune(ctx, r, opts)
+	start := time.Now()
+	opts.Progress = func(pr prune.Progress) {
+		p.show(pruneWork(pr, time.Since(start)), pr.Stage, pr.Packs == 0)
+	}
+	stats, err := prune.Prune(ctx, r, opts)
+	if err != nil && ctx.Err() != nil {
+		p.done()
+		return stats, pruneInterrupted(stats, err)
+	}
+	return stats, err
+}
+
+// pruneWork is the status line of a prune stage.
+func pruneWork(pr prune.Progress, elapsed time.Duration) work {
+	w := work{What: "prune: " + pr.Stage, Items: uint64(pr.Packs), TotalItems: uint64(pr.TotalPacks), Unit: "packs",
+		Bytes: uint64(pr.Bytes), TotalBytes: uint64(pr.TotalBytes), Elapsed: elapsed}
+	if pr.Stage == prune.StageSweep {
+		w.What, w.NoRate = "prune: delete", true // bytes freed have no rate worth showing
+	}
+	return w
+}
+
+// pruneInterrupted is prune's account of an interruption. Prune keeps the
+// repository consistent at every step (pkg/prune), so the account is what
+// was deleted so far and that the next run goes on.
+func pruneInterrupted(s *prune.Stats, err error) error {
+	done := "nothing was deleted yet"
+	if s != nil && (s.PacksDeleted > 0 || s.Markers > 0) {
+		done = fmt.Sprintf("%d pack(s) were deleted so far (%s freed)", s.PacksDeleted, formatBytes(uint64(s.BytesFreed)))
+		if s.Markers > 0 {
+			done += fmt.Sprintf(" and %d pack(s) were marked for deletion", s.PacksCondemned)
+		}
+	}
+	return &interruptedError{err: err, msg: "prune interrupted: " + done +
+		"; the repository is consistent and every snapshot restores (a pack is deleted only once what snapshots need from it has another checked copy). " +
+		"Run prune again to continue: it finishes the deletions already marked and frees the rest"}
 }
 
 // pruneDetail is the one-line account of a prune in cairn run's summary.

@@ -13,15 +13,17 @@ import (
 	"github.com/cairn-backup/cairn/pkg/state"
 	"github.com/cairn-backup/cairn/pkg/storage"
 	"github.com/cairn-backup/cairn/pkg/storage/backends"
+	"github.com/cairn-backup/cairn/pkg/storage/ratelimit"
 )
 
-// openStore opens the storage location of s. The returned function
-// releases it.
+// openStore opens the storage location of s, throttled to the process's
+// --limit-upload and --limit-download. The returned function releases it.
 func openStore(ctx context.Context, s *settings) (storage.Store, func(), error) {
 	store, err := backends.Open(ctx, s.repoURL, s.backend)
 	if err != nil {
 		return nil, nil, err
 	}
+	store = ratelimit.New(store, s.upload, s.download)
 	release := func() {
 		if c, ok := store.(storage.Closer); ok {
 			_ = c.Close()

@@ -31,6 +31,9 @@ type app struct {
 	configLoaded bool
 	// retries counts retried storage requests for the summaries.
 	retries retryCounter
+	// rates are the upload and download limiters, one per process (see
+	// settings.go), so that every store a command opens shares them.
+	rates rateLimits
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
@@ -55,6 +58,8 @@ func globalSettings() []setting {
 		{"no-cache", "CAIRN_NO_CACHE"},
 		{"cache-max-size", "CAIRN_CACHE_MAX_SIZE"},
 		{"connections", "CAIRN_CONNECTIONS"},
+		{"limit-upload", "CAIRN_LIMIT_UPLOAD"},
+		{"limit-download", "CAIRN_LIMIT_DOWNLOAD"},
 		{"json", ""},
 		{"quiet", ""},
 		{"verbose", ""},
@@ -123,6 +128,8 @@ unreachable (not everything could be read), 130 interrupted.`,
 	pf.Bool("no-cache", false, "do not use a local cache")
 	pf.String("cache-max-size", "512MiB", "largest size of a repository's cached tree packs, e.g. 2GiB (env CAIRN_CACHE_MAX_SIZE)")
 	pf.Int("connections", defaultConnections, "concurrent storage requests (env CAIRN_CONNECTIONS)")
+	pf.Int("limit-upload", 0, "upload at most this many KiB/s, all connections together; 0 means no limit (env CAIRN_LIMIT_UPLOAD)")
+	pf.Int("limit-download", 0, "download at most this many KiB/s, all connections together; 0 means no limit (env CAIRN_LIMIT_DOWNLOAD)")
 	pf.Bool("json", false, "print machine-readable JSON on stdout")
 	pf.BoolP("quiet", "q", false, "print only errors and requested data")
 	pf.CountP("verbose", "v", "print more detail; -vv: even more (backup: -v lists new and changed files, -vv every entry with its status)")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cairn-backup/cairn/pkg/exclude"
 	"github.com/cairn-backup/cairn/pkg/storage/backends"
+	"github.com/cairn-backup/cairn/pkg/storage/ratelimit"
 )
 
 // settings are the resolved global options of one command.
@@ -28,6 +29,49 @@ type settings struct {
 	cacheMaxSize int64
 	connections  int
 	backend      backends.Options
+	// upload and download limit the bytes per second of object bodies;
+	// nil means no limit. They are the app's, shared by every store the
+	// command opens (a copy's source and destination too).
+	upload, download *ratelimit.Limiter
+}
+
+// rateLimits holds the process's two limiters, made on first use.
+type rateLimits struct {
+	made             bool
+	upload, download *ratelimit.Limiter
+}
+
+// limiters returns the --limit-upload and --limit-download limiters, the
+// same ones on every call, so that the limit is for the whole process.
+func (a *app) limiters() (up, down *ratelimit.Limiter, err error) {
+	if a.rates.made {
+		return a.rates.upload, a.rates.download, nil
+	}
+	kib := map[string]int{}
+	for _, key := range []string{"limit-upload", "limit-download"} {
+		n := a.v.GetInt(key)
+		if n < 0 {
+			return nil, nil, fmt.Errorf("%s %d: give a rate in KiB/s, or 0 for no limit", key, n)
+		}
+		kib[key] = n
+	}
+	a.rates = rateLimits{
+		made:     true,
+		upload:   ratelimit.NewLimiter(int64(kib["limit-upload"]) << 10),
+		download: ratelimit.NewLimiter(int64(kib["limit-download"]) << 10),
+	}
+	return a.rates.upload, a.rates.download, nil
+}
+
+// checkLimits refuses negative limits in the config file.
+func checkLimits(c *fileConfig) error {
+	if c.LimitUpload < 0 {
+		return fmt.Errorf("limit-upload %d must not be negative (KiB/s; 0 or absent means no limit)", c.LimitUpload)
+	}
+	if c.LimitDownload < 0 {
+		return fmt.Errorf("limit-download %d must not be negative (KiB/s; 0 or absent means no limit)", c.LimitDownload)
+	}
+	return nil
 }
 
 // getenv looks a variable up in the repository's env map, then in the
@@ -144,6 +188,9 @@ func (a *app) resolveFor(name string) (*settings, error) {
 	}
 	if s.connections <= 0 {
 		return nil, fmt.Errorf("connections %d: must be at least 1", s.connections)
+	}
+	if s.upload, s.download, err = a.limiters(); err != nil {
+		return nil, err
 	}
 	if s.cacheDir, err = a.cacheDir(); err != nil {
 		return nil, err

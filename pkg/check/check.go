@@ -78,6 +78,17 @@ type Options struct {
 	Cache IndexCache
 	// Progress, if set, is called as work is done, never concurrently.
 	Progress func(stage Stage, done, total int)
+	// ReadProgress, if set, is called as ReadData finishes each pack
+	// (read, damaged or unreadable), never concurrently, with the packs
+	// and bytes done so far of those selected: the bytes a rate and an
+	// estimate of the time left need.
+	ReadProgress func(ReadProgress)
+}
+
+// ReadProgress is how far ReadData is: packs and their stored bytes.
+type ReadProgress struct {
+	Packs, TotalPacks int
+	Bytes, TotalBytes int64
 }
 
 // Affected is a file or directory of a snapshot that can no longer be
@@ -281,6 +292,15 @@ func (c *checker) progress(stage Stage, done, total int) {
 	c.progressMu.Lock()
 	defer c.progressMu.Unlock()
 	c.opts.Progress(stage, done, total)
+}
+
+func (c *checker) readProgress(p ReadProgress) {
+	if c.opts.ReadProgress == nil {
+		return
+	}
+	c.progressMu.Lock()
+	defer c.progressMu.Unlock()
+	c.opts.ReadProgress(p)
 }
 
 // finish sorts the report's lists so that output is stable.

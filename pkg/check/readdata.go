@@ -82,10 +82,14 @@ func (c *checker) readData(ctx context.Context, subset Subset) error {
 	}
 	slices.SortFunc(all, compareIDs)
 	todo := subset.Select(all)
+	prog := ReadProgress{TotalPacks: len(todo)}
+	for _, p := range todo {
+		prog.TotalBytes += c.packs[p]
+	}
+	c.readProgress(prog)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.opts.Connections)
-	done := 0
 	for _, p := range todo {
 		g.Go(func() error {
 			read, err := c.readPack(gctx, p)
@@ -93,13 +97,15 @@ func (c *checker) readData(ctx context.Context, subset Subset) error {
 				return err
 			}
 			c.mu.Lock()
-			done++
-			n := done
+			prog.Packs++
+			prog.Bytes += c.packs[p]
+			now := prog
 			if read {
 				c.report.PacksRead++
 			}
 			c.mu.Unlock()
-			c.progress(StageReadData, n, len(todo))
+			c.progress(StageReadData, now.Packs, now.TotalPacks)
+			c.readProgress(now)
 			return nil
 		})
 	}

@@ -50,6 +50,7 @@ func (c *copier) moveBlobs(ctx context.Context, saver *repo.Saver, root []crypto
 		}
 		byPack[e.Pack] = append(byPack[e.Pack], e)
 	}
+	c.report(func(p *Progress) { p.Packs, p.TotalPacks = 0, len(byPack) })
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.opts.Connections)
 	results := make(chan Counts, len(byPack))
@@ -57,6 +58,9 @@ func (c *copier) moveBlobs(ctx context.Context, saver *repo.Saver, root []crypto
 		g.Go(func() error {
 			pc, err := c.movePack(gctx, saver, packID, entries, needed)
 			results <- pc
+			if err == nil {
+				c.report(func(p *Progress) { p.Packs++; p.Bytes += pc.BytesRead })
+			}
 			return err
 		})
 	}
@@ -129,6 +133,11 @@ func (c *copier) walkTrees(ctx context.Context, saver *repo.Saver, root []crypto
 		if err := g.Wait(); err != nil {
 			return err
 		}
+		var batchBytes int64
+		for _, n := range read {
+			batchBytes += int64(n)
+		}
+		c.readBytes(batchBytes)
 		for i, q := range batch {
 			counts.BytesRead += int64(read[i])
 			if added[i] {

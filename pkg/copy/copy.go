@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/repo"
@@ -30,6 +31,24 @@ type Options struct {
 	// Warn, if set, is told about problems that do not fail the copy (a
 	// done lease that could not be written after the snapshot was).
 	Warn func(err error)
+	// Progress, if set, is called as Copy advances (see Progress), never
+	// concurrently.
+	Progress func(Progress)
+}
+
+// Progress is how far Copy is.
+type Progress struct {
+	// Snapshots counts the selected snapshots dealt with (copied,
+	// skipped or failed) of TotalSnapshots.
+	Snapshots, TotalSnapshots int
+	// Current is the source snapshot being copied; zero between two.
+	Current crypto.ID
+	// Packs and TotalPacks count, in ModeBlobs, the source packs read of
+	// those holding data of Current that the destination lacks; both are
+	// 0 until its trees are walked, and in ModeRechunk.
+	Packs, TotalPacks int
+	// Bytes is the plaintext read from the source so far in this run.
+	Bytes int64
 }
 
 // Mode is how blobs move between two repositories.
@@ -142,40 +161,13 @@ func Copy(ctx context.Context, src, dst *repo.Repository, opts Options) (*Result
 	}
 	c := &copier{src: src, dst: dst, opts: opts, mode: res.Mode, dirs: make(map[string][]crypto.ID),
 		trees: make(map[crypto.ID]struct{})}
+	c.report(func(p *Progress) { p.TotalSnapshots = len(selected) })
 	for _, e := range selected {
-		origin := e.Snapshot.Origin(e.ID)
-		if claims := held[origin]; len(claims) > 0 {
-			// With shared chunking a copy has the source's very root, so a
-			// claim that does not is not believed: anyone holding the
-			// destination's key could plant one to keep a snapshot out.
-			i := slices.IndexFunc(claims, func(d snapshot.Entry) bool {
-				return res.Mode != ModeBlobs || slices.Equal(d.Snapshot.Tree, e.Snapshot.Tree)
-			})
-			if i >= 0 {
-				res.Skipped = append(res.Skipped, Skipped{Source: e.ID, Dest: claims[i].ID})
-				c.log("snapshot %s: already in the destination as %s, skipped", e.ID.Short(), claims[i].ID.Short())
-				continue
-			}
-			c.log("snapshot %s: destination snapshot %s claims to be its copy but holds other data; copying it again", e.ID.Short(), claims[0].ID.Short())
+		c.report(func(p *Progress) { p.Current, p.Packs, p.TotalPacks = e.ID, 0, 0 })
+		if err := c.each(ctx, res, held, e); err != nil {
+			return res, err
 		}
-		if opts.DryRun {
-			res.Pending = append(res.Pending, e.ID)
-			c.log("snapshot %s: would be copied", e.ID.Short())
-			continue
-		}
-		id, counts, err := c.one(ctx, e)
-		if err != nil {
-			if ctx.Err() != nil {
-				return res, ctx.Err()
-			}
-			res.Failed = append(res.Failed, Failed{Source: e.ID, Err: err})
-			c.log("snapshot %s: not copied: %v", e.ID.Short(), err)
-			continue
-		}
-		held[origin] = append(held[origin], snapshot.Entry{ID: id, Snapshot: &snapshot.Snapshot{Tree: e.Snapshot.Tree}})
-		res.Copied = append(res.Copied, Copied{Source: e.ID, Dest: id, Counts: counts})
-		res.Total.add(counts)
-		c.log("snapshot %s: copied as %s", e.ID.Short(), id.Short())
+		c.report(func(p *Progress) { p.Snapshots, p.Current, p.Packs, p.TotalPacks = p.Snapshots+1, crypto.ID{}, 0, 0 })
 	}
 	if len(res.Failed) > 0 {
 		errs := make([]error, len(res.Failed))
@@ -186,6 +178,47 @@ func Copy(ctx context.Context, src, dst *repo.Repository, opts Options) (*Result
 			len(res.Failed), len(selected), errors.Join(errs...))
 	}
 	return res, nil
+}
+
+// each deals with one selected snapshot e: skips it when the destination
+// holds it, lists it in a dry run, or copies it, recording the outcome in
+// res, and a copy in held. Only an interruption is returned as an error;
+// a snapshot that fails goes to res.Failed.
+func (c *copier) each(ctx context.Context, res *Result, held map[crypto.ID][]snapshot.Entry, e snapshot.Entry) error {
+	origin := e.Snapshot.Origin(e.ID)
+	if claims := held[origin]; len(claims) > 0 {
+		// With shared chunking a copy has the source's very root, so a
+		// claim that does not is not believed: anyone holding the
+		// destination's key could plant one to keep a snapshot out.
+		i := slices.IndexFunc(claims, func(d snapshot.Entry) bool {
+			return res.Mode != ModeBlobs || slices.Equal(d.Snapshot.Tree, e.Snapshot.Tree)
+		})
+		if i >= 0 {
+			res.Skipped = append(res.Skipped, Skipped{Source: e.ID, Dest: claims[i].ID})
+			c.log("snapshot %s: already in the destination as %s, skipped", e.ID.Short(), claims[i].ID.Short())
+			return nil
+		}
+		c.log("snapshot %s: destination snapshot %s claims to be its copy but holds other data; copying it again", e.ID.Short(), claims[0].ID.Short())
+	}
+	if c.opts.DryRun {
+		res.Pending = append(res.Pending, e.ID)
+		c.log("snapshot %s: would be copied", e.ID.Short())
+		return nil
+	}
+	id, counts, err := c.one(ctx, e)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		res.Failed = append(res.Failed, Failed{Source: e.ID, Err: err})
+		c.log("snapshot %s: not copied: %v", e.ID.Short(), err)
+		return nil
+	}
+	held[origin] = append(held[origin], snapshot.Entry{ID: id, Snapshot: &snapshot.Snapshot{Tree: e.Snapshot.Tree}})
+	res.Copied = append(res.Copied, Copied{Source: e.ID, Dest: id, Counts: counts})
+	res.Total.add(counts)
+	c.log("snapshot %s: copied as %s", e.ID.Short(), id.Short())
+	return nil
 }
 
 // selectSnapshots resolves opts.Refs, or lists what opts.Filter matches,
@@ -239,6 +272,27 @@ type copier struct {
 	// pendingTrees those of the snapshot being copied.
 	trees        map[crypto.ID]struct{}
 	pendingTrees []crypto.ID
+
+	// progress is what report last told opts.Progress; progressMu
+	// guards it and keeps the calls apart.
+	progressMu sync.Mutex
+	progress   Progress
+}
+
+// report changes the progress with change and tells opts.Progress.
+func (c *copier) report(change func(*Progress)) {
+	if c.opts.Progress == nil {
+		return
+	}
+	c.progressMu.Lock()
+	defer c.progressMu.Unlock()
+	change(&c.progress)
+	c.opts.Progress(c.progress)
+}
+
+// readBytes reports n more plaintext bytes read from the source.
+func (c *copier) readBytes(n int64) {
+	c.report(func(p *Progress) { p.Bytes += n })
 }
 
 func (c *copier) log(format string, args ...any) {

@@ -66,6 +66,7 @@ func (rc *rechunker) dir(ctx context.Context, subtree []crypto.ID, dir string) (
 			return nil, fmt.Errorf("directory %s: tree blob %s: %w", printable(dir), id, sourceErr(err))
 		}
 		rc.counts.BytesRead += int64(len(plain))
+		rc.readBytes(int64(len(plain)))
 		nodes, err := snapshot.DecodeTree(plain)
 		if err != nil {
 			return nil, fmt.Errorf("directory %s: tree blob %s: %w", printable(dir), id, err)
@@ -131,6 +132,7 @@ func (rc *rechunker) file(ctx context.Context, n *snapshot.Node, file string) ([
 	}
 	rc.counts.FilesRechunked++
 	rc.counts.BytesRead += int64(r.read)
+	rc.readBytes(int64(r.read))
 	return ids, nil
 }
 

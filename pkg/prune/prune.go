@@ -90,6 +90,28 @@ type Options struct {
 	// ProcessAlive reports whether process pid exists on this machine;
 	// nil means kill(pid, 0).
 	ProcessAlive func(pid int) bool
+	// Progress, if set, is called as the long stages advance (see
+	// Progress), never concurrently.
+	Progress func(Progress)
+}
+
+// Stages of Prune that report Progress.
+const (
+	// StageRepack copies the live blobs out of mostly unused packs;
+	// Packs and Bytes count the packs read and the live bytes copied.
+	StageRepack = "repack"
+	// StageSweep deletes the packs of deletion markers no live run
+	// blocks; Packs and Bytes count the packs dealt with (deleted, gone
+	// already, or kept because a snapshot needs them) and their size.
+	StageSweep = "sweep"
+)
+
+// Progress is how far a stage of Prune is, of totals known when the
+// stage starts.
+type Progress struct {
+	Stage             string
+	Packs, TotalPacks int
+	Bytes, TotalBytes int64
 }
 
 // Stats count what a Prune did (or, with DryRun, would do).
@@ -167,6 +189,19 @@ type pruner struct {
 	mu       sync.Mutex
 	packs    map[crypto.ID]*packInfo
 	verified map[copyKey]bool
+
+	progressMu sync.Mutex
+}
+
+// progress reports pr, holding progressMu so that Options.Progress is
+// never called concurrently.
+func (p *pruner) progress(pr Progress) {
+	if p.opts.Progress == nil {
+		return
+	}
+	p.progressMu.Lock()
+	defer p.progressMu.Unlock()
+	p.opts.Progress(pr)
 }
 
 // Prune runs the two phases of the package documentation: it sweeps the

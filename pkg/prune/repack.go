@@ -30,7 +30,12 @@ func (p *pruner) repack(ctx context.Context, pl *plan) error {
 	var (
 		mu    sync.Mutex
 		saved []blobKey
+		prog  = Progress{Stage: StageRepack, TotalPacks: len(pl.repack)}
 	)
+	for _, pk := range pl.repack {
+		prog.TotalBytes += liveBytes(pl.keep[pk])
+	}
+	p.progress(prog)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(p.opts.Connections)
 	for _, pk := range pl.repack {
@@ -38,7 +43,15 @@ func (p *pruner) repack(ctx context.Context, pl *plan) error {
 			keys, err := p.copyPack(gctx, saver, pk, pl.keep[pk])
 			mu.Lock()
 			saved = append(saved, keys...)
+			if err == nil {
+				prog.Packs++
+				prog.Bytes += liveBytes(pl.keep[pk])
+			}
+			now := prog
 			mu.Unlock()
+			if err == nil {
+				p.progress(now)
+			}
 			return err
 		})
 	}
@@ -58,6 +71,16 @@ func (p *pruner) repack(ctx context.Context, pl *plan) error {
 		}
 	}
 	return nil
+}
+
+// liveBytes is the stored size of entries, the live bytes a repack copies
+// (as Stats.BytesRepacked counts them).
+func liveBytes(entries []index.Entry) int64 {
+	var n int64
+	for _, e := range entries {
+		n += int64(e.Length)
+	}
+	return n
 }
 
 // copyPack reads the blobs of entries from pack pk (LoadPackBlobs: one

@@ -84,7 +84,13 @@ func (p *pruner) sweep(ctx context.Context) error {
 		return err
 	}
 
+	prog := Progress{Stage: StageSweep, TotalPacks: len(targets)}
+	for _, pk := range targets {
+		prog.TotalBytes += sizes[pk]
+	}
+	p.progress(prog)
 	gone := make(map[crypto.ID]bool) // deleted now or by an interrupted sweep
+	dealt := make(map[crypto.ID]bool)
 	for _, m := range ready {
 		for _, pk := range m.Packs {
 			if gone[pk] {
@@ -95,17 +101,24 @@ func (p *pruner) sweep(ctx context.Context) error {
 				gone[pk] = true
 				continue
 			}
+			first := !dealt[pk] // a pack two markers name counts once
+			dealt[pk] = true
 			if needed := why[pk]; needed != "" {
 				p.stats.PacksRescued++
 				p.logf("pack %s stays: %s", pk.Short(), needed)
-				continue
+			} else {
+				if err := p.r.DeletePack(ctx, pk); err != nil {
+					return deleteErr(repo.PackName(pk), err)
+				}
+				gone[pk] = true
+				p.stats.PacksDeleted++
+				p.stats.BytesFreed += size
 			}
-			if err := p.r.DeletePack(ctx, pk); err != nil {
-				return deleteErr(repo.PackName(pk), err)
+			if first {
+				prog.Packs++
+				prog.Bytes += size
+				p.progress(prog)
 			}
-			gone[pk] = true
-			p.stats.PacksDeleted++
-			p.stats.BytesFreed += size
 		}
 	}
 	if err := p.mergeIndex(ctx, gone); err != nil {
