@@ -25,12 +25,15 @@ type restoreOptions struct {
 func newRestoreCommand(a *app) *cobra.Command {
 	var o restoreOptions
 	cmd := &cobra.Command{
-		Use:   "restore SNAPSHOT --target DIR",
+		Use:   "restore SNAPSHOT[:DIR] --target TARGET",
 		Short: "Restore a snapshot into a directory",
 		Long: `Restore a snapshot below --target: snapshot path /home/alice/x is restored
-to DIR/home/alice/x, with its metadata (modes, times, owners when run as
+to TARGET/home/alice/x, with its metadata (modes, times, owners when run as
 root, symlinks, hard links, extended attributes). SNAPSHOT is an ID, a
 unique prefix, or "latest" (narrowed by --host, --tag and --path).
+SNAPSHOT:DIR restores the contents of the snapshot's directory DIR into
+TARGET (latest:/home/alice puts /home/alice/x at TARGET/x); --include and
+--exclude paths are then relative to DIR too.
 
 Every file is written under a temporary name (.cairn-restore-…) and renamed
 into place once its content is complete, so an interrupted restore never
@@ -61,6 +64,7 @@ system, and deletes nothing if any path could not be restored. It asks for
 confirmation on a terminal; elsewhere it needs --yes. Try it with
 --dry-run -v first.`,
 		Example: `  cairn restore latest --target /tmp/restore
+  cairn restore latest:/home/alice/Documents --target ~/Documents.old
   cairn restore 3f2a91c0 --target / --include /home/alice/Documents --overwrite if-newer
   cairn restore latest --host laptop --path /home/alice --target ./r --verify
   cairn restore latest --target / --include /etc --dry-run -v
@@ -92,7 +96,7 @@ func (a *app) runRestore(ctx context.Context, ref string, o restoreOptions) erro
 	if err != nil {
 		return err
 	}
-	r, snap, done, err := a.openSnapshot(ctx, ref, &o.filter)
+	r, snap, done, err := a.openSnapshotAt(ctx, ref, &o.filter)
 	if err != nil {
 		if ctx.Err() != nil {
 			return restoreInterrupted(nil, err)
@@ -214,28 +218,4 @@ func (s restoreSummary) print(w io.Writer) {
 		fmt.Fprintf(w, "; deleted %d entries the snapshot does not hold", s.Deleted)
 	}
 	fmt.Fprintln(w)
-}
-
-func newDumpCommand(a *app) *cobra.Command {
-	var f snapshotFilter
-	cmd := &cobra.Command{
-		Use:   "dump SNAPSHOT FILE",
-		Short: "Write the content of one file of a snapshot to stdout",
-		Long: `Write the content of FILE, a path in the snapshot (see cairn ls), to
-standard output. SNAPSHOT is an ID, a unique prefix, or "latest".`,
-		Example: `  cairn dump latest /home/alice/notes.txt | less
-  cairn dump 3f2a91c0 /etc/fstab > fstab.old`,
-		Args: cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			r, snap, done, err := a.openSnapshot(ctx, args[0], &f)
-			if err != nil {
-				return err
-			}
-			defer done()
-			return restorer.Dump(ctx, r, snap.Snapshot, args[1], a.stdout)
-		},
-	}
-	f.addFlags(cmd.Flags())
-	return cmd
 }
