@@ -65,7 +65,7 @@ func TestDumpArchiveCommand(t *testing.T) {
 	got := tarEntries(t, []byte(ok(t, "dump", "latest", filepath.Join(src, "docs"))))
 	want := map[string]string{
 		rel + "/docs/hello.txt":       "0:" + string(hello),
-		rel + "/docs/hello2":      "1:" + rel + "/docs/hello.txt",
+		rel + "/docs/hello2":          "1:" + rel + "/docs/hello.txt",
 		rel + "/docs/empty":           "0:",
 		rel + "/docs/deep/":           "5:",
 		rel + "/docs/deep/random.bin": "0:" + string(big),
@@ -107,10 +107,10 @@ func TestDumpArchiveCommand(t *testing.T) {
 		zipped[f.Name] = f.Mode().String() + ":" + string(b)
 	}
 	for name, w := range map[string]string{
-		"docs/hello.txt":  "-rw-r-----:" + string(hello),
-		"docs/hello2": "-rw-r-----:" + string(hello),
-		"link":            "Lrwxrwxrwx:docs/hello.txt",
-		"docs/deep/":      "drwxr-xr-x:",
+		"docs/hello.txt": "-rw-r-----:" + string(hello),
+		"docs/hello2":    "-rw-r-----:" + string(hello),
+		"link":           "Lrwxrwxrwx:docs/hello.txt",
+		"docs/deep/":     "drwxr-xr-x:",
 	} {
 		if zipped[name] != w {
 			t.Errorf("zip entry %s: %.40q, want %.40q", name, zipped[name], w)

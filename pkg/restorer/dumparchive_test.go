@@ -284,4 +284,3 @@ func TestDumpPathNames(t *testing.T) {
 		t.Errorf("default archive %v %v", a, err)
 	}
 }
-
