@@ -280,3 +280,37 @@ func TestCaseInsensitivePatterns(t *testing.T) {
 		t.Error("an empty case-insensitive pattern was accepted")
 	}
 }
+
+func TestMayMatchBelow(t *testing.T) {
+	tests := []struct {
+		patterns, ipatterns []string
+		dir                 string
+		want                bool
+	}{
+		{[]string{"/home/alice/docs"}, nil, "/", true},
+		{[]string{"/home/alice/docs"}, nil, "/home", true},
+		{[]string{"/home/alice/docs"}, nil, "/home/alice/docs", true}, // matched itself
+		{[]string{"/home/alice/docs"}, nil, "/home/alice/docs/x", true},
+		{[]string{"/home/alice/docs"}, nil, "/home/bob", false},
+		{[]string{"/home/alice/docs"}, nil, "/etc", false},
+		{[]string{"/home/*/docs"}, nil, "/home/bob", true},
+		{[]string{"/home/*/docs"}, nil, "/home/bob/music", false},
+		{[]string{"*.txt"}, nil, "/any/where", true}, // floating
+		{[]string{"/srv/**/*.log"}, nil, "/srv/a/b", true},
+		{[]string{"/srv/**/*.log"}, nil, "/var", false},
+		{[]string{"!/etc"}, nil, "/etc", false}, // negations never match
+		{nil, []string{"/HOME/Alice"}, "/home/alice", true},
+		{nil, []string{"/HOME/Alice"}, "/home/bob", false},
+		{[]string{"/HOME/Alice"}, nil, "/home/alice", false},
+		{nil, nil, "/", false},
+	}
+	for _, tc := range tests {
+		m, err := New(Options{Patterns: tc.patterns, IPatterns: tc.ipatterns})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.MayMatchBelow(tc.dir); got != tc.want {
+			t.Errorf("%q %q below %s: %v, want %v", tc.patterns, tc.ipatterns, tc.dir, got, tc.want)
+		}
+	}
+}
