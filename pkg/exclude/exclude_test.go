@@ -314,3 +314,39 @@ func TestMayMatchBelow(t *testing.T) {
 		}
 	}
 }
+
+func TestSelector(t *testing.T) {
+	inc, err := New(Options{Patterns: []string{"*.txt", "/srv/www"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exc, err := New(Options{Patterns: []string{"/srv/www/cache", "tmp/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct{ selected, descend bool }
+	for _, tc := range []struct {
+		inc, exc *Matcher
+		path     string
+		isDir    bool
+		want     result
+	}{
+		{nil, nil, "/a", true, result{true, true}},
+		{nil, nil, "/a/f", false, result{true, false}},
+		{nil, exc, "/p/tmp", true, result{false, false}},
+		{nil, exc, "/p/tmp", false, result{true, false}}, // tmp/ is for directories
+		{inc, nil, "/a/b", true, result{false, true}},    // *.txt may be below
+		{inc, nil, "/a/b/x.txt", false, result{true, false}},
+		{inc, nil, "/a/b/x.pdf", false, result{false, false}},
+		{inc, nil, "/srv/www", true, result{true, true}},
+		{inc, nil, "/srv/www/index.html", false, result{true, false}},
+		{inc, exc, "/srv/www/cache", true, result{false, false}},
+		{inc, exc, "/srv/www/cache/x.txt", false, result{false, false}},
+		{inc, exc, "/srv/www/logo.png", false, result{true, false}},
+	} {
+		s, d := Selector(tc.inc, tc.exc)(tc.path, tc.isDir)
+		if (result{s, d}) != tc.want {
+			t.Errorf("%s (dir %v): %v %v, want %+v", tc.path, tc.isDir, s, d, tc.want)
+		}
+	}
+}

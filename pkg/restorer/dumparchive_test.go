@@ -42,6 +42,7 @@ func newDumpFixture(t *testing.T) *dumpFixture {
 	writeFile(t, p("empty"), nil, 0o600)
 	writeFile(t, p("one"), []byte{'x'}, 0o644)
 	writeFile(t, p("sub/deeper/note.txt"), []byte("note\n"), 0o644)
+	writeFile(t, p("other/x.bin"), []byte("other\n"), 0o644)
 	writeFile(t, p("hard1"), []byte("linked content\n"), 0o644)
 	must(t, os.Link(p("hard1"), p("sub/hard2")))
 	must(t, os.Symlink("../one", p("sub/link")))
@@ -126,7 +127,7 @@ func TestDumpTar(t *testing.T) {
 		data, err := io.ReadAll(tr)
 		must(t, err)
 		switch filepath.Base(path) {
-		case "sub", "deeper":
+		case "sub", "deeper", "other":
 			if h.Typeflag != tar.TypeDir || !strings.HasSuffix(h.Name, "/") {
 				t.Errorf("%s: type %c name %q, want a directory", path, h.Typeflag, h.Name)
 			}
