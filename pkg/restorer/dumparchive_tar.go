@@ -55,7 +55,7 @@ func (a *tarArchive) add(name string, n *snapshot.Node) (io.Writer, error) {
 	switch n.Type {
 	case snapshot.NodeFile:
 		h.Typeflag = tar.TypeReg
-		if n.Links > 1 {
+		if n.Links > 1 && n.Inode != 0 { // (no inode: not known to be linked)
 			key := inodeKey{n.Device, n.Inode}
 			if first, ok := a.links[key]; ok {
 				h.Typeflag, h.Linkname = tar.TypeLink, first
