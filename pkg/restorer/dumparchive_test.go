@@ -47,6 +47,10 @@ func newDumpFixture(t *testing.T) *dumpFixture {
 	must(t, os.Link(p("hard1"), p("sub/hard2")))
 	must(t, os.Symlink("../one", p("sub/link")))
 	must(t, unix.Mkfifo(p("fifo"), 0o600))
+	writeFile(t, p(badName), []byte("not utf-8\n"), 0o644)
+	if os.Geteuid() == 0 {
+		must(t, unix.Mknod(p("null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))))
+	}
 	writeFile(t, p("xattr"), []byte("x\n"), 0o644)
 	if err := unix.Lsetxattr(p("xattr"), xattrName, []byte("v\x00\xff"), 0); err != nil && !isNotSupported(err) {
 		t.Fatal(err)
@@ -139,6 +143,10 @@ func TestDumpTar(t *testing.T) {
 			if h.Typeflag != tar.TypeFifo {
 				t.Errorf("%s: type %c, want a fifo", path, h.Typeflag)
 			}
+		case "null":
+			if h.Typeflag != tar.TypeChar || h.Devmajor != 1 || h.Devminor != 3 {
+				t.Errorf("%s: type %c %d,%d, want char device 1,3", path, h.Typeflag, h.Devmajor, h.Devminor)
+			}
 		case "hard2": // after hard1 in walk order
 			if h.Typeflag != tar.TypeLink || h.Linkname != prefix+"hard1" || len(data) != 0 {
 				t.Errorf("%s: type %c -> %q with %d bytes, want a hard link to %shard1", path, h.Typeflag, h.Linkname, len(data), prefix)
@@ -169,8 +177,17 @@ func TestDumpZip(t *testing.T) {
 	fx := newDumpFixture(t)
 	out, warnings, err := fx.dump(t, fx.src+"/", ArchiveZip)
 	must(t, err)
-	if len(warnings) != 1 || !strings.Contains(warnings[0], fx.src+"/fifo") || !strings.Contains(warnings[0], "zip") {
-		t.Errorf("warnings %q, want one about the fifo", warnings)
+	wantWarnings := []string{fx.src + "/fifo"}
+	if os.Geteuid() == 0 {
+		wantWarnings = append(wantWarnings, fx.src+"/null")
+	}
+	if len(warnings) != len(wantWarnings) {
+		t.Errorf("warnings %q, want one for each of %q", warnings, wantWarnings)
+	}
+	for i, w := range wantWarnings {
+		if i < len(warnings) && (!strings.HasPrefix(warnings[i], w+": ") || !strings.Contains(warnings[i], "zip")) {
+			t.Errorf("warning %q, want one about %s", warnings[i], w)
+		}
 	}
 	zr, err := zip.NewReader(bytes.NewReader(out), int64(len(out)))
 	must(t, err)
@@ -213,7 +230,7 @@ func TestDumpZip(t *testing.T) {
 		}
 	}
 	for _, p := range fx.below(fx.src) {
-		if !seen[p] && !strings.HasSuffix(p, "/fifo") {
+		if !seen[p] && !strings.HasSuffix(p, "/fifo") && !strings.HasSuffix(p, "/null") {
 			t.Errorf("%s is not in the archive", p)
 		}
 	}
