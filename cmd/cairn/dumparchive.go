@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-backup/cairn/pkg/restorer"
+	"github.com/cairn-backup/cairn/pkg/snapshot"
 )
 
 type dumpOptions struct {
@@ -50,7 +51,8 @@ damaged or missing, the dump stops with an error naming the file and exits
 non-zero; the archive is then incomplete (no end marker), so tar and unzip
 reject it rather than extracting a short file. With --target the file
 appears only when the dump is complete (created readable by you only). A
-reader that stops early (| head) ends the dump quietly.`,
+reader that stops early (| head) ends the dump quietly. An archive is
+not written to a terminal: redirect standard output or give --target.`,
 		Example: `  cairn dump latest /home/alice/notes.txt | less
   cairn dump latest /home/alice/docs > docs.tar
   cairn dump latest:/home/alice/docs / | tar -x -C /tmp/docs
@@ -84,6 +86,13 @@ func (a *app) runDump(ctx context.Context, ref, path string, o dumpOptions) erro
 		return dumpToFile(o.target, func(w io.Writer) error {
 			return restorer.DumpPath(ctx, r, snap.Snapshot, path, opts, w)
 		})
+	}
+	if isTerminal(a.stdout) {
+		// As restic: an archive would garble the terminal. A file's
+		// content is fine (it is usually text when sent there).
+		if n, err := snapshot.FindPath(ctx, r, snap.Snapshot.Tree, path); err == nil && n.Type == snapshot.NodeDir {
+			return fmt.Errorf("dump: standard output is a terminal, and the archive of %s would garble it: redirect it (> out.tar, | tar -tv) or give --target FILE", path)
+		}
 	}
 	// A reader that closes the pipe early (head) makes writes fail with
 	// EPIPE instead of killing cairn with SIGPIPE: the dump then stops
