@@ -54,6 +54,9 @@ already exist is set by --overwrite:
   if-newer    rewrite only entries older than the snapshot's
   never       leave every existing entry as it is
 
+Skipped entries are counted in the summary. With --verify every restored
+file is read back and checked against the snapshot.
+
 --include and --exclude take the patterns of backup --exclude (see cairn
 backup --help), matched against snapshot paths; --iinclude and --iexclude
 ignore case; all are repeatable. With --include only the matching entries
@@ -63,9 +66,6 @@ directories leading to them with their metadata; a plain path such as
 what matches, and does not enter an excluded directory. Given both, an
 entry is restored when it is included and not excluded.
 
-Skipped entries are counted in the summary. With --verify every restored
-file is read back and checked against the snapshot.
-
 --dry-run writes nothing and says what a restore would do; with -v it
 lists every path with its action: new, replace, skip-unchanged, update
 (an existing directory restored into) or delete.
@@ -73,11 +73,10 @@ lists every path with its action: new, replace, skip-unchanged, update
 --delete makes the target equal to the snapshot: after everything was
 restored without an error, entries in the restored directories that the
 snapshot does not hold are deleted (only below --include paths when given;
-not with patterns or --exclude).
-It never follows a symlink out of the target, never enters another file
-system, and deletes nothing if any path could not be restored. It asks for
-confirmation on a terminal; elsewhere it needs --yes. Try it with
---dry-run -v first.`,
+not with patterns or --exclude). It never follows a symlink out of the
+target, never enters another file system, and deletes nothing if any path
+could not be restored. It asks for confirmation on a terminal; elsewhere it
+needs --yes. Try it with --dry-run -v first.`,
 		Example: `  cairn restore latest --target /tmp/restore
   cairn restore latest:/home/alice/Documents --target ~/Documents.old
   cairn restore 3f2a91c0 --target / --include /home/alice/Documents --overwrite if-newer

@@ -15,7 +15,7 @@ type Archive int
 
 const (
 	// ArchiveTar is a POSIX (PAX) tar stream: it holds every entry type
-	// and all metadata but ACLs.
+	// and all the metadata a snapshot records.
 	ArchiveTar Archive = iota
 	// ArchiveZip is a zip file: no owners, no fifos or devices (left
 	// out with a warning), hard links stored as copies, times to the
