@@ -83,9 +83,10 @@ func (a *app) runDump(ctx context.Context, ref, path string, o dumpOptions) erro
 		fmt.Fprintf(a.stderr, "cairn: warning: %s: %s\n", printable(p), oneLine(err.Error()))
 	}}
 	if o.target != "" {
-		return dumpToFile(o.target, func(w io.Writer) error {
+		err := dumpToFile(o.target, func(w io.Writer) error {
 			return restorer.DumpPath(ctx, r, snap.Snapshot, path, opts, w)
 		})
+		return dumpInterrupted(ctx, err, o.target+" was not written")
 	}
 	if isTerminal(a.stdout) {
 		// As restic: an archive would garble the terminal. A file's
@@ -105,7 +106,15 @@ func (a *app) runDump(ctx context.Context, ref, path string, o dumpOptions) erro
 	if errors.Is(err, syscall.EPIPE) {
 		return nil
 	}
-	return err
+	return dumpInterrupted(ctx, err, "what was written is incomplete")
+}
+
+// dumpInterrupted is dump's own account of an interruption.
+func dumpInterrupted(ctx context.Context, err error, output string) error {
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	return &interruptedError{err: err, msg: "dump interrupted: " + output + "; run the same command again to dump it in full"}
 }
 
 // dumpToFile runs dump into a temporary file next to name and renames it

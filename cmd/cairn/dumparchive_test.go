@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"archive/zip"
 	"bytes"
+	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -195,4 +197,19 @@ func keys(m map[string]string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestDumpInterruptMessage: an interrupted dump says that its output is
+// incomplete, not what an interrupted backup says.
+func TestDumpInterruptMessage(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	err := dumpInterrupted(ctx, fmt.Errorf("dump /x: %w", context.Canceled), "what was written is incomplete")
+	got := errorLine(err, true)
+	if !strings.Contains(got, "dump interrupted: what was written is incomplete") || strings.Contains(got, "backup") {
+		t.Errorf("message %q", got)
+	}
+	if dumpInterrupted(t.Context(), io.ErrUnexpectedEOF, "") != io.ErrUnexpectedEOF {
+		t.Error("an error without an interruption was rewritten")
+	}
 }

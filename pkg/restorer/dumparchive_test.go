@@ -302,3 +302,23 @@ func TestDumpPathNames(t *testing.T) {
 		t.Errorf("default archive %v %v", a, err)
 	}
 }
+
+// TestDumpForgedSize: a file node whose size is not its content's (a
+// forged or damaged tree) fails the dump, and never more than the size the
+// archive header promised is written.
+func TestDumpForgedSize(t *testing.T) {
+	fx := newDumpFixture(t)
+	r := openRepo(t, fx.fault)
+	for _, delta := range []int64{+1, -1} {
+		n := *fx.nodes[fx.src+"/big.bin"]
+		n.Size = uint64(int64(n.Size) + delta)
+		var out bytes.Buffer
+		err := writeContent(context.Background(), r, &n, "/big.bin", &out)
+		if err == nil || !strings.Contains(err.Error(), "/big.bin") || !strings.Contains(err.Error(), "inconsistent") {
+			t.Errorf("size %+d: %v", delta, err)
+		}
+		if uint64(out.Len()) > n.Size {
+			t.Errorf("size %+d: %d bytes written, more than the %d the node says", delta, out.Len(), n.Size)
+		}
+	}
+}
