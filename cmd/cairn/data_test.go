@@ -160,7 +160,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	if !bytes.Equal([]byte(dumped), want) {
 		t.Errorf("dump: %d bytes, want %d equal bytes", len(dumped), len(want))
 	}
-	fails(t, exitError, "dump", "dump", "latest", filepath.Join(src, "docs"))
+	fails(t, exitError, "--archive", "dump", "latest", filepath.Join(src, "docs"), "--archive", "rar")
 
 	// verify --against compares with everything on disk: files the backup
 	// excluded count as differences, so drop them first.

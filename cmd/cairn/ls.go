@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,13 +24,16 @@ type lsOptions struct {
 func newLsCommand(a *app) *cobra.Command {
 	var o lsOptions
 	cmd := &cobra.Command{
-		Use:   "ls SNAPSHOT [PATH]",
+		Use:   "ls SNAPSHOT[:DIR] [PATH]",
 		Short: "List the files in a snapshot",
 		Long: `List the paths in a snapshot, below PATH if given (default: everything).
 SNAPSHOT is an ID, a unique prefix of one, or "latest" (narrowed by --host,
---tag and --path). With -l, show mode, owner, size and modification time;
-with --json, one JSON object per line.`,
+--tag and --path); SNAPSHOT:DIR roots the snapshot at its directory DIR,
+so paths are shown (and PATH is taken) relative to it. With -l, show
+mode, owner, size and modification time; with --json, one JSON object per
+line.`,
 		Example: `  cairn ls latest
+  cairn ls latest:/home/alice/Documents
   cairn ls latest /home/alice/Documents -l
   cairn ls 3f2a91c0 /etc --recursive=false`,
 		Args: cobra.RangeArgs(1, 2),
@@ -47,7 +52,7 @@ with --json, one JSON object per line.`,
 }
 
 func (a *app) runLs(ctx context.Context, ref, dir string, o lsOptions) error {
-	r, snap, done, err := a.openSnapshot(ctx, ref, &o.filter)
+	r, snap, done, err := a.openSnapshotAt(ctx, ref, &o.filter)
 	if err != nil {
 		return err
 	}
@@ -55,6 +60,37 @@ func (a *app) runLs(ctx context.Context, ref, dir string, o lsOptions) error {
 	return listTree(ctx, r, snap.Snapshot, dir, o, func(p string, n *snapshot.Node) error {
 		return a.printNode(p, n, o.long)
 	})
+}
+
+// openSnapshotAt is openSnapshot for the commands that take restic's
+// SNAPSHOT:DIR form (ls, restore, dump). With ":DIR" the returned snapshot
+// is rooted at that directory: its paths, what restore restores and the
+// names dump writes are relative to DIR. A DIR that the snapshot does not
+// hold, or that is not a directory, is an error naming both.
+func (a *app) openSnapshotAt(ctx context.Context, ref string, f *snapshotFilter) (*repo.Repository, snapshot.Entry, func(), error) {
+	id, sub, hasSub := strings.Cut(ref, ":")
+	r, snap, done, err := a.openSnapshot(ctx, id, f)
+	if err != nil || !hasSub {
+		return r, snap, done, err
+	}
+	dir := path.Clean("/" + sub)
+	node, err := snapshot.FindPath(ctx, r, snap.Snapshot.Tree, dir)
+	switch {
+	case errors.Is(err, snapshot.ErrPathNotFound):
+		err = fmt.Errorf("snapshot %s holds no %s (in %s): list what it holds with cairn ls %s", snap.ID.Short(), dir, ref, id)
+	case err != nil:
+		err = fmt.Errorf("snapshot %s: find %s: %w", snap.ID.Short(), dir, err)
+	case node.Type != snapshot.NodeDir:
+		err = fmt.Errorf("%s in snapshot %s is a %s, not a directory: SNAPSHOT:DIR takes a directory (give a file as the path argument instead)", dir, snap.ID.Short(), node.Type)
+	}
+	if err != nil {
+		done()
+		return nil, snapshot.Entry{}, nil, err
+	}
+	rooted := *snap.Snapshot
+	rooted.Tree = node.Subtree
+	snap.Snapshot = &rooted
+	return r, snap, done, nil
 }
 
 // listTree calls fn for every node below dir in the snapshot (or for dir

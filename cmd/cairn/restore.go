@@ -2,22 +2,27 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-backup/cairn/pkg/exclude"
 	"github.com/cairn-backup/cairn/pkg/restorer"
 )
 
 type restoreOptions struct {
-	filter    snapshotFilter
-	target    string
-	include   []string
-	overwrite string
-	verify    bool
+	filter snapshotFilter
+	target string
+	// --include, --iinclude, --exclude, --iexclude (restoreSelection)
+	include, iinclude, exclude, iexclude []string
+	overwrite                            string
+	verify                               bool
 	// --dry-run, --delete, --yes (restoreplan.go)
 	dryRun, delete, yes bool
 }
@@ -25,12 +30,15 @@ type restoreOptions struct {
 func newRestoreCommand(a *app) *cobra.Command {
 	var o restoreOptions
 	cmd := &cobra.Command{
-		Use:   "restore SNAPSHOT --target DIR",
+		Use:   "restore SNAPSHOT[:DIR] --target TARGET",
 		Short: "Restore a snapshot into a directory",
 		Long: `Restore a snapshot below --target: snapshot path /home/alice/x is restored
-to DIR/home/alice/x, with its metadata (modes, times, owners when run as
+to TARGET/home/alice/x, with its metadata (modes, times, owners when run as
 root, symlinks, hard links, extended attributes). SNAPSHOT is an ID, a
 unique prefix, or "latest" (narrowed by --host, --tag and --path).
+SNAPSHOT:DIR restores the contents of the snapshot's directory DIR into
+TARGET (latest:/home/alice puts /home/alice/x at TARGET/x); --include and
+--exclude paths are then relative to DIR too.
 
 Every file is written under a temporary name (.cairn-restore-…) and renamed
 into place once its content is complete, so an interrupted restore never
@@ -49,21 +57,32 @@ already exist is set by --overwrite:
 Skipped entries are counted in the summary. With --verify every restored
 file is read back and checked against the snapshot.
 
+--include and --exclude take the patterns of backup --exclude (see cairn
+backup --help), matched against snapshot paths; --iinclude and --iexclude
+ignore case; all are repeatable. With --include only the matching entries
+(a matching directory with everything below it) are restored, and the
+directories leading to them with their metadata; a plain path such as
+/home/alice/Documents must exist in the snapshot. --exclude leaves out
+what matches, and does not enter an excluded directory. Given both, an
+entry is restored when it is included and not excluded.
+
 --dry-run writes nothing and says what a restore would do; with -v it
 lists every path with its action: new, replace, skip-unchanged, update
 (an existing directory restored into) or delete.
 
 --delete makes the target equal to the snapshot: after everything was
 restored without an error, entries in the restored directories that the
-snapshot does not hold are deleted (only below --include paths when given).
-It never follows a symlink out of the target, never enters another file
-system, and deletes nothing if any path could not be restored. It asks for
-confirmation on a terminal; elsewhere it needs --yes. Try it with
---dry-run -v first.`,
+snapshot does not hold are deleted (only below --include paths when given;
+not with patterns or --exclude). It never follows a symlink out of the
+target, never enters another file system, and deletes nothing if any path
+could not be restored. It asks for confirmation on a terminal; elsewhere it
+needs --yes. Try it with --dry-run -v first.`,
 		Example: `  cairn restore latest --target /tmp/restore
+  cairn restore latest:/home/alice/Documents --target ~/Documents.old
   cairn restore 3f2a91c0 --target / --include /home/alice/Documents --overwrite if-newer
   cairn restore latest --host laptop --path /home/alice --target ./r --verify
   cairn restore latest --target / --include /etc --dry-run -v
+  cairn restore latest --target ./pdfs --iinclude '*.pdf' --exclude '/home/*/.cache'
   cairn restore latest --target /srv/mirror --delete --yes`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -73,7 +92,10 @@ confirmation on a terminal; elsewhere it needs --yes. Try it with
 	f := cmd.Flags()
 	o.filter.addFlags(f)
 	f.StringVarP(&o.target, "target", "t", "", "directory to restore into (required)")
-	f.StringArrayVarP(&o.include, "include", "i", nil, "restore only this snapshot path and what is below it (repeatable)")
+	f.StringArrayVarP(&o.include, "include", "i", nil, "restore only what matches this path or pattern, and what is below it (repeatable)")
+	f.StringArrayVar(&o.iinclude, "iinclude", nil, "like --include, ignoring case (repeatable)")
+	f.StringArrayVarP(&o.exclude, "exclude", "e", nil, "leave out what matches this path or pattern (repeatable)")
+	f.StringArrayVar(&o.iexclude, "iexclude", nil, "like --exclude, ignoring case (repeatable)")
 	f.StringVar(&o.overwrite, "overwrite", "", "what to do with existing entries: always, if-changed, if-newer or never (default: skip files with the snapshot's size and mtime)")
 	f.BoolVar(&o.verify, "verify", false, "read every restored file back and check it")
 	f.BoolVarP(&o.dryRun, "dry-run", "n", false, "write nothing; report what would be restored (each path with -v)")
@@ -92,7 +114,11 @@ func (a *app) runRestore(ctx context.Context, ref string, o restoreOptions) erro
 	if err != nil {
 		return err
 	}
-	r, snap, done, err := a.openSnapshot(ctx, ref, &o.filter)
+	include, sel, err := o.selection()
+	if err != nil {
+		return err
+	}
+	r, snap, done, err := a.openSnapshotAt(ctx, ref, &o.filter)
 	if err != nil {
 		if ctx.Err() != nil {
 			return restoreInterrupted(nil, err)
@@ -110,7 +136,8 @@ func (a *app) runRestore(ctx context.Context, ref string, o restoreOptions) erro
 	plan := a.newPlanPrinter(p, o)
 	res, err := restorer.Restore(ctx, r, snap.Snapshot, restorer.Options{
 		Target:    target,
-		Include:   o.include,
+		Include:   include,
+		Select:    sel,
 		Overwrite: mode,
 		Verify:    o.verify,
 		DryRun:    o.dryRun,
@@ -137,6 +164,34 @@ func (a *app) runRestore(ctx context.Context, ref string, o restoreOptions) erro
 		return restoreInterrupted(res, err)
 	}
 	return err
+}
+
+// selection turns --include, --iinclude, --exclude and --iexclude into
+// the restorer's options. Includes that are all plain absolute paths,
+// with no other pattern, stay exact paths (Options.Include): each must
+// exist, and --delete works below them. Anything else becomes a pattern
+// filter with the matcher backups use (exclude.Selector).
+func (o restoreOptions) selection() ([]string, func(string, bool) (bool, bool), error) {
+	plain := func(p string) bool { return strings.HasPrefix(p, "/") && !strings.ContainsAny(p, `*?[\`) }
+	if len(o.iinclude)+len(o.exclude)+len(o.iexclude) == 0 && !slices.ContainsFunc(o.include, func(p string) bool { return !plain(p) }) {
+		return o.include, nil, nil
+	}
+	if o.delete {
+		return nil, nil, errors.New("restore --delete works with --include paths only, not with patterns or --exclude: restore with the patterns first, or give plain paths (/home/alice)")
+	}
+	var inc, exc *exclude.Matcher
+	var err error
+	if len(o.include)+len(o.iinclude) > 0 {
+		if inc, err = exclude.New(exclude.Options{Patterns: o.include, IPatterns: o.iinclude}); err != nil {
+			return nil, nil, fmt.Errorf("restore --include: %w", err)
+		}
+	}
+	if len(o.exclude)+len(o.iexclude) > 0 {
+		if exc, err = exclude.New(exclude.Options{Patterns: o.exclude, IPatterns: o.iexclude}); err != nil {
+			return nil, nil, fmt.Errorf("restore --exclude: %w", err)
+		}
+	}
+	return nil, exclude.Selector(inc, exc), nil
 }
 
 // restoreInterrupted is restore's own account of an interruption.
@@ -214,28 +269,4 @@ func (s restoreSummary) print(w io.Writer) {
 		fmt.Fprintf(w, "; deleted %d entries the snapshot does not hold", s.Deleted)
 	}
 	fmt.Fprintln(w)
-}
-
-func newDumpCommand(a *app) *cobra.Command {
-	var f snapshotFilter
-	cmd := &cobra.Command{
-		Use:   "dump SNAPSHOT FILE",
-		Short: "Write the content of one file of a snapshot to stdout",
-		Long: `Write the content of FILE, a path in the snapshot (see cairn ls), to
-standard output. SNAPSHOT is an ID, a unique prefix, or "latest".`,
-		Example: `  cairn dump latest /home/alice/notes.txt | less
-  cairn dump 3f2a91c0 /etc/fstab > fstab.old`,
-		Args: cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			r, snap, done, err := a.openSnapshot(ctx, args[0], &f)
-			if err != nil {
-				return err
-			}
-			defer done()
-			return restorer.Dump(ctx, r, snap.Snapshot, args[1], a.stdout)
-		},
-	}
-	f.addFlags(cmd.Flags())
-	return cmd
 }

@@ -79,7 +79,12 @@ func (pp *planPrinter) planned(pl restorer.Planned) {
 
 // printDryRun is the summary of restore --dry-run.
 func (s restoreSummary) printDryRun(w io.Writer) {
-	fmt.Fprintf(w, "Dry run: would restore %d files, %d directories, %s into %s", s.Files, s.Dirs, formatBytes(s.Bytes), s.Target)
+	// Counted as a restore counts them (restoreSummary.print).
+	fmt.Fprintf(w, "Dry run: would restore %d files", s.Files-s.Special)
+	if s.Special > 0 {
+		fmt.Fprintf(w, ", %d symlinks and special files", s.Special)
+	}
+	fmt.Fprintf(w, ", %d directories, %s into %s", s.Dirs, formatBytes(s.Bytes), s.Target)
 	if s.Skipped > 0 {
 		fmt.Fprintf(w, "; would skip %d existing entries (%s)", s.Skipped, formatBytes(s.SkippedBytes))
 	}

@@ -280,3 +280,73 @@ func TestCaseInsensitivePatterns(t *testing.T) {
 		t.Error("an empty case-insensitive pattern was accepted")
 	}
 }
+
+func TestMayMatchBelow(t *testing.T) {
+	tests := []struct {
+		patterns, ipatterns []string
+		dir                 string
+		want                bool
+	}{
+		{[]string{"/home/alice/docs"}, nil, "/", true},
+		{[]string{"/home/alice/docs"}, nil, "/home", true},
+		{[]string{"/home/alice/docs"}, nil, "/home/alice/docs", true}, // matched itself
+		{[]string{"/home/alice/docs"}, nil, "/home/alice/docs/x", true},
+		{[]string{"/home/alice/docs"}, nil, "/home/bob", false},
+		{[]string{"/home/alice/docs"}, nil, "/etc", false},
+		{[]string{"/home/*/docs"}, nil, "/home/bob", true},
+		{[]string{"/home/*/docs"}, nil, "/home/bob/music", false},
+		{[]string{"*.txt"}, nil, "/any/where", true}, // floating
+		{[]string{"/srv/**/*.log"}, nil, "/srv/a/b", true},
+		{[]string{"/srv/**/*.log"}, nil, "/var", false},
+		{[]string{"!/etc"}, nil, "/etc", false}, // negations never match
+		{nil, []string{"/HOME/Alice"}, "/home/alice", true},
+		{nil, []string{"/HOME/Alice"}, "/home/bob", false},
+		{[]string{"/HOME/Alice"}, nil, "/home/alice", false},
+		{nil, nil, "/", false},
+	}
+	for _, tc := range tests {
+		m, err := New(Options{Patterns: tc.patterns, IPatterns: tc.ipatterns})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.MayMatchBelow(tc.dir); got != tc.want {
+			t.Errorf("%q %q below %s: %v, want %v", tc.patterns, tc.ipatterns, tc.dir, got, tc.want)
+		}
+	}
+}
+
+func TestSelector(t *testing.T) {
+	inc, err := New(Options{Patterns: []string{"*.txt", "/srv/www"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exc, err := New(Options{Patterns: []string{"/srv/www/cache", "tmp/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct{ selected, descend bool }
+	for _, tc := range []struct {
+		inc, exc *Matcher
+		path     string
+		isDir    bool
+		want     result
+	}{
+		{nil, nil, "/a", true, result{true, true}},
+		{nil, nil, "/a/f", false, result{true, false}},
+		{nil, exc, "/p/tmp", true, result{false, false}},
+		{nil, exc, "/p/tmp", false, result{true, false}}, // tmp/ is for directories
+		{inc, nil, "/a/b", true, result{false, true}},    // *.txt may be below
+		{inc, nil, "/a/b/x.txt", false, result{true, false}},
+		{inc, nil, "/a/b/x.pdf", false, result{false, false}},
+		{inc, nil, "/srv/www", true, result{true, true}},
+		{inc, nil, "/srv/www/index.html", false, result{true, false}},
+		{inc, exc, "/srv/www/cache", true, result{false, false}},
+		{inc, exc, "/srv/www/cache/x.txt", false, result{false, false}},
+		{inc, exc, "/srv/www/logo.png", false, result{true, false}},
+	} {
+		s, d := Selector(tc.inc, tc.exc)(tc.path, tc.isDir)
+		if (result{s, d}) != tc.want {
+			t.Errorf("%s (dir %v): %v %v, want %+v", tc.path, tc.isDir, s, d, tc.want)
+		}
+	}
+}

@@ -169,6 +169,37 @@ func (m *Matcher) MatchPath(path string, isDir bool) bool {
 	return false
 }
 
+// MayMatchBelow reports whether MatchPath could be true for some path
+// below the directory dir: restore --include enters only such directories.
+// It errs towards true: a "**" or the end of a pattern reached on the way
+// (dir itself or a parent matched) says yes, only a component that a
+// pattern's component does not match says no. Negating patterns are not
+// consulted, as they never make a path match.
+func (m *Matcher) MayMatchBelow(dir string) bool {
+	comps := splitPath(dir)
+	var lower []string
+	for i := range m.patterns {
+		p := &m.patterns[i]
+		if p.negate {
+			continue
+		}
+		c := comps
+		if p.fold {
+			if lower == nil {
+				lower = make([]string, len(comps))
+				for k, comp := range comps {
+					lower[k] = strings.ToLower(comp)
+				}
+			}
+			c = lower
+		}
+		if mayMatchPrefix(p.segments, c) {
+			return true
+		}
+	}
+	return false
+}
+
 // decide applies the patterns to one path, last match winning; lower is
 // the path in lower case, for the patterns that ignore case.
 func (m *Matcher) decide(comps, lower []string, isDir bool) bool {

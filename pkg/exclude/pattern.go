@@ -99,6 +99,21 @@ func matchSegments(pat, comps []string) bool {
 	return len(comps) == 0
 }
 
+// mayMatchPrefix reports whether pattern components could match a path
+// that starts with comps (MayMatchBelow).
+func mayMatchPrefix(pat, comps []string) bool {
+	for len(pat) > 0 && len(comps) > 0 {
+		if pat[0] == "**" {
+			return true
+		}
+		if ok, _ := path.Match(pat[0], comps[0]); !ok {
+			return false
+		}
+		pat, comps = pat[1:], comps[1:]
+	}
+	return true
+}
+
 // splitPath turns an OS path into its components, dropping empty and "."
 // components.
 func splitPath(p string) []string {

@@ -1,6 +1,6 @@
 // Package restorer restores snapshots to disk (Restore), streams one file
-// (Dump), and reads whole snapshots back without writing them (Verify, the
-// restore drill).
+// (Dump) or a directory as a tar or zip archive (DumpPath), and reads whole
+// snapshots back without writing them (Verify, the restore drill).
 //
 // The restorer keeps backend requests few and large: every pack is read
 // through repo.LoadPackBlobs (the one pack-reading path, shared with check

@@ -78,7 +78,7 @@ func (rs *restorer) dryRun(ctx context.Context, includes []include) error {
 	seen := map[string]bool{} // ancestors already planned, and whether new
 	for _, inc := range includes {
 		if inc.path == "/" {
-			return rs.dryRunDir(ctx, nil, inc.node.Subtree, fresh)
+			return rs.dryRunDir(ctx, nil, inc.node.Subtree, madeDir(fresh))
 		}
 		dir, dirFresh := "", fresh
 		for i := range inc.ancestors {
@@ -96,7 +96,7 @@ func (rs *restorer) dryRun(ctx context.Context, includes []include) error {
 		}
 		f, descend := rs.dryRunNode(ctx, inc.path, &inc.node, dirFresh)
 		if descend && inc.node.Type == snapshot.NodeDir {
-			if err := rs.dryRunDir(ctx, []byte(inc.path), inc.node.Subtree, f); err != nil {
+			if err := rs.dryRunDir(ctx, []byte(inc.path), inc.node.Subtree, madeDir(f)); err != nil {
 				return err
 			}
 		}
@@ -105,25 +105,43 @@ func (rs *restorer) dryRun(ctx context.Context, includes []include) error {
 }
 
 // dryRunDir plans the entries of the directory at snapshot path dir and,
-// depth first, of its subdirectories. One directory's entries are held at
-// a time per level.
-func (rs *restorer) dryRunDir(ctx context.Context, dir []byte, subtree []crypto.ID, fresh bool) error {
+// depth first, of its subdirectories, filtered by Options.Select as walk
+// filters them. One directory's entries are held at a time per level.
+func (rs *restorer) dryRunDir(ctx context.Context, dir []byte, subtree []crypto.ID, parent *lazyDir) error {
 	children, err := rs.listChildren(ctx, subtree)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	if rs.opts.Delete && !fresh {
+	if rs.opts.Delete && !parent.fresh { // (Delete excludes Select: parent is made)
 		rs.listExtras(dir, children)
+	}
+	mk := func(p []byte, n *snapshot.Node, parentFresh bool) (bool, bool, error) {
+		f, descend := rs.dryRunNode(ctx, string(p), n, parentFresh)
+		return f, descend, nil
 	}
 	for i := range children {
 		n := &children[i]
 		p := append(append(append([]byte(nil), dir...), '/'), n.Name...)
-		f, descend := rs.dryRunNode(ctx, string(p), n, fresh)
+		isDir := n.Type == snapshot.NodeDir
+		sel, descendSel := rs.selected(p, isDir)
+		if !sel {
+			if isDir && descendSel { // passed over: planned if something below is
+				if err := rs.dryRunDir(ctx, p, n.Subtree, parent.passOver(p, n)); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		parentFresh, ok, _ := parent.make(mk)
+		if !ok {
+			continue
+		}
+		f, descend := rs.dryRunNode(ctx, string(p), n, parentFresh)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if descend && n.Type == snapshot.NodeDir {
-			if err := rs.dryRunDir(ctx, p, n.Subtree, f); err != nil {
+		if descend && descendSel && isDir {
+			if err := rs.dryRunDir(ctx, p, n.Subtree, madeDir(f)); err != nil {
 				return err
 			}
 		}
@@ -184,6 +202,9 @@ func (rs *restorer) dryRunNode(ctx context.Context, snapPath string, n *snapshot
 		rs.skippedBytes.Add(n.Size)
 	default:
 		rs.files.Add(1)
+		if n.Type != snapshot.NodeFile { // counted as restoreNode counts them
+			rs.special.Add(1)
+		}
 		if n.Type == snapshot.NodeFile && !rs.dryRunLinked(n) {
 			rs.progress.bytes.Add(n.Size)
 		}

@@ -24,8 +24,18 @@ func Dump(ctx context.Context, r Repo, snap *snapshot.Snapshot, path string, w i
 		return fmt.Errorf("dump: %w", err)
 	}
 	if n.Type != snapshot.NodeFile {
-		return fmt.Errorf("dump %s: it is a %s; dump writes the content of one file (restore a directory with cairn restore --include)", path, n.Type)
+		return fmt.Errorf("dump %s: it is a %s; dump writes the content of one file or an archive of a directory", path, n.Type)
 	}
+	return writeContent(ctx, r, n, path, w)
+}
+
+// writeContent writes the content of the file node n (at snapshot path
+// name, for messages) to w: its blobs one by one, with a few loaded ahead in
+// parallel, in order as they arrive. Every blob is checked as it is loaded
+// (LoadBlob), and the content must come to exactly n.Size bytes: nothing
+// more is written, and an error says when there was less, so the caller
+// (Dump, DumpArchive) never passes on a silently short file.
+func writeContent(ctx context.Context, r Repo, n *snapshot.Node, name string, w io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -70,10 +80,13 @@ func Dump(ctx context.Context, r Repo, snap *snapshot.Snapshot, path string, w i
 			return ctx.Err()
 		}
 		if res.err != nil {
-			return fmt.Errorf("dump %s: blob %d of %d: %w", path, i+1, len(n.Content), res.err)
+			return fmt.Errorf("dump %s: blob %d of %d: %w", name, i+1, len(n.Content), res.err)
+		}
+		if written+uint64(len(res.data)) > n.Size {
+			return fmt.Errorf("dump %s: content is longer than the %d bytes the snapshot says: the snapshot is inconsistent", name, n.Size)
 		}
 		if _, err := w.Write(res.data); err != nil {
-			return fmt.Errorf("dump %s: %w", path, err)
+			return fmt.Errorf("dump %s: %w", name, err)
 		}
 		written += uint64(len(res.data))
 	}
@@ -81,7 +94,7 @@ func Dump(ctx context.Context, r Repo, snap *snapshot.Snapshot, path string, w i
 		return err
 	}
 	if written != n.Size {
-		return fmt.Errorf("dump %s: content is %d bytes, the snapshot says %d: the snapshot is inconsistent", path, written, n.Size)
+		return fmt.Errorf("dump %s: content is %d bytes, the snapshot says %d: the snapshot is inconsistent", name, written, n.Size)
 	}
 	return nil
 }

@@ -48,6 +48,14 @@ type Options struct {
 	// subtrees; empty means everything. Their parent directories are
 	// restored too, with their metadata.
 	Include []string
+	// Select, when set, filters the entries below the Include paths by
+	// their snapshot path ("/home/a/x"): restore says whether the entry
+	// is restored, descend (for a directory) whether its entries are
+	// looked at. A directory not restored but descended into is restored,
+	// with its metadata, only once something below it is (select.go).
+	// Restore calls it from one goroutine. It cannot be combined with
+	// Delete.
+	Select func(path string, isDir bool) (restore, descend bool)
 	// Overwrite says what happens to entries that exist in the target
 	// (existing directories are always merged into). The default skips
 	// files already equal to the snapshot by size and mtime, so an
@@ -117,6 +125,9 @@ func Restore(ctx context.Context, r Repo, snap *snapshot.Snapshot, opts Options)
 func restore(ctx context.Context, r Repo, snap *snapshot.Snapshot, opts Options, tune func(*restorer)) (*Result, error) {
 	if opts.Target == "" {
 		return nil, errors.New("restore: no target directory given")
+	}
+	if opts.Delete && opts.Select != nil {
+		return nil, errors.New("restore: --delete cannot be combined with --exclude or --include patterns; include plain paths (/home/alice) or leave out --delete")
 	}
 	if opts.Connections <= 0 {
 		opts.Connections = max(r.Connections(), 1)

@@ -2,6 +2,7 @@ package restorer
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -195,10 +196,13 @@ func (rs *restorer) restoreTrees(ctx context.Context, snap *snapshot.Snapshot, i
 // exist yet; a stack of such flags follows the depth-first walk.
 func (rs *restorer) walk(ctx context.Context, subtree []crypto.ID, prefix []byte, fresh bool) error {
 	type frame struct {
-		path  []byte
-		fresh bool
+		path []byte
+		dir  *lazyDir
 	}
-	stack := []frame{{path: prefix, fresh: fresh}}
+	stack := []frame{{path: prefix, dir: madeDir(fresh)}}
+	mk := func(p []byte, n *snapshot.Node, parentFresh bool) (bool, bool, error) {
+		return rs.restoreNode(ctx, p, n, parentFresh)
+	}
 	return snapshot.Walk(ctx, rs.trees, subtree, func(rel []byte, n *snapshot.Node) error {
 		p := rel
 		if len(prefix) > 0 {
@@ -208,18 +212,41 @@ func (rs *restorer) walk(ctx context.Context, subtree []crypto.ID, prefix []byte
 		for len(stack) > 1 && !bytes.Equal(stack[len(stack)-1].path, parent) {
 			stack = stack[:len(stack)-1]
 		}
-		f, ok, err := rs.restoreNode(ctx, p, n, stack[len(stack)-1].fresh)
+		top := stack[len(stack)-1].dir
+		isDir := n.Type == snapshot.NodeDir
+		sel, descend := rs.selected(p, isDir)
+		if !sel {
+			if isDir && descend {
+				stack = append(stack, frame{path: p, dir: top.passOver(p, n)})
+				return nil
+			}
+			return skipIf(isDir)
+		}
+		parentFresh, ok, err := top.make(mk)
+		if err != nil || !ok {
+			return cmp.Or(err, skipIf(isDir))
+		}
+		f, ok, err := rs.restoreNode(ctx, p, n, parentFresh)
 		if err != nil {
 			return err
 		}
-		if n.Type == snapshot.NodeDir {
-			if !ok {
+		if isDir {
+			if !ok || !descend {
 				return snapshot.SkipDir
 			}
-			stack = append(stack, frame{path: p, fresh: f})
+			stack = append(stack, frame{path: p, dir: madeDir(f)})
 		}
 		return nil
 	})
+}
+
+// skipIf is what a walk callback returns to leave out a directory's
+// contents (SkipDir), or nothing else (nil).
+func skipIf(isDir bool) error {
+	if isDir {
+		return snapshot.SkipDir
+	}
+	return nil
 }
 
 // restoreNode creates one entry. For directories it reports whether the
