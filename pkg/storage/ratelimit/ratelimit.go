@@ -193,3 +193,11 @@ func (r *reader) Read(p []byte) (int, error) {
 }
 
 func (r *reader) Close() error { return r.body.Close() }
+
+// Remaining forwards the body's storage.Sized, or -1.
+func (r *reader) Remaining() int64 {
+	if s, ok := r.body.(storage.Sized); ok {
+		return s.Remaining()
+	}
+	return -1
+}
