@@ -71,9 +71,17 @@ func openFD(path string, flags int, perm uint32) (fd int, err error) {
 }
 
 // rename and link take two paths, each of which may be long.
+// rename is rename(2) without os.Rename's Lstat of the destination (which
+// only turns "a directory is in the way" into a different error): one
+// system call per restored file fewer.
 func rename(from, to string) error {
 	return at(from, func(f string) error {
-		return at(to, func(t string) error { return os.Rename(f, t) })
+		return at(to, func(t string) error {
+			if err := unix.Rename(f, t); err != nil {
+				return &os.LinkError{Op: "rename", Old: f, New: t, Err: err}
+			}
+			return nil
+		})
 	})
 }
 
