@@ -159,3 +159,16 @@ func RetryAfter(err error) time.Duration {
 	}
 	return 0
 }
+
+// Sleep waits for d, or until ctx is done (returning ctx.Err()): the wait
+// of the decorators that pace requests (retry, ratelimit).
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

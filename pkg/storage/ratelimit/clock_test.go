@@ -138,7 +138,7 @@ func blockingSleep(l *Limiter) <-chan struct{} {
 		case waiting <- struct{}{}:
 		default:
 		}
-		return sleepCtx(ctx, d)
+		return storage.Sleep(ctx, d)
 	}
 	return waiting
 }

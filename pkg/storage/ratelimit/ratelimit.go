@@ -42,7 +42,7 @@ func NewLimiter(bytesPerSec int64) *Limiter {
 		bucket: rate.NewLimiter(rate.Limit(bytesPerSec), int(burst)),
 		chunk:  int(burst),
 		now:    time.Now,
-		sleep:  sleepCtx,
+		sleep:  storage.Sleep,
 	}
 }
 
@@ -90,18 +90,6 @@ func (l *Limiter) wait(ctx context.Context, n int) error {
 		n -= c
 	}
 	return nil
-}
-
-// sleepCtx sleeps for d, or until ctx is done.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 var (

@@ -90,7 +90,7 @@ func (p Policy) withDefaults() Policy {
 		p.StallTimeout = DefaultStallTimeout
 	}
 	if p.Sleep == nil {
-		p.Sleep = sleep
+		p.Sleep = storage.Sleep
 	}
 	if p.Rand == nil {
 		p.Rand = func(n time.Duration) time.Duration { return rand.N(n) }
@@ -139,16 +139,6 @@ func (p Policy) wait(ctx context.Context, op, name string, attempt int, err erro
 	return p.Sleep(ctx, d)
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
 
 // permanent reports errors that no retry can cure. They win over
 // ErrTransient should a backend wrap both.
