@@ -1,0 +1,60 @@
+package repo
+
+import (
+	"testing"
+
+	"github.com/cairn-backup/cairn/pkg/crypto"
+)
+
+// Open reads the remembered key file with the config (one round trip) and
+// does not read it again; a remembered key that is not this repository's
+// (another repository's, or removed) costs one failed read and changes
+// nothing; a damaged copy of the remembered key is read again the careful
+// way and reported as damage, not taken.
+func TestOpenPrefetchesTheRememberedKey(t *testing.T) {
+	store, r := newTestRepo(t, testInitOptions())
+	key := r.KeyID()
+
+	c := newCountingStore(store)
+	r2 := openTestRepo(t, c, OpenOptions{PreferKeys: []crypto.ID{key}})
+	if r2.KeyID() != key {
+		t.Fatalf("opened with key %s, want %s", r2.KeyID().Short(), key.Short())
+	}
+	if n := c.count("keys"); n != 1 {
+		t.Errorf("read key files %d times, want 1 (prefetched, not read again)", n)
+	}
+
+	c = newCountingStore(store)
+	other := crypto.Hash([]byte("another repository's key file"))
+	if r3 := openTestRepo(t, c, OpenOptions{PreferKeys: []crypto.ID{other, key}}); r3.KeyID() != key {
+		t.Fatalf("opened with key %s, want %s", r3.KeyID().Short(), key.Short())
+	}
+	if n := c.count("keys"); n != 2 {
+		t.Errorf("read key files %d times, want 2 (the stranger, then the listed one)", n)
+	}
+
+	// A second key file, damaged, remembered: Open falls back to the
+	// intact one and reports nothing worse than the damage.
+	second, err := r.AddKey(t.Context(), []byte("second"), crypto.TestKDF())
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := ObjectName(KindKey, second)
+	data, err := readLimited(t.Context(), store, name, maxKeyFileSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Delete(t.Context(), name); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Put(t.Context(), name, flipped(data, len(data)/2)); err != nil {
+		t.Fatal(err)
+	}
+	c = newCountingStore(store)
+	if r4 := openTestRepo(t, c, OpenOptions{PreferKeys: []crypto.ID{second}}); r4.KeyID() != key {
+		t.Fatalf("opened with key %s, want the intact %s", r4.KeyID().Short(), key.Short())
+	}
+	if n := c.count("keys"); n != 3 {
+		t.Errorf("read key files %d times, want 3 (damaged prefetch, its careful read, the intact one)", n)
+	}
+}
