@@ -139,7 +139,6 @@ func (p Policy) wait(ctx context.Context, op, name string, attempt int, err erro
 	return p.Sleep(ctx, d)
 }
 
-
 // permanent reports errors that no retry can cure. They win over
 // ErrTransient should a backend wrap both.
 func permanent(err error) bool {
