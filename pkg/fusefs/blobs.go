@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/cairn-backup/cairn/pkg/lru"
 	"github.com/cairn-backup/cairn/pkg/pack"
 )
 
@@ -27,7 +28,7 @@ type blobLoader interface {
 // them.
 type blobCache struct {
 	loader blobLoader
-	cache  *lru[crypto.ID, []byte]
+	cache  *lru.LRU[crypto.ID, []byte]
 
 	mu       sync.Mutex
 	inflight map[crypto.ID]*blobCall
@@ -46,7 +47,7 @@ type blobCall struct {
 }
 
 func newBlobCache(l blobLoader, budget int64) *blobCache {
-	return &blobCache{loader: l, cache: newLRU[crypto.ID, []byte](budget), inflight: map[crypto.ID]*blobCall{},
+	return &blobCache{loader: l, cache: lru.New[crypto.ID, []byte](budget), inflight: map[crypto.ID]*blobCall{},
 		prefetching: make(chan struct{}, maxPrefetch)}
 }
 
@@ -54,7 +55,7 @@ func newBlobCache(l blobLoader, budget int64) *blobCache {
 // must not modify it.
 func (c *blobCache) get(ctx context.Context, id crypto.ID) ([]byte, error) {
 	for {
-		if data, ok := c.cache.get(id); ok {
+		if data, ok := c.cache.Get(id); ok {
 			return data, nil
 		}
 		c.mu.Lock()
@@ -67,7 +68,7 @@ func (c *blobCache) get(ctx context.Context, id crypto.ID) ([]byte, error) {
 		if !loading {
 			call.data, call.err = c.loader.LoadBlob(ctx, pack.DataBlob, id)
 			if call.err == nil {
-				c.cache.add(id, call.data, int64(cap(call.data)))
+				c.cache.Add(id, call.data, int64(cap(call.data)))
 			}
 			c.mu.Lock()
 			delete(c.inflight, id)
@@ -104,7 +105,7 @@ func isCancel(err error) bool {
 // waiting for one round trip per blob. ctx is the mount's, not a
 // request's, since the load outlives the request that asked for it.
 func (c *blobCache) prefetch(ctx context.Context, id crypto.ID) {
-	if _, ok := c.cache.get(id); ok {
+	if _, ok := c.cache.Get(id); ok {
 		return
 	}
 	c.mu.Lock()

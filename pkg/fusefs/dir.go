@@ -11,6 +11,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/cairn-backup/cairn/pkg/lru"
 	"github.com/cairn-backup/cairn/pkg/pack"
 	"github.com/cairn-backup/cairn/pkg/snapshot"
 )
@@ -25,22 +26,22 @@ const TreeCacheSize = 32 << 20
 // run that can hold the name.
 type trees struct {
 	loader  snapshot.BlobLoader
-	decoded *lru[crypto.ID, []snapshot.Node]
-	last    *lru[crypto.ID, []byte]
+	decoded *lru.LRU[crypto.ID, []snapshot.Node]
+	last    *lru.LRU[crypto.ID, []byte]
 }
 
 func newTrees(l snapshot.BlobLoader, budget int64) *trees {
 	return &trees{
 		loader:  l,
-		decoded: newLRU[crypto.ID, []snapshot.Node](budget),
-		last:    newLRU[crypto.ID, []byte](budget / 8),
+		decoded: lru.New[crypto.ID, []snapshot.Node](budget),
+		last:    lru.New[crypto.ID, []byte](budget / 8),
 	}
 }
 
 // run returns the decoded entries of tree blob id. They are shared: callers
 // copy what they keep.
 func (t *trees) run(ctx context.Context, id crypto.ID, dir string) ([]snapshot.Node, error) {
-	if nodes, ok := t.decoded.get(id); ok {
+	if nodes, ok := t.decoded.Get(id); ok {
 		return nodes, nil
 	}
 	body, err := t.loader.LoadBlob(ctx, pack.TreeBlob, id)
@@ -51,10 +52,10 @@ func (t *trees) run(ctx context.Context, id crypto.ID, dir string) ([]snapshot.N
 	if err != nil {
 		return nil, fmt.Errorf("directory %q: tree %s: %w", dir, id.Short(), err)
 	}
-	t.decoded.add(id, nodes, int64(len(body))*2+int64(len(nodes))*int64(nodeOverhead))
+	t.decoded.Add(id, nodes, int64(len(body))*2+int64(len(nodes))*int64(nodeOverhead))
 	if len(nodes) > 0 {
 		name := nodes[len(nodes)-1].Name
-		t.last.add(id, name, int64(len(name))+64)
+		t.last.Add(id, name, int64(len(name))+64)
 	}
 	return nodes, nil
 }
@@ -114,7 +115,7 @@ func (d *dirNode) childPath(name string) string {
 // first run whose last name is not before name can hold it.
 func (d *dirNode) find(ctx context.Context, name []byte) (*snapshot.Node, error) {
 	for _, id := range d.node.Subtree {
-		if last, ok := d.fsys.trees.last.get(id); ok && bytes.Compare(name, last) > 0 {
+		if last, ok := d.fsys.trees.last.Get(id); ok && bytes.Compare(name, last) > 0 {
 			continue
 		}
 		nodes, err := d.fsys.trees.run(ctx, id, d.path)

@@ -56,8 +56,8 @@ func TestMountMillionEntries(t *testing.T) {
 			prev = name
 		}
 		n++
-		if n%100_000 == 0 && fsys.trees.decoded.size() > budget {
-			t.Fatalf("after %d entries the tree cache holds %d bytes, bound %d", n, fsys.trees.decoded.size(), budget)
+		if n%100_000 == 0 && fsys.trees.decoded.Size() > budget {
+			t.Fatalf("after %d entries the tree cache holds %d bytes, bound %d", n, fsys.trees.decoded.Size(), budget)
 		}
 	}
 	s.Close()

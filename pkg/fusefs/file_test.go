@@ -96,7 +96,7 @@ func TestMountReaderSmallCache(t *testing.T) {
 		blobs := newBlobCache(r, budget)
 		f := newFileReader("/f", n, blobs, indexLens(r))
 		readRandom(t, f, data, 50)
-		if got := blobs.cache.size(); got > budget || (budget > 1 && got == 0) {
+		if got := blobs.cache.Size(); got > budget || (budget > 1 && got == 0) {
 			t.Errorf("cache of %d bytes holds %d", budget, got)
 		}
 	}
@@ -243,7 +243,7 @@ func TestMountReaderPrefetch(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for j := 1; j <= readAhead; j++ {
 		for {
-			if _, ok := blobs.cache.get(n.Content[j]); ok {
+			if _, ok := blobs.cache.Get(n.Content[j]); ok {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -252,7 +252,7 @@ func TestMountReaderPrefetch(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	if _, ok := blobs.cache.get(n.Content[readAhead+1]); ok {
+	if _, ok := blobs.cache.Get(n.Content[readAhead+1]); ok {
 		t.Errorf("blob %d was loaded: more than readAhead (%d) blobs ahead", readAhead+1, readAhead)
 	}
 }

@@ -162,7 +162,12 @@ func TestMountTree(t *testing.T) {
 		}
 	}
 
-	// A second backup appears without remounting.
+	// A second backup appears without remounting. It is made in a later
+	// second than the first, so that its directory name has no ID suffix
+	// (two snapshots of one second are told apart by their IDs).
+	for !time.Now().Truncate(time.Second).After(snap.Time.Truncate(time.Second)) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	randomFile(t, filepath.Join(src, "new"), 9, 1000)
 	second := backupDir(t, r, src)
 	name := second.Time.Local().Format(timeName)
@@ -180,7 +185,6 @@ func TestMountTree(t *testing.T) {
 	if target, _ := os.Readlink(filepath.Join(mnt, "snapshots", "latest")); target != name {
 		t.Errorf("snapshots/latest -> %q, want %q", target, name)
 	}
-	_ = snap
 	if err := stop(); err != nil {
 		t.Fatalf("unmount: %v", err)
 	}

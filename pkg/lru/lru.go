@@ -1,14 +1,14 @@
-package fusefs
+package lru
 
 import (
 	"container/list"
 	"sync"
 )
 
-// lru is a cache bounded by the summed cost of its values (bytes for
+// LRU is a cache bounded by the summed cost of its values (bytes for
 // blobs, an estimate for decoded trees). It is safe for concurrent use.
 // A value costing more than the whole budget is not kept at all.
-type lru[K comparable, V any] struct {
+type LRU[K comparable, V any] struct {
 	mu     sync.Mutex
 	budget int64
 	used   int64
@@ -22,12 +22,13 @@ type lruItem[K comparable, V any] struct {
 	cost  int64
 }
 
-func newLRU[K comparable, V any](budget int64) *lru[K, V] {
-	return &lru[K, V]{budget: budget, order: list.New(), items: map[K]*list.Element{}}
+// New returns an empty cache that holds values costing budget in all.
+func New[K comparable, V any](budget int64) *LRU[K, V] {
+	return &LRU[K, V]{budget: budget, order: list.New(), items: map[K]*list.Element{}}
 }
 
-// get returns the value for key and marks it recently used.
-func (c *lru[K, V]) get(key K) (V, bool) {
+// Get returns the value for key and marks it recently used.
+func (c *LRU[K, V]) Get(key K) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.items[key]
@@ -39,9 +40,9 @@ func (c *lru[K, V]) get(key K) (V, bool) {
 	return el.Value.(*lruItem[K, V]).value, true
 }
 
-// add stores value under key, evicting the least recently used values
+// Add stores value under key, evicting the least recently used values
 // until the budget holds.
-func (c *lru[K, V]) add(key K, value V, cost int64) {
+func (c *LRU[K, V]) Add(key K, value V, cost int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.items[key]; ok {
@@ -63,8 +64,8 @@ func (c *lru[K, V]) add(key K, value V, cost int64) {
 	}
 }
 
-// size returns the summed cost of the values held.
-func (c *lru[K, V]) size() int64 {
+// Size returns the summed cost of the values held.
+func (c *LRU[K, V]) Size() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.used
