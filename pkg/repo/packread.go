@@ -30,6 +30,11 @@ type PackReadOptions struct {
 	// trustworthy only when LoadPackBlobs returns nil: the hash is known
 	// only at the end.
 	Copy io.Writer
+	// MaxGap, when positive, replaces PackGap as the largest run of
+	// unneeded bytes read through in one request; negative reads no gap.
+	// Restore sets a small one for a pack it fetches a second time, whose
+	// gaps hold the blobs it has already.
+	MaxGap int64
 	// MaxSize, with WholePack and when positive, bounds the bytes read: a
 	// pack longer than MaxSize, or an entry ending beyond it, gives an
 	// error wrapping ErrPackTooLarge, which is no damage (read its blobs
@@ -70,10 +75,17 @@ func (r *Repository) LoadPackBlobs(ctx context.Context, packID crypto.ID, entrie
 	if opts.WholePack {
 		return r.readWholePack(ctx, packID, es, opts, fn)
 	}
+	gap := int64(PackGap)
+	switch {
+	case opts.MaxGap > 0:
+		gap = opts.MaxGap
+	case opts.MaxGap < 0:
+		gap = 0
+	}
 	var buf []byte
 	for start := 0; start < len(es); {
 		end := start + 1
-		for end < len(es) && int64(es[end].Offset)-entryEnd(es[end-1]) <= PackGap {
+		for end < len(es) && int64(es[end].Offset)-entryEnd(es[end-1]) <= gap {
 			end++
 		}
 		var err error

@@ -57,6 +57,11 @@ type packPlan struct {
 	// handed to the download: from then on its blobs and their targets
 	// are read by the download workers and must not change.
 	sent bool
+	// revisit is set on a plan for a pack that an earlier, sent plan of
+	// the batch reads too: its blobs are served from the recently
+	// delivered ones where they still are, and the rest read without
+	// reading through gaps (which hold what the earlier plan read).
+	revisit bool
 	// lastUse is the batch's clock when the walk last needed the pack.
 	lastUse int
 }
@@ -210,7 +215,7 @@ func (b *batch) addFile(idx repo.IndexReader, f *fileState) error {
 		}
 		pp := b.byID[e.Pack]
 		if pp == nil || pp.sent {
-			pp = &packPlan{id: e.Pack}
+			pp = &packPlan{id: e.Pack, revisit: pp != nil}
 			b.byID[e.Pack] = pp
 			b.packs = append(b.packs, pp)
 			b.unsent = append(b.unsent, pp)

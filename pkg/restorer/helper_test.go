@@ -190,8 +190,9 @@ func (b *backuper) content(path string) ([]crypto.ID, bool, error) {
 // countingStore counts Gets per object name.
 type countingStore struct {
 	storage.Store
-	mu   sync.Mutex
-	gets map[string]int
+	mu    sync.Mutex
+	gets  map[string]int
+	bytes int64 // asked for by ranged Gets
 }
 
 func newCountingStore(inner storage.Store) *countingStore {
@@ -201,8 +202,20 @@ func newCountingStore(inner storage.Store) *countingStore {
 func (s *countingStore) Get(ctx context.Context, name string, offset, length int64) (io.ReadCloser, error) {
 	s.mu.Lock()
 	s.gets[name]++
+	if length > 0 {
+		s.bytes += length
+	}
 	s.mu.Unlock()
 	return s.Store.Get(ctx, name, offset, length)
+}
+
+// resetBytes returns the bytes ranged Gets asked for since the last call.
+func (s *countingStore) resetBytes() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.bytes
+	s.bytes = 0
+	return n
 }
 
 func (s *countingStore) reset() map[string]int {

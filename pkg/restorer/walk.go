@@ -17,6 +17,7 @@ import (
 	"github.com/cairn-backup/cairn/pkg/chunker"
 	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/fsmeta"
+	"github.com/cairn-backup/cairn/pkg/lru"
 	"github.com/cairn-backup/cairn/pkg/snapshot"
 )
 
@@ -24,6 +25,7 @@ import (
 type restorer struct {
 	repo     Repo
 	opts     Options
+	recent   *lru.LRU[crypto.ID, []byte] // small blobs delivered last (fetch.go)
 	target   string
 	asRoot   bool
 	trees    *treeLoader
@@ -390,7 +392,10 @@ const packIdle = 16
 // send hands a planned pack to the batch's download, starting it if needed.
 func (rs *restorer) send(ctx context.Context, pp *packPlan) error {
 	if rs.download == nil {
-		rs.download = startDownload(ctx, rs.repo, rs.opts.Connections, rs.writer)
+		if rs.recent == nil {
+			rs.recent = lru.New[crypto.ID, []byte](recentBudget)
+		}
+		rs.download = startDownload(ctx, rs.repo, rs.opts.Connections, rs.writer, rs.recent)
 	}
 	return rs.download.send(pp)
 }
