@@ -14,6 +14,7 @@ import (
 	"github.com/cairn-backup/cairn/pkg/storage"
 	"github.com/cairn-backup/cairn/pkg/storage/backends"
 	"github.com/cairn-backup/cairn/pkg/storage/ratelimit"
+	"github.com/cairn-backup/cairn/pkg/storage/s3"
 )
 
 // openStore opens the storage location of s, throttled to the process's
@@ -53,6 +54,15 @@ func (a *app) openNamedRepository(ctx context.Context, name string) (*repo.Repos
 // tune, if set, adjusts the open options. what names it in errors
 // ("repository", "source repository"). The returned function closes it.
 func (a *app) openWith(ctx context.Context, s *settings, what string, pw func() ([]byte, error), tune func(*repo.OpenOptions)) (*repo.Repository, func(), error) {
+	// The S3 region this location answered to before saves the probe
+	// that learns it (a round trip); a stale one is dropped below.
+	if base, err := state.DefaultBase(); err == nil && s.backend.Region == "" {
+		loc := base.Location(s.repoURL)
+		hinted := *s
+		hinted.backend.RegionHint = loc.Region()
+		hinted.backend.OnRegion = func(region string) { _ = loc.SetRegion(region) }
+		s = &hinted
+	}
 	store, release, err := openStore(ctx, s)
 	if err != nil {
 		if what != "repository" {
@@ -74,6 +84,20 @@ func (a *app) openWith(ctx context.Context, s *settings, what string, pw func() 
 		tune(&opts)
 	}
 	r, err := repo.Open(ctx, store, pass, opts)
+	if err != nil && s3.RegionFromError(err) != "" && s.backend.RegionHint != "" {
+		// The region remembered for the location is no longer right:
+		// forget it and open the way a first contact does.
+		release()
+		if base, berr := state.DefaultBase(); berr == nil {
+			_ = base.Location(s.repoURL).SetRegion("")
+		}
+		retry := *s
+		retry.backend.RegionHint = ""
+		if store, release, err = openStore(ctx, &retry); err != nil {
+			return nil, nil, err
+		}
+		r, err = repo.Open(ctx, store, pass, opts)
+	}
 	if err != nil {
 		release()
 		return nil, nil, fmt.Errorf("open %s %s: %w", what, s.location(), err)

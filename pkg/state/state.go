@@ -15,6 +15,9 @@ import (
 // repository last time.
 const lastKeyFile = "last-key"
 
+// regionFile holds the S3 region a location answered to last time.
+const regionFile = "region"
+
 // Base is the directory holding the state of every repository.
 type Base string
 
@@ -87,6 +90,24 @@ func (r *Repo) LastKey() (crypto.ID, bool) {
 	}
 	id, err := crypto.ParseID(strings.TrimSpace(string(b)))
 	return id, err == nil
+}
+
+// Region returns the S3 region recorded for a location (Base.Location),
+// or "".
+func (r *Repo) Region() string {
+	b, err := os.ReadFile(filepath.Join(r.dir, regionFile))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// SetRegion records the S3 region a location answered to.
+func (r *Repo) SetRegion(region string) error {
+	if r.Region() == region {
+		return nil
+	}
+	return r.write(regionFile, []byte(region+"\n"))
 }
 
 // SetLastKey records the key file that opened this repository.

@@ -30,6 +30,15 @@ type Options struct {
 	SessionToken string
 	// Region is the S3 region; empty lets the backend discover it.
 	Region string
+	// RegionHint, used when Region is empty and the endpoint names no
+	// region, is one this location answered to before (OnRegion): the
+	// store uses it without the probe that would learn it. A wrong hint
+	// shows as a wrong-region error (s3.RegionFromError) on the first
+	// request; open again without it.
+	RegionHint string
+	// OnRegion, when set, is told the region a probe settled on, to be
+	// given as RegionHint next time.
+	OnRegion func(region string)
 	// PathStyle is one of PathStyleAuto (also the meaning of ""),
 	// PathStylePath or PathStyleVirtual.
 	PathStyle string
@@ -100,6 +109,10 @@ func Open(ctx context.Context, rawURL string, opts Options) (storage.Store, erro
 		if region == "" {
 			region = InferRegion(loc.Endpoint)
 		}
+		probe := region == ""
+		if probe && opts.RegionHint != "" {
+			region, probe = opts.RegionHint, false
+		}
 		s, err := openS3(ctx, loc, opts, region)
 		if err != nil {
 			return nil, err
@@ -108,7 +121,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (storage.Store, erro
 		// policy for the backend.
 		policy := retry.Policy{RetryFor: opts.RetryFor, Notify: opts.OnRetry}
 		rs := retry.New(s, policy)
-		if region == "" {
+		if probe {
 			// Neither given nor stated by the endpoint: the client asks
 			// the server, and a key that may not ask (GetBucketLocation
 			// denied) gets us-east-1. A bucket elsewhere then answers
@@ -116,7 +129,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (storage.Store, erro
 			// retry policy like any request, so a throttling server is
 			// answered with patience, not with a second request at once.
 			err := rs.List(ctx, "config", func(storage.ObjectInfo) error { return errStopProbe })
+			settled := err == nil || errors.Is(err, errStopProbe) // the region answered
 			if found := s3.RegionFromError(err); found != "" {
+				settled = true
 				if opts.Warn != nil {
 					opts.Warn(fmt.Sprintf("the bucket is in region %s (the server said so); give --s3-region %s to save a request", found, found))
 				}
@@ -124,6 +139,11 @@ func Open(ctx context.Context, rawURL string, opts Options) (storage.Store, erro
 					return nil, err
 				}
 				rs = retry.New(s, policy)
+			}
+			if settled && opts.OnRegion != nil {
+				if found, err := s.BucketRegion(ctx); err == nil && found != "" {
+					opts.OnRegion(found)
+				}
 			}
 		}
 		return rs, nil

@@ -89,6 +89,16 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
+// BucketRegion returns the region requests are signed for: the configured
+// one, or the one the client looked up (cached after the first request,
+// so this sends none then).
+func (s *Store) BucketRegion(ctx context.Context) (string, error) {
+	if s.region != "" {
+		return s.region, nil
+	}
+	return s.client.GetBucketLocation(ctx, s.bucket)
+}
+
 // Connections returns the number of requests the Store runs at once;
 // callers size their worker pools from it.
 func (s *Store) Connections() int { return s.connections }
