@@ -23,23 +23,17 @@ type openFetch struct {
 	configErr error
 	names     []crypto.ID // of keys/
 	listErr   error
-	keys      map[crypto.ID]keyRead // prefetched key files
+	keys      map[crypto.ID]*crypto.KeyFile // prefetched, intact key files
 
 	forgottenDone chan struct{}
 	forgotten     []crypto.ID
 	forgottenErr  error
 }
 
-// keyRead is the outcome of reading one key file.
-type keyRead struct {
-	kf  *crypto.KeyFile
-	err error
-}
-
 // fetchForOpen starts the reads and returns when those a key derivation
 // needs are done; the forgotten/ listing may still run (awaitForgotten).
 func fetchForOpen(ctx context.Context, store storage.Store, opts OpenOptions) *openFetch {
-	f := &openFetch{keys: make(map[crypto.ID]keyRead), forgottenDone: make(chan struct{})}
+	f := &openFetch{keys: make(map[crypto.ID]*crypto.KeyFile), forgottenDone: make(chan struct{})}
 	go func() {
 		defer close(f.forgottenDone)
 		f.forgotten, f.forgottenErr = listObjects(ctx, store, KindForgotten)
@@ -60,7 +54,7 @@ func fetchForOpen(ctx context.Context, store storage.Store, opts OpenOptions) *o
 			}
 			if err == nil {
 				mu.Lock()
-				f.keys[id] = keyRead{kf, nil}
+				f.keys[id] = kf
 				mu.Unlock()
 			}
 		})

@@ -29,8 +29,8 @@ type LeaseRun struct {
 
 // leaseRuns lists and loads every lease and groups them by run. now is the
 // server time to judge liveness by: the modification time of lease object
-// self when it is listed (our own lease, just written; found reports it),
-// else the client's clock. Leases that cannot be read are left out (prune keeps its own,
+// self when it is listed (our own lease, just written; found reports it,
+// and it is not loaded, so its run is left out), else the client's clock. Leases that cannot be read are left out (prune keeps its own,
 // stricter, view of those).
 func (r *Repository) leaseRuns(ctx context.Context, self crypto.ID) (map[string]*LeaseRun, bool, error) {
 	var infos []storage.ObjectInfo
@@ -61,8 +61,11 @@ func (r *Repository) leaseRuns(ctx context.Context, self crypto.ID) (map[string]
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.opts.Connections)
 	for _, oi := range infos {
+		id, _ := parseName("leases/", oi.Name)
+		if id == self && !self.IsZero() {
+			continue // the caller's own run: only its server time is needed
+		}
 		g.Go(func() error {
-			id, _ := parseName("leases/", oi.Name)
 			rec, err := r.LoadLease(gctx, id)
 			if err != nil {
 				if gctx.Err() != nil {

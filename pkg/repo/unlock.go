@@ -137,17 +137,16 @@ func keyPriorities(names []crypto.ID, opts OpenOptions) (func(crypto.ID) int, er
 
 // readKeyFiles reads the key files names, sorting them into candidates
 // (intact) and out's damaged and unreadable lists.
-func readKeyFiles(ctx context.Context, store storage.Store, names []crypto.ID, have map[crypto.ID]keyRead, prio func(crypto.ID) int, out *keyOutcome) ([]keyCandidate, error) {
+func readKeyFiles(ctx context.Context, store storage.Store, names []crypto.ID, have map[crypto.ID]*crypto.KeyFile, prio func(crypto.ID) int, out *keyOutcome) ([]keyCandidate, error) {
 	cands := make([]*keyCandidate, len(names))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(keyReadConcurrency)
 	for i, id := range names {
 		g.Go(func() error {
-			read, ok := have[id]
-			if !ok {
-				read.kf, read.err = loadKeyFile(gctx, store, id)
+			kf, err := have[id], error(nil)
+			if kf == nil {
+				kf, err = loadKeyFile(gctx, store, id)
 			}
-			kf, err := read.kf, read.err
 			switch {
 			case err == nil:
 				cands[i] = &keyCandidate{id: id, kf: kf, priority: prio(id)}
