@@ -3,6 +3,7 @@ package prune
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"path"
 	"sync"
@@ -127,4 +128,52 @@ func (f *fixture) currentLease(t *testing.T, run string) (string, crypto.ID) {
 		t.Fatalf("run %s has %d leases", run, len(found))
 	}
 	return repo.ObjectName(repo.KindLease, found[0]), found[0]
+}
+
+// hidingLease lists a lease but answers every read of it with "not found",
+// as a server that hides it would.
+type hidingLease struct {
+	storage.Store
+	lease string
+}
+
+func (s hidingLease) Get(ctx context.Context, name string, off, n int64) (io.ReadCloser, error) {
+	if name == s.lease {
+		return nil, fmt.Errorf("hidden: %w", storage.ErrNotFound)
+	}
+	return s.Store.Get(ctx, name, off, n)
+}
+
+// TestHiddenLeaseStillBlocks: a lease that stays listed but can never be
+// read is not taken for a replaced one for ever; after listing again a few
+// times the sweep counts it as a young unreadable lease, which blocks the
+// marker, so the live backup's packs survive.
+func TestHiddenLeaseStillBlocks(t *testing.T) {
+	f := newFixture(t)
+	f.Backup(f.Repo, repotest.T0, map[string][]byte{"/old": repotest.Content(1, 5000)})
+	before := len(f.packIDs())
+	bk := f.Open()
+	ws, err := bk.BeginWrite(f.Ctx, "backup", repo.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{"/new": repotest.Content(2, 9000)}
+	tree := f.StoreFilesWith(ws.Saver(), files)
+	for len(f.packIDs()) < before+2 {
+		time.Sleep(time.Millisecond)
+	}
+	leaseName, _ := f.currentLease(t, ws.Run())
+	stats := mustPrune(t, f.on(hidingLease{Store: f.Store, lease: leaseName}).Repo, Options{})
+	if stats.PacksDeleted != 0 || stats.MarkersPending == 0 {
+		t.Fatalf("a hidden lease let the sweep go on: %+v", stats)
+	}
+	snapID, err := ws.Commit(f.Ctx, tree, func(ctx context.Context) (crypto.ID, error) {
+		return snapshot.Save(ctx, bk, &snapshot.Snapshot{Time: repotest.T0.Add(time.Hour), Host: "test", Paths: []string{"/"}, Tree: tree})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Files[snapID] = files
+	f.verifyAll()
+	f.checkOK()
 }
