@@ -1,15 +1,12 @@
 package main
 
 import (
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/cairn-backup/cairn/pkg/state"
+	"github.com/cairn-backup/cairn/pkg/storage/s3/s3test"
 )
 
 // A region remembered for an S3 location that has become wrong (the
@@ -19,27 +16,7 @@ import (
 // since the bucket is empty) instead of failing with a region error.
 func TestStaleRememberedRegion(t *testing.T) {
 	home := isolate(t)
-	var wrong atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := r.URL.Query()["location"]; ok {
-			w.WriteHeader(http.StatusForbidden)
-			_, _ = w.Write([]byte(`<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`))
-			return
-		}
-		if !strings.Contains(r.Header.Get("Authorization"), "/eu-central-1/s3/aws4_request") {
-			wrong.Add(1)
-			w.WriteHeader(http.StatusBadRequest)
-			_, _ = w.Write([]byte(`<Error><Code>AuthorizationHeaderMalformed</Code><Message>the region is wrong; expecting 'eu-central-1'</Message><Region>eu-central-1</Region></Error>`))
-			return
-		}
-		if r.Method == http.MethodGet && r.URL.Query().Get("list-type") == "" {
-			w.WriteHeader(http.StatusNotFound)
-			_, _ = w.Write([]byte(`<Error><Code>NoSuchKey</Code><Message>not found</Message></Error>`))
-			return
-		}
-		_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>bucket</Name><Prefix></Prefix><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated></ListBucketResult>`))
-	}))
-	defer srv.Close()
+	srv := s3test.NewRegionLocked(t, "eu-central-1")
 	url := "s3+http://" + srv.Listener.Addr().String() + "/bucket/repo"
 	base := state.Base(filepath.Join(home, ".local", "state", "cairn"))
 	if err := base.Location(url).SetRegion("eu-west-3"); err != nil {
@@ -52,7 +29,7 @@ func TestStaleRememberedRegion(t *testing.T) {
 	if r.code != exitNoRepository {
 		t.Fatalf("exit %d, stderr %q; want %d (no repository) after dropping the stale region", r.code, r.stderr, exitNoRepository)
 	}
-	if wrong.Load() == 0 {
+	if srv.Wrong.Load() == 0 {
 		t.Fatal("test setup: no request was signed for the stale region")
 	}
 	if got := base.Location(url).Region(); got != "eu-central-1" {

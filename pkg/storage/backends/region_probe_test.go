@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cairn-backup/cairn/pkg/storage"
+	"github.com/cairn-backup/cairn/pkg/storage/s3/s3test"
 )
 
 // TestRegionCorrectedFromError: a bucket outside us-east-1, behind a key
@@ -16,22 +17,7 @@ import (
 // region, works: the first wrong-region answer names the region, and the
 // store is opened again with it, once.
 func TestRegionCorrectedFromError(t *testing.T) {
-	var wrong atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := r.URL.Query()["location"]; ok {
-			w.WriteHeader(http.StatusForbidden)
-			_, _ = w.Write([]byte(`<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`))
-			return
-		}
-		if !strings.Contains(r.Header.Get("Authorization"), "/eu-central-1/s3/aws4_request") {
-			wrong.Add(1)
-			w.WriteHeader(http.StatusBadRequest)
-			_, _ = w.Write([]byte(`<Error><Code>AuthorizationHeaderMalformed</Code><Message>The authorization header is malformed; the region 'us-east-1' is wrong; expecting 'eu-central-1'</Message><Region>eu-central-1</Region></Error>`))
-			return
-		}
-		_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>bucket</Name><Prefix></Prefix><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated></ListBucketResult>`))
-	}))
-	defer srv.Close()
+	srv := s3test.NewRegionLocked(t, "eu-central-1")
 	var warned []string
 	var settled string
 	s, err := Open(context.Background(), "s3+http://"+srv.Listener.Addr().String()+"/bucket/repo", Options{
@@ -46,8 +32,8 @@ func TestRegionCorrectedFromError(t *testing.T) {
 	if err != nil {
 		t.Fatalf("list after the region was corrected: %v", err)
 	}
-	if wrong.Load() == 0 || len(warned) != 1 || !strings.Contains(warned[0], "eu-central-1") {
-		t.Fatalf("wrong-region answers %d, warnings %q: the correction did not happen as intended", wrong.Load(), warned)
+	if srv.Wrong.Load() == 0 || len(warned) != 1 || !strings.Contains(warned[0], "eu-central-1") {
+		t.Fatalf("wrong-region answers %d, warnings %q: the correction did not happen as intended", srv.Wrong.Load(), warned)
 	}
 	if settled != "eu-central-1" {
 		t.Errorf("OnRegion told %q, want eu-central-1", settled)
@@ -66,7 +52,7 @@ func TestRegionHintSkipsProbe(t *testing.T) {
 			probes.Add(1)
 		}
 		signedFor.Store(r.Header.Get("Authorization"))
-		_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>bucket</Name><Prefix></Prefix><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated></ListBucketResult>`))
+		_, _ = w.Write([]byte(s3test.EmptyListing))
 	}))
 	defer srv.Close()
 	s, err := Open(context.Background(), "s3+http://"+srv.Listener.Addr().String()+"/bucket/repo", Options{
