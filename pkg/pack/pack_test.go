@@ -200,6 +200,13 @@ func FuzzOpenBlob(f *testing.F) {
 		if err == nil && len(plain) > 1<<20 {
 			t.Fatalf("OpenBlob returned %d bytes above its limit", len(plain))
 		}
+		// The borrowing variant, with buffers a previous blob left dirty,
+		// must agree with OpenBlob on every input.
+		scratch, out := bytes.Repeat([]byte{0xee}, 64), bytes.Repeat([]byte{0xee}, 64)
+		borrowed, berr := OpenBlobBorrowed(keys, h, dec, bt, id, sealed, 1<<20, &scratch, &out)
+		if (err == nil) != (berr == nil) || string(borrowed) != string(plain) {
+			t.Fatalf("OpenBlob gave %q, %v; OpenBlobBorrowed %q, %v", plain, err, borrowed, berr)
+		}
 	})
 }
 

@@ -92,7 +92,9 @@ func (r *Repository) readRange(ctx context.Context, name string, offset, length 
 func (r *Repository) OpenBlob(t pack.BlobType, id crypto.ID, sealed []byte) ([]byte, error) {
 	hasher := r.hashers.Get().(*crypto.IDHasher)
 	defer r.hashers.Put(hasher)
-	plain, err := pack.OpenBlob(r.keys, hasher, r.dec, t, id, sealed, MaxBlobSize)
+	scratch := r.getBuf()
+	defer r.putBuf(scratch)
+	plain, err := pack.OpenBlobScratch(r.keys, hasher, r.dec, t, id, sealed, MaxBlobSize, scratch)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", err, ErrCorrupt)
 	}

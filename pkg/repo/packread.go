@@ -11,6 +11,7 @@ import (
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/index"
+	"github.com/cairn-backup/cairn/pkg/pack"
 )
 
 // PackGap is the largest run of unneeded bytes LoadPackBlobs reads through
@@ -208,14 +209,34 @@ func (c *byteCounter) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// deliver opens one sealed blob and hands it to fn.
+// deliver opens one sealed blob and hands it to fn. The plaintext is
+// borrowed (BlobFunc's contract: valid only during the call): it lies in
+// pooled buffers, so that a restore of gigabytes allocates, clears and
+// collects none per blob, and a stored (uncompressed) payload is handed
+// over where it was decrypted rather than copied.
 func (r *Repository) deliver(name string, e index.Entry, sealed []byte, fn BlobFunc) error {
-	plain, err := r.OpenBlob(e.Type, e.ID, sealed)
+	scratch, out := r.getBuf(), r.getBuf()
+	defer r.putBuf(scratch)
+	defer r.putBuf(out)
+	hasher := r.hashers.Get().(*crypto.IDHasher)
+	plain, err := pack.OpenBlobBorrowed(r.keys, hasher, r.dec, e.Type, e.ID, sealed, MaxBlobSize, scratch, out)
+	r.hashers.Put(hasher)
 	if err != nil {
-		return fn(e, nil, fmt.Errorf("%s: %s blob %s at offset %d: %w", name, e.Type, e.ID.Short(), e.Offset, err))
+		return fn(e, nil, fmt.Errorf("%s: %s blob %s at offset %d: %w: %w", name, e.Type, e.ID.Short(), e.Offset, err, ErrCorrupt))
 	}
 	return fn(e, plain, nil)
 }
+
+// getBuf and putBuf lend the buffers OpenBlob and deliver decrypt and
+// decompress into.
+func (r *Repository) getBuf() *[]byte {
+	if b, ok := r.scratch.Get().(*[]byte); ok {
+		return b
+	}
+	return new([]byte)
+}
+
+func (r *Repository) putBuf(b *[]byte) { r.scratch.Put(b) }
 
 // failEntries reports err for every entry.
 func failEntries(es []index.Entry, err error, fn BlobFunc) error {

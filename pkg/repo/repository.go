@@ -119,6 +119,7 @@ type Repository struct {
 	enc     *zstd.Encoder // nil when the config says no compression
 	dec     *zstd.Decoder
 	hashers sync.Pool // of *crypto.IDHasher, which is not concurrency-safe
+	scratch sync.Pool // of *[]byte: decrypted payloads on their way to plaintext (OpenBlob)
 
 	// now is the clock, leaseRefresh the lease rewrite interval
 	// (LeaseRefresh) and leaseLifetime the format's LeaseLifetime, fields

@@ -217,7 +217,7 @@ func recoverBlob(ctx context.Context, r Repo, bp *blobPlan, cause error, sink bl
 		var got []byte
 		err := r.LoadPackBlobs(ctx, e.Pack, []index.Entry{e}, repo.PackReadOptions{}, func(_ index.Entry, plain []byte, err error) error {
 			if err == nil {
-				got = plain
+				got = bytes.Clone(plain) // borrowed only during the call
 			}
 			return err
 		})

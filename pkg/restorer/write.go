@@ -1,6 +1,7 @@
 package restorer
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"io/fs"
@@ -102,7 +103,9 @@ func (w *writer) setPending(f *fileState, i int32, data []byte) {
 	if f.pending == nil {
 		f.pending = make(map[int32][]byte)
 	}
-	f.pending[i] = data
+	// data is borrowed from the pack reader (repo.BlobFunc); a blob that
+	// waits for its offset is kept in a copy.
+	f.pending[i] = bytes.Clone(data)
 }
 
 // place writes one blob occurrence of size bytes (data is nil for zero
