@@ -21,6 +21,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
@@ -36,6 +37,16 @@ func main() {
 			_ = f.Close()
 			os.Exit(code)
 		}
+	}
+	// CAIRN_MEMPROFILE=FILE writes an allocation profile at the end.
+	if path := os.Getenv("CAIRN_MEMPROFILE"); path != "" {
+		runtime.MemProfileRate = 64 << 10
+		code := runMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+		if f, err := os.Create(path); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(f, 0)
+			_ = f.Close()
+		}
+		os.Exit(code)
 	}
 	os.Exit(runMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

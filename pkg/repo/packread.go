@@ -83,7 +83,10 @@ func (r *Repository) LoadPackBlobs(ctx context.Context, packID crypto.ID, entrie
 	case opts.MaxGap < 0:
 		gap = 0
 	}
-	var buf []byte
+	pooled := r.getBuf()
+	defer r.putBuf(pooled)
+	buf := *pooled
+	defer func() { *pooled = buf }()
 	for start := 0; start < len(es); {
 		end := start + 1
 		for end < len(es) && int64(es[end].Offset)-entryEnd(es[end-1]) <= gap {
@@ -163,7 +166,10 @@ func (r *Repository) readWholePack(ctx context.Context, packID crypto.ID, es []i
 	}
 	counted := &byteCounter{r: rc}
 	s := &packStream{rc: io.TeeReader(counted, sink), pos: 0}
-	var buf []byte
+	pooled := r.getBuf()
+	defer r.putBuf(pooled)
+	buf := *pooled
+	defer func() { *pooled = buf }()
 	for i, e := range es {
 		sealed, err := s.read(e, &buf)
 		if err != nil {
@@ -228,15 +234,30 @@ func (r *Repository) deliver(name string, e index.Entry, sealed []byte, fn BlobF
 }
 
 // getBuf and putBuf lend the buffers OpenBlob and deliver decrypt and
-// decompress into.
+// decompress into, and the pack reads read into (three per reading
+// goroutine).
 func (r *Repository) getBuf() *[]byte {
-	if b, ok := r.scratch.Get().(*[]byte); ok {
+	select {
+	case b := <-r.bufs:
 		return b
+	default:
+		return new([]byte)
 	}
-	return new([]byte)
 }
 
-func (r *Repository) putBuf(b *[]byte) { r.scratch.Put(b) }
+// keptBuf is the largest buffer putBuf keeps: room for the largest chunk
+// (8 MiB) sealed; the rare larger tree blob gets a buffer of its own.
+const keptBuf = 9 << 20
+
+func (r *Repository) putBuf(b *[]byte) {
+	if cap(*b) > keptBuf {
+		return
+	}
+	select {
+	case r.bufs <- b:
+	default:
+	}
+}
 
 // failEntries reports err for every entry.
 func failEntries(es []index.Entry, err error, fn BlobFunc) error {

@@ -119,7 +119,10 @@ type Repository struct {
 	enc     *zstd.Encoder // nil when the config says no compression
 	dec     *zstd.Decoder
 	hashers sync.Pool // of *crypto.IDHasher, which is not concurrency-safe
-	scratch sync.Pool // of *[]byte: decrypted payloads on their way to plaintext (OpenBlob)
+	// bufs holds the buffers pack reads decrypt and decompress into
+	// (getBuf). A channel rather than a sync.Pool: a pool is emptied by
+	// every collection, and a restore collects often.
+	bufs chan *[]byte
 
 	// now is the clock, leaseRefresh the lease rewrite interval
 	// (LeaseRefresh) and leaseLifetime the format's LeaseLifetime, fields
@@ -270,6 +273,7 @@ func newRepository(store storage.Store, cfg Config, mk crypto.MasterKey, keys *c
 	r := &Repository{store: store, cfg: cfg, keys: keys, master: mk, opts: opts, idx: index.NewSet(), views: make(map[crypto.ID]*index.View),
 		now: utcNow, leaseRefresh: LeaseRefresh, leaseLifetime: LeaseLifetime}
 	r.hashers.New = func() any { return keys.NewIDHasher() }
+	r.bufs = make(chan *[]byte, 3*opts.Connections)
 	r.dec = newDecoder(runtime.GOMAXPROCS(0))
 	if cfg.Compression == compressionZstd {
 		// No frame checksum: every payload is already authenticated. A

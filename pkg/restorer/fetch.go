@@ -12,7 +12,6 @@ import (
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/index"
-	"github.com/cairn-backup/cairn/pkg/lru"
 	"github.com/cairn-backup/cairn/pkg/pack"
 	"github.com/cairn-backup/cairn/pkg/repo"
 )
@@ -60,7 +59,7 @@ type download struct {
 // takes its blobs from there when it can (duplicate files far apart in a
 // snapshot need a blob again after its pack was fetched) and adds what it
 // delivers.
-func startDownload(ctx context.Context, r Repo, connections int, sink blobSink, recent *lru.LRU[crypto.ID, []byte]) *download {
+func startDownload(ctx context.Context, r Repo, connections int, sink blobSink, recent *recentBlobs) *download {
 	ctx, cancel := context.WithCancel(ctx)
 	d := &download{ctx: ctx, cancel: cancel, packs: make(chan *packPlan), done: make(chan struct{})}
 	go func() {
@@ -158,14 +157,14 @@ func (d *download) abort() {
 // fetchPack reads the needed blobs of one pack through repo.LoadPackBlobs
 // (as few ranged requests as the gaps allow, usually one). A blob that
 // fails there is tried at its other locations.
-func fetchPack(ctx context.Context, r Repo, pp *packPlan, sink blobSink, recent *lru.LRU[crypto.ID, []byte]) error {
+func fetchPack(ctx context.Context, r Repo, pp *packPlan, sink blobSink, recent *recentBlobs) error {
 	entries := make([]index.Entry, 0, len(pp.blobs))
 	byID := make(map[crypto.ID]*blobPlan, len(pp.blobs))
 	for _, bp := range pp.blobs {
 		if recent != nil {
 			// A blob's plaintext is its ID's by definition (LoadPackBlobs
 			// checked it), wherever it was read.
-			if plain, ok := recent.Get(bp.id); ok {
+			if plain, ok := recent.get(bp.id); ok {
 				deliver(pp.id, bp, plain, sink)
 				continue
 			}
@@ -187,19 +186,17 @@ func fetchPack(ctx context.Context, r Repo, pp *packPlan, sink blobSink, recent 
 			return ctx.Err()
 		}
 		deliver(pp.id, bp, plain, sink)
-		if recent != nil && len(plain) <= maxRecentBlob {
-			recent.Add(e.ID, bytes.Clone(plain), int64(len(plain))+recentOverhead)
+		if recent != nil {
+			recent.add(e.ID, plain)
 		}
 		return nil
 	})
 }
 
-// Restore keeps the small blobs it delivered last, up to recentBudget
-// bytes, for plans that need them again (see startDownload).
+// Restore keeps the small blobs it delivered last, recentBudget bytes of
+// them, for plans that need them again (see startDownload).
 const (
-	recentBudget   = 32 << 20
-	maxRecentBlob  = 1 << 20
-	recentOverhead = 128 // map and list entry
+	recentBudget = 32 << 20
 	// revisitGap is the gap read through for a pack fetched again: about
 	// a round trip's worth of bytes on a slow link, not PackGap's 4 MiB.
 	revisitGap = 64 << 10

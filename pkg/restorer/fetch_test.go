@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
-	"github.com/cairn-backup/cairn/pkg/lru"
 	"github.com/cairn-backup/cairn/pkg/pack"
 	"github.com/cairn-backup/cairn/pkg/repo"
 	"github.com/cairn-backup/cairn/pkg/snapshot"
@@ -143,7 +142,7 @@ func TestFetchPackRecentBlobs(t *testing.T) {
 		}
 		return pp
 	}
-	recent := lru.New[crypto.ID, []byte](recentBudget)
+	recent := newRecentBlobs(recentBudget)
 	content := node.Content
 	first := []crypto.ID{content[0], content[1]}
 	sink := &collectSink{got: map[crypto.ID][]byte{}}

@@ -17,7 +17,6 @@ import (
 	"github.com/cairn-backup/cairn/pkg/chunker"
 	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/fsmeta"
-	"github.com/cairn-backup/cairn/pkg/lru"
 	"github.com/cairn-backup/cairn/pkg/snapshot"
 )
 
@@ -25,7 +24,7 @@ import (
 type restorer struct {
 	repo     Repo
 	opts     Options
-	recent   *lru.LRU[crypto.ID, []byte] // small blobs delivered last (fetch.go)
+	recent   *recentBlobs // small blobs delivered last (fetch.go)
 	target   string
 	asRoot   bool
 	trees    *treeLoader
@@ -393,7 +392,7 @@ const packIdle = 16
 func (rs *restorer) send(ctx context.Context, pp *packPlan) error {
 	if rs.download == nil {
 		if rs.recent == nil {
-			rs.recent = lru.New[crypto.ID, []byte](recentBudget)
+			rs.recent = newRecentBlobs(recentBudget)
 		}
 		rs.download = startDownload(ctx, rs.repo, rs.opts.Connections, rs.writer, rs.recent)
 	}
