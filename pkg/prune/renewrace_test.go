@@ -54,21 +54,7 @@ func (s *renewDuringLoad) markerExists(ctx context.Context) bool {
 // snapshot it then wrote. The sweep must list again and find the run.
 func TestLeaseRenewedWhileListedStillBlocks(t *testing.T) {
 	f := newFixture(t)
-	f.Backup(f.Repo, repotest.T0, map[string][]byte{"/old": repotest.Content(1, 5000)})
-
-	before := len(f.packIDs())
-	bk := f.Open()
-	ws, err := bk.BeginWrite(f.Ctx, "backup", repo.WriteOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string][]byte{"/new": repotest.Content(2, 9000)}
-	tree := f.StoreFilesWith(ws.Saver(), files)
-	// Its full packs upload in the background; the last ones wait for
-	// Commit's flush.
-	for len(f.packIDs()) < before+2 {
-		time.Sleep(time.Millisecond)
-	}
+	bk, ws, tree, files := f.liveBackup(t)
 	// A first prune condemns the backup's packs (nothing references them
 	// yet) and waits for the backup.
 	if stats := mustPrune(t, f.Open(), Options{}); stats.Markers != 1 || stats.MarkersPending != 1 {
@@ -150,18 +136,7 @@ func (s hidingLease) Get(ctx context.Context, name string, off, n int64) (io.Rea
 // marker, so the live backup's packs survive.
 func TestHiddenLeaseStillBlocks(t *testing.T) {
 	f := newFixture(t)
-	f.Backup(f.Repo, repotest.T0, map[string][]byte{"/old": repotest.Content(1, 5000)})
-	before := len(f.packIDs())
-	bk := f.Open()
-	ws, err := bk.BeginWrite(f.Ctx, "backup", repo.WriteOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string][]byte{"/new": repotest.Content(2, 9000)}
-	tree := f.StoreFilesWith(ws.Saver(), files)
-	for len(f.packIDs()) < before+2 {
-		time.Sleep(time.Millisecond)
-	}
+	bk, ws, tree, files := f.liveBackup(t)
 	leaseName, _ := f.currentLease(t, ws.Run())
 	stats := mustPrune(t, f.on(hidingLease{Store: f.Store, lease: leaseName}).Repo, Options{})
 	if stats.PacksDeleted != 0 || stats.MarkersPending == 0 {
@@ -176,4 +151,26 @@ func TestHiddenLeaseStillBlocks(t *testing.T) {
 	f.Files[snapID] = files
 	f.verifyAll()
 	f.checkOK()
+}
+
+// liveBackup makes a first snapshot, then starts a second backup (through
+// its own handle bk) that has stored its files and uploaded at least two
+// packs but not committed: the run a sweep must wait for.
+func (f *fixture) liveBackup(t *testing.T) (bk *repo.Repository, ws *repo.WriteSession, tree []crypto.ID, files map[string][]byte) {
+	t.Helper()
+	f.Backup(f.Repo, repotest.T0, map[string][]byte{"/old": repotest.Content(1, 5000)})
+	before := len(f.packIDs())
+	bk = f.Open()
+	ws, err := bk.BeginWrite(f.Ctx, "backup", repo.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = map[string][]byte{"/new": repotest.Content(2, 9000)}
+	tree = f.StoreFilesWith(ws.Saver(), files)
+	// Its full packs upload in the background; the last ones wait for
+	// Commit's flush.
+	for len(f.packIDs()) < before+2 {
+		time.Sleep(time.Millisecond)
+	}
+	return bk, ws, tree, files
 }

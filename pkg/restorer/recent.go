@@ -89,10 +89,3 @@ func (c *recentBlobs) get(id crypto.ID) ([]byte, bool) {
 	pos := s.at % size
 	return append([]byte(nil), c.ring[pos:pos+int64(s.n)]...), true
 }
-
-// len is the number of blobs held.
-func (c *recentBlobs) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.spans)
-}

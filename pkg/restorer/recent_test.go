@@ -42,8 +42,8 @@ func TestRecentBlobsRing(t *testing.T) {
 			t.Errorf("blob %d still held: more than the ring's bytes", i)
 		}
 	}
-	if kept == 0 || kept != c.len() {
-		t.Errorf("%d blobs readable, %d held", kept, c.len())
+	if kept == 0 || kept != len(c.spans) {
+		t.Errorf("%d blobs readable, %d held", kept, len(c.spans))
 	}
 	if len(c.order) > 2*kept+2 {
 		t.Errorf("%d entries in the order queue for %d blobs held", len(c.order), kept)
