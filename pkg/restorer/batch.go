@@ -34,7 +34,8 @@ type batch struct {
 	byID map[crypto.ID]*packPlan
 	// unsent are the plans not yet handed to the download. clock counts
 	// the walk's moves from one pack to another (last is the pack it
-	// needed last): a plan not needed for packIdle moves is sent.
+	// needed last): a plan not needed for packIdle moves, nor for
+	// horizon bytes of planned content, is sent.
 	unsent []*packPlan
 	clock  int
 	last   *packPlan
@@ -62,8 +63,10 @@ type packPlan struct {
 	// delivered ones where they still are, and the rest read without
 	// reading through gaps (which hold what the earlier plan read).
 	revisit bool
-	// lastUse is the batch's clock when the walk last needed the pack.
-	lastUse int
+	// lastUse is the batch's clock when the walk last needed the pack,
+	// lastBytes the batch's planned bytes then.
+	lastUse   int
+	lastBytes uint64
 }
 
 // blobPlan is one needed blob and every place it goes.
@@ -241,6 +244,7 @@ func (b *batch) addFile(idx repo.IndexReader, f *fileState) error {
 			b.last = bp.pack
 		}
 		bp.pack.lastUse = b.clock
+		bp.pack.lastBytes = b.bytes
 	}
 	b.files = append(b.files, f)
 	b.refs += len(content)
@@ -255,15 +259,19 @@ func (bp *blobPlan) entry() index.Entry {
 
 // take marks the packs the walk seems done with as sent and returns them,
 // in the order the walk first needed them: those it has not needed while
-// it moved between packs more than idle times. The walk meets blobs in
-// about the order the backup stored them, so a pack it has left is rarely
-// needed again; when it is, the blobs needed from it later are fetched
-// with a request of their own. take(0) returns every unsent plan.
-func (b *batch) take(idle int) []*packPlan {
+// it moved between packs more than idle times and planned more than
+// horizon bytes of content. The walk meets blobs in about the order the
+// backup stored them, so a pack it has left is rarely needed again, except
+// through deduplication against older data (a second version of a module,
+// a copied tree): the horizon keeps such packs until the walk is that far
+// past them, so that they are still read once. When a pack is needed after
+// all, the blobs needed from it later are fetched with a request of their
+// own. take(0, 0) returns every unsent plan.
+func (b *batch) take(idle int, horizon uint64) []*packPlan {
 	var out []*packPlan
 	keep := b.unsent[:0]
 	for _, pp := range b.unsent {
-		if idle > 0 && b.clock-pp.lastUse <= idle {
+		if idle > 0 && (b.clock-pp.lastUse <= idle || b.bytes-pp.lastBytes <= horizon) {
 			keep = append(keep, pp)
 			continue
 		}

@@ -54,12 +54,15 @@
 //
 // [2] A plan ("batch") holds up to about a million file-blob references or
 // 64 GiB, so memory does not grow with the snapshot. Packs are downloaded
-// in the order the walk first needed them, Connections at a time, each as
-// soon as the walk has moved between packs 16 times without needing it
-// (packIdle): the walk meets blobs in about the order the backup stored them,
-// so tree loading and file creation overlap the transfer. A blob the walk
-// needs later from a pack already sent is planned anew and read with a
-// request of its own (deduplication against earlier packs). Each
+// in the order the walk first needed them, Connections at a time, each
+// once the walk has moved between packs 16 times without needing it
+// (packIdle) and planned 1 GiB of content past its last use (packHorizon):
+// the walk meets blobs in about the order the backup stored them, but
+// deduplication against older data needs a pack again much later, so a
+// restore below the horizon is planned whole and reads each pack once,
+// and a larger one streams, tree loading and file creation overlapping the
+// transfer. A blob the walk needs from a pack already sent is planned anew
+// and read with a request of its own. Each
 // blob is decrypted and checked against its ID as it arrives (on as many
 // cores as there are workers) and written with WriteAt into every place it
 // occurs, in any number of files; blobs that are entirely zero are not

@@ -60,9 +60,11 @@ func TestSplitPack(t *testing.T) {
 
 // TestRestoreReplansSentPack: the download starts while the walk goes on,
 // so a pack the walk left may be needed again by a later file (here the
-// last file repeats the first). Those blobs get a plan of their own, served
-// from the recently delivered blobs or, when the first plan has not been
-// delivered yet, by one more request; both files are restored exactly.
+// last file repeats the first). Within the horizon the pack is kept
+// unsent and read once. Past it (a horizon of 0 here) those blobs get a
+// plan of their own, served from the recently delivered blobs or, when the
+// first plan has not been delivered yet, by one more request; both files
+// are restored exactly either way.
 func TestRestoreReplansSentPack(t *testing.T) {
 	dir := t.TempDir()
 	root := filepath.Join(dir, "src")
@@ -82,14 +84,56 @@ func TestRestoreReplansSentPack(t *testing.T) {
 		t.Fatal(err)
 	}
 	firstPack, _ := r.Index().Lookup(node.Content[0])
-	store.reset()
-	target := t.TempDir()
-	if _, err := Restore(context.Background(), r, snap, Options{Target: target, Connections: 2}); err != nil {
-		t.Fatal(err)
+	names := []string{"a-first"}
+	for i := range 2 * packIdle {
+		names = append(names, fmt.Sprintf("m%02d", i))
 	}
-	compareTrees(t, root, target+root)
-	if n := store.reset()[repo.PackName(firstPack.Pack)]; n < 1 || n > 2 {
-		t.Errorf("the first file's pack was read %d times; want once, or twice when the last file was planned before the first was delivered", n)
+	names = append(names, "z-last")
+	// plans replays the walk's planning and counts the plans of firstPack.
+	plans := func(horizon uint64) int {
+		b := newBatch()
+		for _, name := range names {
+			n, err := snapshot.FindPath(context.Background(), r, snap.Tree, root+"/"+name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := b.addFile(r.Index(), newFileState(name, "", n)); err != nil {
+				t.Fatal(err)
+			}
+			b.take(packIdle, horizon)
+		}
+		count := 0
+		for _, pp := range b.packs {
+			if pp.id == firstPack.Pack {
+				count++
+			}
+		}
+		return count
+	}
+	for _, tc := range []struct {
+		name     string
+		horizon  uint64
+		plans    int
+		min, max int
+	}{
+		{"within the horizon", packHorizon, 1, 1, 1},
+		{"past the horizon", 0, 2, 1, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if n := plans(tc.horizon); n != tc.plans {
+				t.Fatalf("the first file's pack is planned %d times, want %d", n, tc.plans)
+			}
+			store.reset()
+			target := t.TempDir()
+			_, err := restore(context.Background(), r, snap, Options{Target: target, Connections: 2}, func(rs *restorer) { rs.horizon = tc.horizon })
+			if err != nil {
+				t.Fatal(err)
+			}
+			compareTrees(t, root, target+root)
+			if n := store.reset()[repo.PackName(firstPack.Pack)]; n < tc.min || n > tc.max {
+				t.Errorf("the first file's pack was read %d times; want %d to %d", n, tc.min, tc.max)
+			}
+		})
 	}
 }
 

@@ -32,6 +32,8 @@ type restorer struct {
 	progress *progress
 	writer   *writer
 	batch    *batch
+	// horizon is packHorizon, lowered by tests.
+	horizon uint64
 	// download fetches the packs of batch the walk is done with while it
 	// plans the rest; nil until the first is sent.
 	download *download
@@ -75,6 +77,7 @@ func newRestorer(ctx context.Context, r Repo, opts Options) *restorer {
 	rs := &restorer{
 		repo:      r,
 		opts:      opts,
+		horizon:   packHorizon,
 		target:    filepath.Clean(opts.Target),
 		asRoot:    os.Geteuid() == 0,
 		trees:     newTreeLoader(ctx, r, 4*opts.Connections),
@@ -374,7 +377,7 @@ func (rs *restorer) planFile(ctx context.Context, dst string, n *snapshot.Node) 
 	if rs.reorder != nil {
 		return nil // the test reorders the whole batch
 	}
-	for _, pp := range rs.batch.take(packIdle) {
+	for _, pp := range rs.batch.take(packIdle, rs.horizon) {
 		if err := rs.send(ctx, pp); err != nil {
 			return err
 		}
@@ -385,8 +388,17 @@ func (rs *restorer) planFile(ctx context.Context, dst string, n *snapshot.Node) 
 // packIdle is how many moves between packs the walk makes before a pack it
 // no longer needs is downloaded (batch.take): enough that a walk through
 // files that parallel backup workers stored in several packs at once keeps
-// them all, so that such packs are still read once.
-const packIdle = 16
+// them all, so that such packs are still read once. packHorizon is how
+// much content the walk plans past a pack's last use before it is
+// downloaded: deduplication against older data needs a pack again much
+// later in the walk (a module cache holds several versions of the same
+// modules), and reading it again costs a request and the bytes around the
+// blobs. A restore smaller than the horizon is planned whole before its
+// packs are read, as restic does; a larger one streams, a horizon behind.
+const (
+	packIdle    = 16
+	packHorizon = 1 << 30
+)
 
 // send hands a planned pack to the batch's download, starting it if needed.
 func (rs *restorer) send(ctx context.Context, pp *packPlan) error {
@@ -430,7 +442,7 @@ func (rs *restorer) runBatch(ctx context.Context) error {
 		return nil
 	}
 	rs.batch = newBatch()
-	rest := b.take(0)
+	rest := b.take(0, 0)
 	if rs.reorder != nil {
 		rest = rs.reorder(rest)
 	}
