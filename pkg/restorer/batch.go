@@ -59,9 +59,8 @@ type packPlan struct {
 	// are read by the download workers and must not change.
 	sent bool
 	// revisit is set on a plan for a pack that an earlier, sent plan of
-	// the batch reads too: its blobs are served from the recently
-	// delivered ones where they still are, and the rest read without
-	// reading through gaps (which hold what the earlier plan read).
+	// the batch reads too: its blobs are read without reading through
+	// gaps (which hold what the earlier plan read).
 	revisit bool
 	// lastUse is the batch's clock when the walk last needed the pack,
 	// lastBytes the batch's planned bytes then.

@@ -28,7 +28,7 @@ type blobSink interface {
 // order given, and passes each blob to sink. Damaged and missing blobs go to
 // sink.fail; only a cancelled ctx ends it early.
 func fetchPacks(ctx context.Context, r Repo, packs []*packPlan, connections int, sink blobSink) error {
-	d := startDownload(ctx, r, connections, sink, nil)
+	d := startDownload(ctx, r, connections, sink)
 	for _, pp := range packs {
 		if err := d.send(pp); err != nil {
 			break
@@ -54,12 +54,7 @@ type download struct {
 // finished: blobs of files without recorded lengths that arrive ahead of
 // their file's earlier blobs wait in memory, and the window bounds how far
 // ahead they can be when one download stalls.
-//
-// recent, if not nil, holds recently delivered small blobs: a pack plan
-// takes its blobs from there when it can (duplicate files far apart in a
-// snapshot need a blob again after its pack was fetched) and adds what it
-// delivers.
-func startDownload(ctx context.Context, r Repo, connections int, sink blobSink, recent *recentBlobs) *download {
+func startDownload(ctx context.Context, r Repo, connections int, sink blobSink) *download {
 	ctx, cancel := context.WithCancel(ctx)
 	d := &download{ctx: ctx, cancel: cancel, packs: make(chan *packPlan), done: make(chan struct{})}
 	go func() {
@@ -83,7 +78,7 @@ func startDownload(ctx context.Context, r Repo, connections int, sink blobSink, 
 				started = append(started, done)
 				g.Go(func() error {
 					defer close(done)
-					return fetchPack(gctx, r, piece, sink, recent)
+					return fetchPack(gctx, r, piece, sink)
 				})
 			}
 		}
@@ -157,23 +152,12 @@ func (d *download) abort() {
 // fetchPack reads the needed blobs of one pack through repo.LoadPackBlobs
 // (as few ranged requests as the gaps allow, usually one). A blob that
 // fails there is tried at its other locations.
-func fetchPack(ctx context.Context, r Repo, pp *packPlan, sink blobSink, recent *recentBlobs) error {
+func fetchPack(ctx context.Context, r Repo, pp *packPlan, sink blobSink) error {
 	entries := make([]index.Entry, 0, len(pp.blobs))
 	byID := make(map[crypto.ID]*blobPlan, len(pp.blobs))
 	for _, bp := range pp.blobs {
-		if recent != nil {
-			// A blob's plaintext is its ID's by definition (LoadPackBlobs
-			// checked it), wherever it was read.
-			if plain, ok := recent.get(bp.id); ok {
-				deliver(pp.id, bp, plain, sink)
-				continue
-			}
-		}
 		entries = append(entries, index.Entry{ID: bp.id, Type: pack.DataBlob, Pack: pp.id, Offset: bp.offset, Length: bp.length})
 		byID[bp.id] = bp
-	}
-	if len(entries) == 0 {
-		return ctx.Err()
 	}
 	var opts repo.PackReadOptions
 	if pp.revisit {
@@ -186,21 +170,14 @@ func fetchPack(ctx context.Context, r Repo, pp *packPlan, sink blobSink, recent 
 			return ctx.Err()
 		}
 		deliver(pp.id, bp, plain, sink)
-		if recent != nil {
-			recent.add(e.ID, plain)
-		}
 		return nil
 	})
 }
 
-// Restore keeps the small blobs it delivered last, recentBudget bytes of
-// them, for plans that need them again (see startDownload).
-const (
-	recentBudget = 32 << 20
-	// revisitGap is the gap read through for a pack fetched again: about
-	// a round trip's worth of bytes on a slow link, not PackGap's 4 MiB.
-	revisitGap = 64 << 10
-)
+// revisitGap is the gap read through for a pack fetched again: about a
+// round trip's worth of bytes on a slow link, not PackGap's 4 MiB (the
+// gaps hold what the earlier plan of the pack read).
+const revisitGap = 64 << 10
 
 // recoverBlob tries the other copies the index knows of a blob that failed
 // in its planned pack (two clients may have stored it at the same time), and

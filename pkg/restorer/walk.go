@@ -24,7 +24,6 @@ import (
 type restorer struct {
 	repo     Repo
 	opts     Options
-	recent   *recentBlobs // small blobs delivered last (fetch.go)
 	target   string
 	asRoot   bool
 	trees    *treeLoader
@@ -403,10 +402,7 @@ const (
 // send hands a planned pack to the batch's download, starting it if needed.
 func (rs *restorer) send(ctx context.Context, pp *packPlan) error {
 	if rs.download == nil {
-		if rs.recent == nil {
-			rs.recent = newRecentBlobs(recentBudget)
-		}
-		rs.download = startDownload(ctx, rs.repo, rs.opts.Connections, rs.writer, rs.recent)
+		rs.download = startDownload(ctx, rs.repo, rs.opts.Connections, rs.writer)
 	}
 	return rs.download.send(pp)
 }
