@@ -14,8 +14,9 @@
 // never sent with the aws-chunked streaming signature (servers that do not
 // understand it store the chunk framing as the object), no x-amz-checksum-*
 // headers are sent (B2 refuses them), and the ETag a PUT returns is
-// compared with the MD5 of the body when it has the shape of one. Over
-// plain HTTP the body's SHA-256 is signed too.
+// compared with the MD5 of the body when it has the shape of one. The
+// payload is UNSIGNED-PAYLOAD even over plain HTTP: Content-MD5 is one of
+// the signed headers, so the signature already binds the body.
 //
 // Config.StorageClass applies to data packs only: every other object is
 // small, read by every command and often deleted, and stays in the bucket

@@ -3,10 +3,8 @@ package s3_test
 import (
 	"bytes"
 	"crypto/md5"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -29,8 +27,8 @@ type putRecord struct {
 // checkPutHeaders fails t for every PUT that does not carry exactly the
 // headers cairn means to send: Content-MD5 of the body, no checksum
 // headers or trailers (B2 refuses them), no aws-chunked streaming
-// signature (some servers store the chunk framing) but the body's SHA-256
-// signed, If-None-Match: *, and
+// signature (some servers store the chunk framing), UNSIGNED-PAYLOAD with
+// Content-MD5 among the signed headers, If-None-Match: *, and
 // the storage class on data packs only.
 func checkPutHeaders(t *testing.T, puts []putRecord, class string) {
 	t.Helper()
@@ -55,9 +53,12 @@ func checkPutHeaders(t *testing.T, puts []putRecord, class string) {
 		if sha := h.Get("X-Amz-Content-Sha256"); strings.HasPrefix(sha, "STREAMING-") || h.Get("X-Amz-Decoded-Content-Length") != "" {
 			t.Errorf("PUT %s: streaming signature (x-amz-content-sha256 %q)", p.path, sha)
 		}
-		// Over plain HTTP the signature covers the body's SHA-256.
-		if got, want := h.Get("X-Amz-Content-Sha256"), fmt.Sprintf("%x", sha256.Sum256(p.body)); got != want {
-			t.Errorf("PUT %s: x-amz-content-sha256 %q, want the body's SHA-256 %q", p.path, got, want)
+		// The signature binds the body through its Content-MD5.
+		if got := h.Get("X-Amz-Content-Sha256"); got != "UNSIGNED-PAYLOAD" {
+			t.Errorf("PUT %s: x-amz-content-sha256 %q, want UNSIGNED-PAYLOAD", p.path, got)
+		}
+		if auth := h.Get("Authorization"); !strings.Contains(auth, "content-md5") {
+			t.Errorf("PUT %s: Content-MD5 is not a signed header: %q", p.path, auth)
 		}
 		if got := h.Get("If-None-Match"); got != "*" {
 			t.Errorf("PUT %s: If-None-Match %q, want *", p.path, got)
