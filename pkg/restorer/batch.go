@@ -80,8 +80,13 @@ type blobPlan struct {
 	// -1 until the blob is decrypted (a 1.0 index records only sealed
 	// lengths, so where a file's later blobs start is known only once its
 	// earlier ones were seen).
-	size    atomic.Int64
-	targets []target // grouped by file, in content order
+	size atomic.Int64
+
+	mu sync.Mutex
+	// targets are grouped by file, in content order; sealed once the
+	// blob is delivered or failed (see addTarget).
+	targets []target
+	sealed  bool
 }
 
 // target is one occurrence of a blob in a file's content.
@@ -190,9 +195,6 @@ func (b *batch) addFile(idx repo.IndexReader, f *fileState) error {
 		var plain uint32
 		if bp, ok := b.blobs[id]; ok {
 			plain = bp.recorded
-			if bp.pack.sent {
-				b.found = append(b.found, bp.entry())
-			}
 		} else if e, ok := idx.Lookup(id); !ok || e.Type != pack.DataBlob {
 			missing = append(missing, id.Short())
 			continue
@@ -212,31 +214,25 @@ func (b *batch) addFile(idx repo.IndexReader, f *fileState) error {
 			len(content), recordedSum, f.node.Size)
 	}
 	for _, e := range b.found {
-		if bp, ok := b.blobs[e.ID]; ok && !bp.pack.sent {
-			continue // the file holds this blob more than once
+		if _, ok := b.blobs[e.ID]; !ok { // else the file holds it more than once
+			b.plan(e)
 		}
-		pp := b.byID[e.Pack]
-		if pp == nil || pp.sent {
-			pp = &packPlan{id: e.Pack, revisit: pp != nil}
-			b.byID[e.Pack] = pp
-			b.packs = append(b.packs, pp)
-			b.unsent = append(b.unsent, pp)
-		}
-		bp := &blobPlan{id: e.ID, offset: e.Offset, length: e.Length, pack: pp, recorded: e.PlainLen}
-		bp.size.Store(-1)
-		if e.PlainLen > 0 {
-			bp.size.Store(int64(e.PlainLen))
-		}
-		pp.blobs = append(pp.blobs, bp)
-		b.blobs[e.ID] = bp
 	}
 	f.blobs = make([]*blobPlan, len(content))
 	if len(content) > 1 {
 		f.offsets = make([]int64, len(content))
 	}
+	// f is complete before the download can see it: a worker delivering
+	// a blob the file now joins waits for f.mu.
+	f.mu.Lock()
 	for i, id := range content {
 		bp := b.blobs[id]
-		bp.targets = append(bp.targets, target{file: f, index: int32(i)})
+		t := target{file: f, index: int32(i)}
+		if !bp.addTarget(t) {
+			// Delivered already: the blob is read again.
+			bp = b.plan(bp.entry())
+			bp.addTarget(t)
+		}
 		f.blobs[i] = bp
 		if bp.pack != b.last {
 			b.clock++
@@ -245,10 +241,55 @@ func (b *batch) addFile(idx repo.IndexReader, f *fileState) error {
 		bp.pack.lastUse = b.clock
 		bp.pack.lastBytes = b.bytes
 	}
+	f.mu.Unlock()
 	b.files = append(b.files, f)
 	b.refs += len(content)
 	b.bytes += f.node.Size
 	return nil
+}
+
+// plan adds a plan for the blob at e to the plan of its pack that is not
+// sent yet, or to a new one (a revisit when an earlier plan of the pack
+// was sent), and makes it the blob's plan for the files planned next.
+func (b *batch) plan(e index.Entry) *blobPlan {
+	pp := b.byID[e.Pack]
+	if pp == nil || pp.sent {
+		pp = &packPlan{id: e.Pack, revisit: pp != nil}
+		b.byID[e.Pack] = pp
+		b.packs = append(b.packs, pp)
+		b.unsent = append(b.unsent, pp)
+	}
+	bp := &blobPlan{id: e.ID, offset: e.Offset, length: e.Length, pack: pp, recorded: e.PlainLen}
+	bp.size.Store(-1)
+	if e.PlainLen > 0 {
+		bp.size.Store(int64(e.PlainLen))
+	}
+	pp.blobs = append(pp.blobs, bp)
+	b.blobs[e.ID] = bp
+	return bp
+}
+
+// addTarget adds an occurrence of the blob, unless the blob was delivered
+// (sealed): a plan handed to the download keeps taking the places a blob
+// goes until the blob arrives, so a file that needs it again later in the
+// walk (deduplication against older data) costs no second read.
+func (bp *blobPlan) addTarget(t target) bool {
+	bp.mu.Lock()
+	defer bp.mu.Unlock()
+	if bp.sealed {
+		return false
+	}
+	bp.targets = append(bp.targets, t)
+	return true
+}
+
+// seal ends addTarget and returns the blob's occurrences, which no longer
+// change. Everything that delivers or fails a blob seals it first.
+func (bp *blobPlan) seal() []target {
+	bp.mu.Lock()
+	defer bp.mu.Unlock()
+	bp.sealed = true
+	return bp.targets[:len(bp.targets):len(bp.targets)]
 }
 
 // entry is the index entry bp was planned from.
@@ -282,12 +323,12 @@ func (b *batch) take(idle int, horizon uint64) []*packPlan {
 	return out
 }
 
-// files yields each file that needs bp once: targets are appended one file
-// at a time (addFile), so a file repeats only in a run.
+// files seals bp and yields each file that needs it once: targets are
+// appended one file at a time (addFile), so a file repeats only in a run.
 func (bp *blobPlan) files() iter.Seq[*fileState] {
 	return func(yield func(*fileState) bool) {
 		var last *fileState
-		for _, t := range bp.targets {
+		for _, t := range bp.seal() {
 			if t.file == last {
 				continue
 			}

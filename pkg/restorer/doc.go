@@ -56,12 +56,13 @@
 // 64 GiB, so memory does not grow with the snapshot. Packs are downloaded
 // in the order the walk first needed them, Connections at a time, each
 // once the walk has moved between packs 16 times without needing it
-// (packIdle) and planned 1 GiB of content past its last use (packHorizon):
-// the walk meets blobs in about the order the backup stored them, but
-// deduplication against older data needs a pack again much later, so a
-// restore below the horizon is planned whole and reads each pack once,
-// and a larger one streams, tree loading and file creation overlapping the
-// transfer. A blob the walk needs from a pack already sent is planned anew
+// (packIdle) and planned 256 MiB of content past its last use
+// (packHorizon): the walk meets blobs in about the order the backup stored
+// them, but deduplication against older data needs a pack again much
+// later. A blob already planned keeps taking the files that need it until
+// it is delivered, and the walk never waits for the download, so such
+// needs rarely cost a second read; a blob the walk needs from a pack whose
+// plan was sent without it, or after it was delivered, is planned anew
 // and read with a request of its own. Each
 // blob is decrypted and checked against its ID as it arrives (on as many
 // cores as there are workers) and written with WriteAt into every place it

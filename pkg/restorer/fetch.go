@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 
@@ -38,13 +39,20 @@ func fetchPacks(ctx context.Context, r Repo, packs []*packPlan, connections int,
 }
 
 // download fetches packs handed to it while the walk goes on planning, so
-// that tree loading and file creation overlap the data transfer.
+// that tree loading and file creation overlap the data transfer. send
+// never waits for the transfer: the walk runs ahead (its plan is bounded by
+// the batch), and the further ahead it is, the more later needs of a blob
+// join the blob's plan before it is delivered (blobPlan.addTarget).
 type download struct {
 	ctx    context.Context
 	cancel context.CancelFunc
-	packs  chan *packPlan
 	done   chan struct{}
-	err    error
+	err    error // set before done is closed
+
+	mu     sync.Mutex
+	queue  []*packPlan
+	closed bool
+	wake   chan struct{} // capacity 1: something was queued, or closed
 }
 
 // startDownload starts downloading the packs given to send, Connections at
@@ -56,14 +64,18 @@ type download struct {
 // ahead they can be when one download stalls.
 func startDownload(ctx context.Context, r Repo, connections int, sink blobSink) *download {
 	ctx, cancel := context.WithCancel(ctx)
-	d := &download{ctx: ctx, cancel: cancel, packs: make(chan *packPlan), done: make(chan struct{})}
+	d := &download{ctx: ctx, cancel: cancel, done: make(chan struct{}), wake: make(chan struct{}, 1)}
 	go func() {
 		defer close(d.done)
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(connections)
 		window := 2 * connections
 		var started []chan struct{}
-		for pp := range d.packs {
+		for {
+			pp, ok := d.next(gctx)
+			if !ok {
+				break
+			}
 			if i := len(started); i >= window {
 				select {
 				case <-started[i-window]:
@@ -122,22 +134,62 @@ func splitPack(pp *packPlan, size int64) []*packPlan {
 	return pieces
 }
 
-// send hands pp to the download; it fails once the download has stopped
+// send queues pp for the download; it fails once the download has stopped
 // (cancelled).
 func (d *download) send(pp *packPlan) error {
 	select {
-	case d.packs <- pp:
-		return nil
 	case <-d.done:
 		return d.err
-	case <-d.ctx.Done():
-		return d.ctx.Err()
+	default:
+	}
+	if err := d.ctx.Err(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.queue = append(d.queue, pp)
+	d.mu.Unlock()
+	d.poke()
+	return nil
+}
+
+func (d *download) poke() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// next returns the next queued plan, waiting for one; false once the
+// queue is closed and empty, or ctx is done.
+func (d *download) next(ctx context.Context) (*packPlan, bool) {
+	for {
+		d.mu.Lock()
+		if len(d.queue) > 0 {
+			pp := d.queue[0]
+			d.queue[0] = nil
+			d.queue = d.queue[1:]
+			d.mu.Unlock()
+			return pp, true
+		}
+		closed := d.closed
+		d.mu.Unlock()
+		if closed {
+			return nil, false
+		}
+		select {
+		case <-d.wake:
+		case <-ctx.Done():
+			return nil, false
+		}
 	}
 }
 
 // wait ends the download once everything sent is fetched.
 func (d *download) wait() error {
-	close(d.packs)
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
+	d.poke()
 	<-d.done
 	d.cancel()
 	return d.err

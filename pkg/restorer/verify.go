@@ -230,7 +230,7 @@ func (v *verifier) fileDone(f *fileState) {
 // blob is the verifier's blobSink: the blob was read and checked; nothing
 // more to do with it until the live files are compared.
 func (v *verifier) blob(bp *blobPlan, data []byte) {
-	v.progress.bytes.Add(uint64(len(data)) * uint64(len(bp.targets)))
+	v.progress.bytes.Add(uint64(len(data)) * uint64(len(bp.seal())))
 }
 
 func (v *verifier) fail(bp *blobPlan, err error) {

@@ -48,6 +48,8 @@ type restorer struct {
 	// reorder, set by tests, changes the download plan of a batch (its
 	// order, or splits packs into several requests).
 	reorder func([]*packPlan) []*packPlan
+	// sent, set by tests, is called with each plan handed to the download.
+	sent func(*packPlan)
 }
 
 // dirMeta is a restored directory whose metadata is applied at the end.
@@ -389,14 +391,18 @@ func (rs *restorer) planFile(ctx context.Context, dst string, n *snapshot.Node) 
 // files that parallel backup workers stored in several packs at once keeps
 // them all, so that such packs are still read once. packHorizon is how
 // much content the walk plans past a pack's last use before it is
-// downloaded: deduplication against older data needs a pack again much
-// later in the walk (a module cache holds several versions of the same
-// modules), and reading it again costs a request and the bytes around the
-// blobs. A restore smaller than the horizon is planned whole before its
-// packs are read, as restic does; a larger one streams, a horizon behind.
+// downloaded: blobs of the pack that the walk meets later (a module cache
+// holds several versions of the same modules) join its plan until then,
+// and after that need a request of their own. Blobs already planned are
+// different: a later file joins their plan until they are delivered, and
+// since the walk never waits for the download it is usually far ahead. A
+// restore below the horizon is planned whole before its packs are read, as
+// restic does; a larger one streams, a horizon behind. Measured on a
+// module cache (700 MB, 18 packs) on MinIO: a horizon of 0 made 104
+// requests for 261 MB, 64 MiB 40 for 255 MB, 256 MiB 35 for 254 MB.
 const (
 	packIdle    = 16
-	packHorizon = 1 << 30
+	packHorizon = 256 << 20
 )
 
 // send hands a planned pack to the batch's download, starting it if needed.
@@ -404,7 +410,11 @@ func (rs *restorer) send(ctx context.Context, pp *packPlan) error {
 	if rs.download == nil {
 		rs.download = startDownload(ctx, rs.repo, rs.opts.Connections, rs.writer)
 	}
-	return rs.download.send(pp)
+	err := rs.download.send(pp)
+	if err == nil && rs.sent != nil {
+		rs.sent(pp)
+	}
+	return err
 }
 
 // abortBatch stops the download of the current batch after the walk failed

@@ -46,7 +46,7 @@ func newWriter(rs *restorer) *writer {
 
 func (w *writer) blob(bp *blobPlan, data []byte) {
 	zero := w.isZero(data)
-	ts := bp.targets
+	ts := bp.seal()
 	for len(ts) > 0 {
 		n := 1
 		for n < len(ts) && ts[n].file == ts[0].file {
