@@ -55,9 +55,13 @@ type packPlan struct {
 	id    crypto.ID
 	blobs []*blobPlan
 	// sent is set (by the planner, and read only by it) once the plan is
-	// handed to the download: from then on its blobs and their targets
-	// are read by the download workers and must not change.
-	sent bool
+	// handed to the download. Until the download starts the plan
+	// (started, under mu) the planner may still add blobs (addBlob);
+	// from then on blobs is read by the download workers and does not
+	// change.
+	sent    bool
+	mu      sync.Mutex
+	started bool
 	// revisit is set on a plan for a pack that an earlier, sent plan of
 	// the batch reads too: its blobs are read without reading through
 	// gaps (which hold what the earlier plan read).
@@ -251,22 +255,54 @@ func (b *batch) addFile(idx repo.IndexReader, f *fileState) error {
 // plan adds a plan for the blob at e to the plan of its pack that is not
 // sent yet, or to a new one (a revisit when an earlier plan of the pack
 // was sent), and makes it the blob's plan for the files planned next.
+//
+// A plan handed to the download takes more blobs until its download
+// starts: the walk is usually far ahead of the download, so blobs of a
+// pack met after its plan was sent (a large file and small files stored
+// side by side by parallel backup workers) still share its request.
 func (b *batch) plan(e index.Entry) *blobPlan {
-	pp := b.byID[e.Pack]
-	if pp == nil || pp.sent {
-		pp = &packPlan{id: e.Pack, revisit: pp != nil}
-		b.byID[e.Pack] = pp
-		b.packs = append(b.packs, pp)
-		b.unsent = append(b.unsent, pp)
-	}
-	bp := &blobPlan{id: e.ID, offset: e.Offset, length: e.Length, pack: pp, recorded: e.PlainLen}
+	bp := &blobPlan{id: e.ID, offset: e.Offset, length: e.Length, recorded: e.PlainLen}
 	bp.size.Store(-1)
 	if e.PlainLen > 0 {
 		bp.size.Store(int64(e.PlainLen))
 	}
-	pp.blobs = append(pp.blobs, bp)
+	pp := b.byID[e.Pack]
+	switch {
+	case pp != nil && !pp.sent:
+		bp.pack = pp
+		pp.blobs = append(pp.blobs, bp)
+	case pp != nil && pp.addBlob(bp):
+	default:
+		pp = &packPlan{id: e.Pack, revisit: pp != nil}
+		b.byID[e.Pack] = pp
+		b.packs = append(b.packs, pp)
+		b.unsent = append(b.unsent, pp)
+		bp.pack = pp
+		pp.blobs = append(pp.blobs, bp)
+	}
 	b.blobs[e.ID] = bp
 	return bp
+}
+
+// addBlob adds bp to a plan handed to the download, unless its download
+// has started.
+func (pp *packPlan) addBlob(bp *blobPlan) bool {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if pp.started {
+		return false
+	}
+	bp.pack = pp
+	pp.blobs = append(pp.blobs, bp)
+	return true
+}
+
+// start ends addBlob; the download calls it before it reads the plan's
+// blobs, which no longer change.
+func (pp *packPlan) start() {
+	pp.mu.Lock()
+	pp.started = true
+	pp.mu.Unlock()
 }
 
 // addTarget adds an occurrence of the blob, unless the blob was delivered

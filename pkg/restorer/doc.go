@@ -61,9 +61,11 @@
 // them, but deduplication against older data needs a pack again much
 // later. A blob already planned keeps taking the files that need it until
 // it is delivered, and the walk never waits for the download, so such
-// needs rarely cost a second read; a blob the walk needs from a pack whose
-// plan was sent without it, or after it was delivered, is planned anew
-// and read with a request of its own. Each
+// needs rarely cost a second read. Likewise a sent plan takes new blobs of
+// its pack until its download starts (a large file's packs also hold the
+// small files parallel backup workers stored beside it). Only a blob the
+// walk needs after that, or after it was delivered, is planned anew and
+// read with a request of its own. Each
 // blob is decrypted and checked against its ID as it arrives (on as many
 // cores as there are workers) and written with WriteAt into every place it
 // occurs, in any number of files; blobs that are entirely zero are not

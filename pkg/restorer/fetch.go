@@ -85,6 +85,7 @@ func startDownload(ctx context.Context, r Repo, connections int, sink blobSink) 
 			if gctx.Err() != nil {
 				break
 			}
+			pp.start()
 			for _, piece := range splitPack(pp, pieceSize) {
 				done := make(chan struct{})
 				started = append(started, done)

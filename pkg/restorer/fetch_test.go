@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/cairn-backup/cairn/pkg/index"
 	"github.com/cairn-backup/cairn/pkg/pack"
 	"github.com/cairn-backup/cairn/pkg/repo"
 	"github.com/cairn-backup/cairn/pkg/snapshot"
@@ -89,9 +90,9 @@ func TestRestoreReplansSentPack(t *testing.T) {
 		t.Fatal(err)
 	}
 	firstPack, _ := r.Index().Lookup(node.Content[0])
-	// plan replays the walk's planning without a download; deliver seals
-	// every blob of the plans sent so far, as their delivery would. It
-	// returns the plans of firstPack.
+	// plan replays the walk's planning without a download; deliver starts
+	// the plans sent so far and seals their blobs, as their download
+	// would. It returns the plans of firstPack.
 	plan := func(horizon uint64, deliver bool) []*packPlan {
 		b := newBatch()
 		for _, name := range names {
@@ -104,6 +105,7 @@ func TestRestoreReplansSentPack(t *testing.T) {
 			}
 			for _, pp := range b.take(packIdle, horizon) {
 				if deliver {
+					pp.start()
 					for _, bp := range pp.blobs {
 						bp.seal()
 					}
@@ -312,4 +314,28 @@ func delivered(pp *packPlan) bool {
 		time.Sleep(time.Millisecond)
 	}
 	return false
+}
+
+// TestPlanJoinsSentPack: a blob of a pack whose plan was handed to the
+// download joins that plan until its download starts, and gets a revisit
+// plan of its own after that.
+func TestPlanJoinsSentPack(t *testing.T) {
+	packID := crypto.ID{1}
+	entry := func(n byte) index.Entry {
+		return index.Entry{ID: crypto.ID{n}, Type: pack.DataBlob, Pack: packID, Offset: uint32(n) * 100, Length: 100}
+	}
+	b := newBatch()
+	first := b.plan(entry(1))
+	sent := b.take(0, 0)
+	if len(sent) != 1 || !sent[0].sent {
+		t.Fatalf("take sent %d plans", len(sent))
+	}
+	if joined := b.plan(entry(2)); joined.pack != first.pack || len(first.pack.blobs) != 2 {
+		t.Fatalf("a blob planned before the download started got its own plan (%d blobs in the first)", len(first.pack.blobs))
+	}
+	first.pack.start()
+	late := b.plan(entry(3))
+	if late.pack == first.pack || !late.pack.revisit || len(first.pack.blobs) != 2 {
+		t.Fatalf("a blob planned after the download started joined it (revisit %v, %d blobs in the first)", late.pack.revisit, len(first.pack.blobs))
+	}
 }
