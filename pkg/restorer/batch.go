@@ -267,25 +267,18 @@ func (b *batch) plan(e index.Entry) *blobPlan {
 		bp.size.Store(int64(e.PlainLen))
 	}
 	pp := b.byID[e.Pack]
-	switch {
-	case pp != nil && !pp.sent:
-		bp.pack = pp
-		pp.blobs = append(pp.blobs, bp)
-	case pp != nil && pp.addBlob(bp):
-	default:
+	if pp == nil || !pp.addBlob(bp) {
 		pp = &packPlan{id: e.Pack, revisit: pp != nil}
 		b.byID[e.Pack] = pp
 		b.packs = append(b.packs, pp)
 		b.unsent = append(b.unsent, pp)
-		bp.pack = pp
-		pp.blobs = append(pp.blobs, bp)
+		pp.addBlob(bp)
 	}
 	b.blobs[e.ID] = bp
 	return bp
 }
 
-// addBlob adds bp to a plan handed to the download, unless its download
-// has started.
+// addBlob adds bp to the plan, unless its download has started.
 func (pp *packPlan) addBlob(bp *blobPlan) bool {
 	pp.mu.Lock()
 	defer pp.mu.Unlock()

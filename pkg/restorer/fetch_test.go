@@ -3,9 +3,13 @@ package restorer
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +19,7 @@ import (
 	"github.com/cairn-backup/cairn/pkg/pack"
 	"github.com/cairn-backup/cairn/pkg/repo"
 	"github.com/cairn-backup/cairn/pkg/snapshot"
+	"github.com/cairn-backup/cairn/pkg/storage/fault"
 )
 
 // TestSplitPack: the pieces of a pack plan hold each blob once, in offset
@@ -337,5 +342,53 @@ func TestPlanJoinsSentPack(t *testing.T) {
 	late := b.plan(entry(3))
 	if late.pack == first.pack || !late.pack.revisit || len(first.pack.blobs) != 2 {
 		t.Fatalf("a blob planned after the download started joined it (revisit %v, %d blobs in the first)", late.pack.revisit, len(first.pack.blobs))
+	}
+}
+
+// TestRestoreLateTargetsDamaged: a blob in a damaged pack fails every file
+// that needs it, also the later files that joined its plan after it was
+// sent (horizon 0), and none of them appears under its final name; the
+// other files are restored exactly.
+func TestRestoreLateTargetsDamaged(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "src")
+	rng := rand.New(rand.NewPCG(10, 10))
+	shared := randomBytes(rng, 200<<10)
+	writeFile(t, filepath.Join(root, "a-shared"), shared, 0o644)
+	for i := range 2 * packIdle {
+		writeFile(t, filepath.Join(root, fmt.Sprintf("m%02d", i)), randomBytes(rng, 300<<10), 0o644)
+	}
+	writeFile(t, filepath.Join(root, "z-shared1"), shared, 0o644)
+	writeFile(t, filepath.Join(root, "z-shared2"), shared, 0o644)
+	faults := fault.New(newMemStore())
+	testRepo(t, faults, smallChunks(), 256<<10)
+	snap := backup(t, faults, root)
+	r := openRepo(t, faults)
+	node, err := snapshot.FindPath(context.Background(), r, snap.Tree, root+"/a-shared")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := r.Index().Lookup(node.Content[0])
+	faults.Corrupt(repo.PackName(e.Pack), int64(e.Offset)+40)
+	target := t.TempDir()
+	_, err = restore(context.Background(), r, snap, Options{Target: target, Connections: 2, Warn: func(string, error) {}},
+		func(rs *restorer) { rs.horizon = 0 })
+	if err == nil {
+		t.Fatal("restore with a damaged blob succeeded")
+	}
+	for _, name := range []string{"a-shared", "z-shared1", "z-shared2"} {
+		path := target + root + "/" + name
+		if !strings.Contains(err.Error(), path) {
+			t.Errorf("error does not name %s:\n%v", path, err)
+		}
+		if _, serr := os.Lstat(path); !errors.Is(serr, fs.ErrNotExist) {
+			t.Errorf("%s exists after its blob failed (%v)", path, serr)
+		}
+	}
+	for i := range 2 * packIdle {
+		name := fmt.Sprintf("m%02d", i)
+		if !bytes.Equal(readFile(t, filepath.Join(target+root, name)), readFile(t, filepath.Join(root, name))) {
+			t.Errorf("%s restored wrong", name)
+		}
 	}
 }
