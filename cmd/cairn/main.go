@@ -24,6 +24,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"syscall"
 )
 
@@ -34,6 +35,16 @@ func main() {
 		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
 			code := runMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 			pprof.StopCPUProfile()
+			_ = f.Close()
+			os.Exit(code)
+		}
+	}
+	// CAIRN_TRACE=FILE writes an execution trace (go tool trace FILE),
+	// which shows where a run waits rather than where it computes.
+	if path := os.Getenv("CAIRN_TRACE"); path != "" {
+		if f, err := os.Create(path); err == nil && trace.Start(f) == nil {
+			code := runMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+			trace.Stop()
 			_ = f.Close()
 			os.Exit(code)
 		}
