@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bufio"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -102,6 +103,9 @@ func (r *Repository) LoadPackBlobs(ctx context.Context, packID crypto.ID, entrie
 	return ctx.Err()
 }
 
+// streamBuffer is the read buffer of a pack run.
+const streamBuffer = 256 << 10
+
 func entryEnd(e index.Entry) int64 { return int64(e.Offset) + int64(e.Length) }
 
 // readPackRun reads es (sorted, overlapping allowed) with one ranged Get.
@@ -120,7 +124,10 @@ func (r *Repository) readPackRun(ctx context.Context, packID crypto.ID, es []ind
 		return buf, failEntries(es, fmt.Errorf("read %s: %w", name, err), fn)
 	}
 	defer rc.Close()
-	s := &packStream{rc: rc, pos: first}
+	// Blobs are read one by one, most of them small: a buffer turns one
+	// read(2) per blob into one per streamBuffer bytes (a larger blob is
+	// read straight into its own buffer).
+	s := &packStream{rc: bufio.NewReaderSize(rc, int(min(last-first, streamBuffer))), pos: first}
 	for i, e := range es {
 		sealed, err := s.read(e, &buf)
 		if err != nil {
