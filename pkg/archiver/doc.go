@@ -15,7 +15,10 @@
 // snapshot. Files to read and subdirectories to scan go back on the queue.
 // Workers prefer files over directories, and take directories last in,
 // first out, so the walk is depth-first and the entries held in memory stay
-// close to those of the directories on the current path.
+// close to those of the directories on the current path. A file that needs
+// a chunker waits while the chunkers are busy and there are directories to
+// scan (up to 256 such files), so that the workers do not all sit waiting
+// for the chunker a large file holds (queue.go).
 //
 // A file smaller than the chunker's minimum size is a single chunk
 // (FastCDC never cuts below it), so it is read into a buffer of its size

@@ -28,6 +28,7 @@ type fileJob struct {
 	path    string
 	changed bool // the parent snapshot has an entry of this name
 	link    *linkState
+	large   bool // queued as needing a chunker (see queue)
 }
 
 func (j *fileJob) node() *snapshot.Node { return &j.dir.entries[j.slot].node }
@@ -81,6 +82,9 @@ func (w *worker) loop(ctx context.Context) error {
 		var err error
 		if file != nil {
 			err = w.readFile(ctx, file)
+			if file.large {
+				w.a.queue.largeDone()
+			}
 		} else {
 			err = w.a.scanDir(ctx, dir)
 		}

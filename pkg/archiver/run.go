@@ -97,9 +97,9 @@ func (a *archiver) run(ctx context.Context, paths []string, start time.Time) ([]
 	if a.parentTree != nil {
 		loaders = max(a.repo.Connections(), 1)
 	}
-	a.queue = newQueue(2 * loaders)
-	a.blobs = make(chan blobJob, savers)
 	a.chunkers = make(chan *chunker.Chunker, chunkersFor(runtime.GOMAXPROCS(0)))
+	a.queue = newQueue(2*loaders, uint64(a.params.MinSize), cap(a.chunkers))
+	a.blobs = make(chan blobJob, savers)
 	// A chunk is in flight from copyChunk until its saver is done with
 	// it: one being sent per chunker, the queued ones, one per saver.
 	a.chunkBufs = make(chan []byte, cap(a.chunkers)+cap(a.blobs)+savers)
