@@ -144,7 +144,8 @@ read; they are named on stderr and recorded in the snapshot.`,
 }
 
 func (a *app) runBackup(ctx context.Context, paths []string, o backupOptions) error {
-	r, _, done, err := a.openRepository(ctx)
+	// The lease's first look at the deletion markers, and the parent.
+	r, _, done, err := a.openRepository(ctx, repo.KindDeletion, repo.KindSnapshot)
 	if err != nil {
 		return err
 	}

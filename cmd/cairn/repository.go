@@ -35,18 +35,24 @@ func openStore(ctx context.Context, s *settings) (storage.Store, func(), error) 
 
 // openRepository resolves the settings, reads the passphrase and unlocks
 // the repository. The returned function closes it.
-func (a *app) openRepository(ctx context.Context) (*repo.Repository, *settings, func(), error) {
-	return a.openNamedRepository(ctx, "")
+func (a *app) openRepository(ctx context.Context, listEarly ...string) (*repo.Repository, *settings, func(), error) {
+	return a.openNamedRepository(ctx, "", listEarly...)
 }
 
 // openNamedRepository is openRepository for the config entry name, or for
-// --repo when name is "".
-func (a *app) openNamedRepository(ctx context.Context, name string) (*repo.Repository, *settings, func(), error) {
+// --repo when name is "". listEarly are the kinds that the command lists
+// first and that Open may list while it derives the key
+// (repo.OpenOptions.ListEarly).
+func (a *app) openNamedRepository(ctx context.Context, name string, listEarly ...string) (*repo.Repository, *settings, func(), error) {
 	s, err := a.resolveFor(name)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	r, done, err := a.openWith(ctx, s, "repository", func() ([]byte, error) { return a.passphrase(ctx, s, false) }, nil)
+	var tune func(*repo.OpenOptions)
+	if len(listEarly) > 0 {
+		tune = func(o *repo.OpenOptions) { o.ListEarly = listEarly }
+	}
+	r, done, err := a.openWith(ctx, s, "repository", func() ([]byte, error) { return a.passphrase(ctx, s, false) }, tune)
 	return r, s, done, err
 }
 
@@ -190,7 +196,8 @@ func (a *app) withRepository(ctx context.Context, fn func(*repo.Repository) erro
 // or latest narrowed by f) and loads the index, ready to read the
 // snapshot's files. The returned function closes the repository.
 func (a *app) openSnapshot(ctx context.Context, ref string, f *snapshotFilter) (*repo.Repository, snapshot.Entry, func(), error) {
-	r, _, done, err := a.openRepository(ctx)
+	// Read only: the snapshot, then the index (markers, then index objects).
+	r, _, done, err := a.openRepository(ctx, repo.KindSnapshot, repo.KindDeletion, repo.KindIndex)
 	if err != nil {
 		return nil, snapshot.Entry{}, nil, err
 	}

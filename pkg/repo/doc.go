@@ -91,6 +91,18 @@
 // the directory; a process keeps its verified files open. Without a
 // cache directory everything works, with a GET per tree.
 //
+// # Opening far away
+//
+// Opening costs a key derivation (Argon2, a few tenths of a second) and,
+// on a bucket tens of milliseconds away, every round trip the command
+// waits for. Open therefore reads the config, lists keys/ and forgotten/
+// and reads the remembered key file all at once (openfetch.go), and lists
+// the kinds in OpenOptions.ListEarly while the key is derived: restore,
+// ls and dump list snapshots/, deletions/ and index/ there, a backup
+// snapshots/ and deletions/. Restoring the Go tree through a proxy adding
+// 20 ms each way then waits for one round trip after the derivation
+// instead of four.
+//
 // # Concurrent clients
 //
 // Leases and deletion markers (FORMAT.md section 10) let backups run

@@ -78,15 +78,30 @@ func names(t testing.TB, s storage.Store, prefix string) []string {
 	return out
 }
 
-// countingStore counts Get calls per top-level directory.
+// countingStore counts Get and List calls per top-level directory.
 type countingStore struct {
 	storage.Store
-	mu   sync.Mutex
-	gets map[string]int
+	mu    sync.Mutex
+	gets  map[string]int
+	lists map[string]int
 }
 
 func newCountingStore(s storage.Store) *countingStore {
-	return &countingStore{Store: s, gets: make(map[string]int)}
+	return &countingStore{Store: s, gets: make(map[string]int), lists: make(map[string]int)}
+}
+
+func (c *countingStore) List(ctx context.Context, prefix string, fn func(storage.ObjectInfo) error) error {
+	dir, _, _ := strings.Cut(prefix, "/")
+	c.mu.Lock()
+	c.lists[dir]++
+	c.mu.Unlock()
+	return c.Store.List(ctx, prefix, fn)
+}
+
+func (c *countingStore) listed(dir string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lists[dir]
 }
 
 func (c *countingStore) Get(ctx context.Context, name string, off, n int64) (io.ReadCloser, error) {

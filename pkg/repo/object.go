@@ -156,8 +156,20 @@ func checkHash(name string, id crypto.ID, data []byte) error {
 }
 
 // ListObjects lists the IDs of the objects of kind, in ascending order.
-// Names that are not 64 hex digits (foreign files) are skipped.
+// Names that are not 64 hex digits (foreign files) are skipped. The first
+// call for a kind in OpenOptions.ListEarly returns the listing Open made
+// while it derived the key (or lists again if that one failed).
 func (r *Repository) ListObjects(ctx context.Context, kind string) ([]crypto.ID, error) {
+	if l := r.takeEarly(kind); l != nil {
+		select {
+		case <-l.done:
+			if l.err == nil {
+				return l.ids, nil
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	return listObjects(ctx, r.store, kind)
 }
 

@@ -72,3 +72,41 @@ func (f *openFetch) awaitForgotten(ctx context.Context) ([]crypto.ID, error) {
 		return nil, ctx.Err()
 	}
 }
+
+// earlyList is a listing Open starts before it can derive a key
+// (OpenOptions.ListEarly): the first ListObjects of its kind takes it.
+type earlyList struct {
+	done chan struct{}
+	ids  []crypto.ID
+	err  error
+}
+
+// startEarlyLists lists each of kinds in a goroutine of its own.
+func startEarlyLists(ctx context.Context, store storage.Store, kinds []string) map[string]*earlyList {
+	if len(kinds) == 0 {
+		return nil
+	}
+	lists := make(map[string]*earlyList, len(kinds))
+	for _, kind := range kinds {
+		if _, dup := lists[kind]; dup {
+			continue
+		}
+		l := &earlyList{done: make(chan struct{})}
+		lists[kind] = l
+		go func() {
+			defer close(l.done)
+			l.ids, l.err = listObjects(ctx, store, kind)
+		}()
+	}
+	return lists
+}
+
+// takeEarly returns the early listing of kind, once; nil when there is
+// none (left).
+func (r *Repository) takeEarly(kind string) *earlyList {
+	r.earlyMu.Lock()
+	defer r.earlyMu.Unlock()
+	l := r.early[kind]
+	delete(r.early, kind)
+	return l
+}

@@ -1,9 +1,12 @@
 package repo
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
+	"github.com/cairn-backup/cairn/pkg/storage"
+	"github.com/cairn-backup/cairn/pkg/storage/fault"
 )
 
 // Open reads the remembered key file with the config (one round trip) and
@@ -56,5 +59,58 @@ func TestOpenPrefetchesTheRememberedKey(t *testing.T) {
 	}
 	if n := c.count("keys"); n != 3 {
 		t.Errorf("read key files %d times, want 3 (damaged prefetch, its careful read, the intact one)", n)
+	}
+}
+
+// OpenOptions.ListEarly: Open starts the listings itself, the first
+// ListObjects of each kind takes its listing without asking the storage,
+// the next one lists again (and sees what appeared since), and a failed
+// early listing is not an answer: ListObjects lists again.
+func TestOpenListsEarly(t *testing.T) {
+	ctx := t.Context()
+	store, r := newTestRepo(t, testInitOptions())
+	first, err := r.SaveObject(ctx, KindSnapshot, []byte("a snapshot"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	f := fault.New(store)
+	f.FailPrefix(fault.OpList, "index/", storage.ErrTransient)
+	c := newCountingStore(f)
+	r2 := openTestRepo(t, c, OpenOptions{ListEarly: []string{KindSnapshot, KindIndex}})
+
+	ids, err := r2.ListObjects(ctx, KindSnapshot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 1 || ids[0] != first {
+		t.Fatalf("early listing %v, want [%s]", ids, first.Short())
+	}
+	if n := c.listed("snapshots"); n != 1 {
+		t.Errorf("snapshots/ listed %d times after the first ListObjects, want 1 (Open's)", n)
+	}
+
+	second, err := r.SaveObject(ctx, KindSnapshot, []byte("another snapshot"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err = r2.ListObjects(ctx, KindSnapshot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 2 || !slices.Contains(ids, second) {
+		t.Fatalf("second listing %v, want both snapshots", ids)
+	}
+	if n := c.listed("snapshots"); n != 2 {
+		t.Errorf("snapshots/ listed %d times, want 2", n)
+	}
+
+	// The early index/ listing failed; ListObjects lists again.
+	f.Clear()
+	if _, err := r2.ListObjects(ctx, KindIndex); err != nil {
+		t.Fatalf("after a failed early listing: %v", err)
+	}
+	if n := c.listed("index"); n != 2 {
+		t.Errorf("index/ listed %d times, want 2 (the failed early one, then again)", n)
 	}
 }

@@ -93,6 +93,14 @@ type OpenOptions struct {
 	// zero fields mean crypto.DefaultKDFLimits. Key files above them are
 	// not run (and named if nothing else opens).
 	KDFLimits crypto.KDFLimits
+	// ListEarly names kinds (KindSnapshot, KindIndex, ...) that Open
+	// lists while it derives the key, which takes a few tenths of a
+	// second: the first ListObjects of each then costs no round trip.
+	// Such a listing is as old as the start of Open: what a command
+	// that reads sees anyway, and safe for a write session's first look
+	// at the deletion markers, since its lease protocol lists them again
+	// once its lease is stored (StartLease).
+	ListEarly []string
 }
 
 // zstdWindow is the compressor's window size; see newRepository.
@@ -130,6 +138,12 @@ type Repository struct {
 	now           func() time.Time
 	leaseRefresh  time.Duration
 	leaseLifetime time.Duration
+
+	// early holds the listings of OpenOptions.ListEarly not yet taken;
+	// stopEarly cancels those still running (Close).
+	earlyMu   sync.Mutex
+	early     map[string]*earlyList
+	stopEarly context.CancelFunc
 
 	cache *index.Cache // nil without a cache directory
 	packs *packCache   // tree packs; nil without a cache directory
@@ -207,6 +221,14 @@ func Init(ctx context.Context, store storage.Store, passphrase []byte, opts Init
 func Open(ctx context.Context, store storage.Store, passphrase []byte, opts OpenOptions) (*Repository, error) {
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel() // the forgotten/ listing, when Open fails first
+	ectx, stopEarly := context.WithCancel(ctx)
+	early := startEarlyLists(ectx, store, opts.ListEarly)
+	opened := false
+	defer func() {
+		if !opened {
+			stopEarly()
+		}
+	}()
 	f := fetchForOpen(fctx, store, opts)
 	sealedConfig, err := f.config, f.configErr
 	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrNoRepository) {
@@ -242,6 +264,7 @@ func Open(ctx context.Context, store storage.Store, passphrase []byte, opts Open
 		r.Close()
 		return nil, err
 	}
+	r.early, r.stopEarly, opened = early, stopEarly, true
 	return r, nil
 }
 
@@ -295,6 +318,9 @@ func newRepository(store storage.Store, cfg Config, mk crypto.MasterKey, keys *c
 // repository, and the index views Index() holds (which read the cache
 // files), must not be used afterwards.
 func (r *Repository) Close() error {
+	if r.stopEarly != nil {
+		r.stopEarly()
+	}
 	var err error
 	if r.cache != nil {
 		err = r.cache.Close()
