@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
 	"github.com/cairn-backup/cairn/pkg/pack"
@@ -41,6 +42,20 @@ type View struct {
 
 	errMu sync.Mutex
 	err   error
+
+	// recentPacks caches pack IDs a file view read, by table position
+	// modulo its size: lookups come in runs from the same few packs (a
+	// restore plans file after file), so most cost one pread instead of
+	// two. Fixed size, whatever the index holds.
+	recentPacks [recentPackSlots]atomic.Pointer[recentPack]
+}
+
+// recentPackSlots is the size of View.recentPacks (9 KiB per view).
+const recentPackSlots = 256
+
+type recentPack struct {
+	pos uint32
+	id  crypto.ID
 }
 
 // NewView checks the magic and that the body's size matches its counts
@@ -224,8 +239,18 @@ func (v *View) packID(p uint32) (crypto.ID, bool) {
 	if uint64(p) >= uint64(v.npacks) {
 		return id, false
 	}
-	ok := v.readAt(id[:], headerSize+int(p)*crypto.IDSize)
-	return id, ok
+	if v.file == nil {
+		return crypto.ID(v.body[headerSize+int(p)*crypto.IDSize:]), true
+	}
+	slot := &v.recentPacks[p%recentPackSlots]
+	if c := slot.Load(); c != nil && c.pos == p {
+		return c.id, true
+	}
+	if !v.readAt(id[:], headerSize+int(p)*crypto.IDSize) {
+		return id, false
+	}
+	slot.Store(&recentPack{pos: p, id: id})
+	return id, true
 }
 
 func (v *View) idList(off, n int) []crypto.ID {

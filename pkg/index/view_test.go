@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"sync"
 	"testing"
 
 	"github.com/cairn-backup/cairn/pkg/crypto"
@@ -204,5 +205,38 @@ func TestSearchAllocations(t *testing.T) {
 	set.AddView(crypto.ID{1}, fv)
 	if allocs := testing.AllocsPerRun(100, func() { set.Has(sample[3]) }); allocs != 0 {
 		t.Errorf("Set.Has allocates %.1f times", allocs)
+	}
+}
+
+// A file view caches the pack IDs it reads in a fixed table by position:
+// with more packs than slots, so that positions share slots, every entry
+// still gets its own pack, in any order and from several goroutines.
+func TestFileViewPackCache(t *testing.T) {
+	body, _ := syntheticBody(16*(3*recentPackSlots+7), 5)
+	mem, err := NewView(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := fileView(t, body)
+	if file.npacks <= recentPackSlots {
+		t.Fatalf("%d packs: the test needs more than %d", file.npacks, recentPackSlots)
+	}
+	n := mem.Len()
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(g), 9))
+			for range 2 * n {
+				i := rng.IntN(n)
+				if got, want := file.Entry(i), mem.Entry(i); got != want {
+					t.Errorf("entry %d: pack %s, want %s", i, got.Pack.Short(), want.Pack.Short())
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := file.Err(); err != nil {
+		t.Fatal(err)
 	}
 }
