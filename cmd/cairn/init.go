@@ -82,6 +82,9 @@ func (a *app) runInit(cmd *cobra.Command, o initOptions) error {
 	if err != nil {
 		return err
 	}
+	// Init learns the region (a new bucket has no recorded one); the
+	// first backup then need not ask again.
+	s = regionMemory(s, false)
 	store, release, err := openStore(ctx, s)
 	if err != nil {
 		return err

@@ -39,3 +39,22 @@ func TestStaleRememberedRegion(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// init learns the region of the new bucket and remembers it, so that the
+// first backup does not ask again.
+func TestInitRemembersRegion(t *testing.T) {
+	home := isolate(t)
+	srv := s3test.NewRegionLocked(t, "eu-central-1")
+	url := "s3+http://" + srv.Listener.Addr().String() + "/bucket/repo"
+	base := state.Base(filepath.Join(home, ".local", "state", "cairn"))
+	t.Setenv("AWS_ACCESS_KEY_ID", "key")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("CAIRN_PASSWORD", "pw")
+	// The server only pretends to store, so init fails at reading back
+	// its config; by then it has learned the region.
+	r := cairn(t, "--repo", url, "--s3-lookup", "path", "--retry-for", "2s", "init")
+	t.Logf("init: exit %d, stderr %q", r.code, r.stderr)
+	if got := base.Location(url).Region(); got != "eu-central-1" {
+		t.Errorf("remembered region %q after init, want eu-central-1", got)
+	}
+}

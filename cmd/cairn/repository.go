@@ -62,13 +62,7 @@ func (a *app) openNamedRepository(ctx context.Context, name string, listEarly ..
 func (a *app) openWith(ctx context.Context, s *settings, what string, pw func() ([]byte, error), tune func(*repo.OpenOptions)) (*repo.Repository, func(), error) {
 	// The S3 region this location answered to before saves the probe
 	// that learns it (a round trip); a stale one is dropped below.
-	if base, err := state.DefaultBase(); err == nil && s.backend.Region == "" {
-		loc := base.Location(s.repoURL)
-		hinted := *s
-		hinted.backend.RegionHint = loc.Region()
-		hinted.backend.OnRegion = func(region string) { _ = loc.SetRegion(region) }
-		s = &hinted
-	}
+	s = regionMemory(s, true)
 	store, release, err := openStore(ctx, s)
 	if err != nil {
 		if what != "repository" {
@@ -113,6 +107,24 @@ func (a *app) openWith(ctx context.Context, s *settings, what string, pw func() 
 		_ = stateBase.Location(s.repoURL).SetLastKey(r.KeyID()) // a hint only
 	}
 	return r, func() { _ = r.Close(); release() }, nil
+}
+
+// regionMemory returns s set to record the S3 region its location answers
+// to (pkg/state) and, with useHint, to start from the one recorded before,
+// which saves the probe that learns it. s itself when a region is given or
+// there is no state directory.
+func regionMemory(s *settings, useHint bool) *settings {
+	base, err := state.DefaultBase()
+	if err != nil || s.backend.Region != "" {
+		return s
+	}
+	loc := base.Location(s.repoURL)
+	hinted := *s
+	if useHint {
+		hinted.backend.RegionHint = loc.Region()
+	}
+	hinted.backend.OnRegion = func(region string) { _ = loc.SetRegion(region) }
+	return &hinted
 }
 
 // openOptions are the options every command opens a repository with.

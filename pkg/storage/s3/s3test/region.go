@@ -34,7 +34,7 @@ func NewRegionLocked(t testing.TB, region string) *RegionLocked {
 				region + `'</Message><Region>` + region + `</Region></Error>`))
 			return
 		}
-		if r.Method == http.MethodGet && r.URL.Query().Get("list-type") == "" {
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Query().Get("list-type") == "" {
 			w.WriteHeader(http.StatusNotFound)
 			_, _ = w.Write([]byte(`<Error><Code>NoSuchKey</Code><Message>not found</Message></Error>`))
 			return
