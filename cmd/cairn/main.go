@@ -32,25 +32,11 @@ func main() {
 	floor := heapFloor()
 	defer runtime.KeepAlive(floor)
 	// CAIRN_CPUPROFILE=FILE writes a CPU profile of the run, for
-	// performance work (go tool pprof FILE).
-	if path := os.Getenv("CAIRN_CPUPROFILE"); path != "" {
-		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
-			code := runMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-			pprof.StopCPUProfile()
-			_ = f.Close()
-			os.Exit(code)
-		}
-	}
-	// CAIRN_TRACE=FILE writes an execution trace (go tool trace FILE),
-	// which shows where a run waits rather than where it computes.
-	if path := os.Getenv("CAIRN_TRACE"); path != "" {
-		if f, err := os.Create(path); err == nil && trace.Start(f) == nil {
-			code := runMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-			trace.Stop()
-			_ = f.Close()
-			os.Exit(code)
-		}
-	}
+	// performance work (go tool pprof FILE); CAIRN_TRACE=FILE an execution
+	// trace (go tool trace FILE), which shows where a run waits rather
+	// than where it computes.
+	runRecorded(os.Getenv("CAIRN_CPUPROFILE"), pprof.StartCPUProfile, pprof.StopCPUProfile)
+	runRecorded(os.Getenv("CAIRN_TRACE"), trace.Start, trace.Stop)
 	// CAIRN_MEMPROFILE=FILE writes an allocation profile at the end.
 	if path := os.Getenv("CAIRN_MEMPROFILE"); path != "" {
 		runtime.MemProfileRate = 64 << 10
@@ -62,6 +48,22 @@ func main() {
 		os.Exit(code)
 	}
 	os.Exit(runMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// runRecorded runs cairn and exits when path is set and start can record
+// into that file; it returns to the caller otherwise.
+func runRecorded(path string, start func(io.Writer) error, stop func()) {
+	if path == "" {
+		return
+	}
+	f, err := os.Create(path)
+	if err != nil || start(f) != nil {
+		return
+	}
+	code := runMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	_ = f.Close()
+	os.Exit(code)
 }
 
 // heapFloor returns an allocation that is kept alive for the whole run and
