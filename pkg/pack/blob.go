@@ -107,7 +107,9 @@ func OpenBlobScratch(keys *crypto.Keys, hasher *crypto.IDHasher, dec *zstd.Decod
 // OpenBlobBorrowed is OpenBlob without allocating: the payload is decrypted
 // into *scratch and, when compressed, decompressed into *out (each grown
 // when short and kept for reuse). The plaintext returned lies in one of the
-// two and is valid only until they are reused.
+// two and is valid only until they are reused. With scratch nil the
+// payload is decrypted in place, in sealed, which it then overwrites (also
+// when authentication fails).
 func OpenBlobBorrowed(keys *crypto.Keys, hasher *crypto.IDHasher, dec *zstd.Decoder, t BlobType, id crypto.ID, sealed []byte, maxSize int, scratch, out *[]byte) ([]byte, error) {
 	payload, err := openPayload(keys, t, id, sealed, scratch)
 	if err != nil {
@@ -124,10 +126,18 @@ func OpenBlobBorrowed(keys *crypto.Keys, hasher *crypto.IDHasher, dec *zstd.Deco
 }
 
 func openPayload(keys *crypto.Keys, t BlobType, id crypto.ID, sealed []byte, scratch *[]byte) ([]byte, error) {
-	if need := len(sealed) - crypto.Overhead; need > cap(*scratch) {
-		*scratch = make([]byte, 0, need)
+	var dst []byte
+	switch {
+	case scratch == nil && len(sealed) >= crypto.NonceSize:
+		// The ciphertext's own storage: the exact overlap the AEAD allows.
+		dst = sealed[crypto.NonceSize:crypto.NonceSize]
+	case scratch != nil:
+		if need := len(sealed) - crypto.Overhead; need > cap(*scratch) {
+			*scratch = make([]byte, 0, need)
+		}
+		dst = (*scratch)[:0]
 	}
-	payload, err := keys.Open((*scratch)[:0], sealed, BlobAD(t, id))
+	payload, err := keys.Open(dst, sealed, BlobAD(t, id))
 	if err != nil {
 		return nil, fmt.Errorf("%s blob %s: %w", t, id.Short(), err)
 	}

@@ -137,7 +137,7 @@ func (r *Repository) readPackRun(ctx context.Context, packID crypto.ID, es []ind
 			err = r.classifyShort(ctx, name, e, err)
 			return buf, failEntries(es[i:], fmt.Errorf("read %s: %w", name, err), fn)
 		}
-		if err := r.deliver(name, e, sealed, fn); err != nil {
+		if err := r.deliver(name, e, sealed, alone(es, i), fn); err != nil {
 			return buf, err
 		}
 	}
@@ -189,7 +189,7 @@ func (r *Repository) readWholePack(ctx context.Context, packID crypto.ID, es []i
 			}
 			return err
 		}
-		if err := r.deliver(name, e, sealed, fn); err != nil {
+		if err := r.deliver(name, e, sealed, alone(es, i), fn); err != nil {
 			return err
 		}
 	}
@@ -227,9 +227,17 @@ func (c *byteCounter) Read(p []byte) (int, error) {
 // pooled buffers, so that a restore of gigabytes allocates, clears and
 // collects none per blob, and a stored (uncompressed) payload is handed
 // over where it was decrypted rather than copied.
-func (r *Repository) deliver(name string, e index.Entry, sealed []byte, fn BlobFunc) error {
-	scratch, out := r.getBuf(), r.getBuf()
-	defer r.putBuf(scratch)
+//
+// With inPlace the blob is decrypted where it lies in sealed (the read
+// buffer), which saves a pass over its bytes and a buffer per reading
+// goroutine; the caller must not need those bytes again (alone).
+func (r *Repository) deliver(name string, e index.Entry, sealed []byte, inPlace bool, fn BlobFunc) error {
+	var scratch *[]byte
+	if !inPlace {
+		scratch = r.getBuf()
+		defer r.putBuf(scratch)
+	}
+	out := r.getBuf()
 	defer r.putBuf(out)
 	hasher := r.hashers.Get().(*crypto.IDHasher)
 	plain, err := pack.OpenBlobBorrowed(r.keys, hasher, r.dec, e.Type, e.ID, sealed, MaxBlobSize, scratch, out)
@@ -238,6 +246,14 @@ func (r *Repository) deliver(name string, e index.Entry, sealed []byte, fn BlobF
 		return fn(e, nil, fmt.Errorf("%s: %s blob %s at offset %d: %w: %w", name, e.Type, e.ID.Short(), e.Offset, err, ErrCorrupt))
 	}
 	return fn(e, plain, nil)
+}
+
+// alone reports whether es[i], of entries sorted by offset, shares no
+// byte with a later one: its sealed bytes are then not read again (see
+// packStream.read, which serves an entry inside the previous one from its
+// bytes), so it may be decrypted in place.
+func alone(es []index.Entry, i int) bool {
+	return i+1 == len(es) || int64(es[i+1].Offset) >= entryEnd(es[i])
 }
 
 // getBuf and putBuf lend the buffers OpenBlob and deliver decrypt and

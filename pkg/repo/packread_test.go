@@ -102,3 +102,24 @@ func TestLoadPackBlobsClassifies(t *testing.T) {
 		t.Fatalf("false entries: %+v %v; want 1 ok, 2 damaged", o, err)
 	}
 }
+
+// Blobs are decrypted where they were read unless a later entry of the
+// same run needs the same bytes (an index listing a blob twice, or a
+// forged entry inside another): then the bytes are kept, and every entry
+// gets its blob, or damage, whatever came before it.
+func TestLoadPackBlobsSameBytesTwice(t *testing.T) {
+	_, r := newTestRepo(t, testInitOptions())
+	pid, es, plain := packFixture(t, r, 3)
+	inside := es[1]
+	inside.Offset, inside.Length = es[0].Offset+5, es[0].Length-10
+	for _, whole := range []bool{false, true} {
+		o, err := loadAll(t, r, pid, []index.Entry{es[0], es[0], es[1], es[1], es[2]}, plain, whole)
+		if err != nil || o.ok != 5 {
+			t.Fatalf("whole=%v, blobs listed twice: %+v %v; want 5 ok", whole, o, err)
+		}
+		o, err = loadAll(t, r, pid, []index.Entry{es[0], inside, es[0], es[2]}, plain, whole)
+		if o.ok != 3 || o.damaged != 1 {
+			t.Fatalf("whole=%v, an entry inside another: %+v %v; want 3 ok, 1 damaged", whole, o, err)
+		}
+	}
+}
