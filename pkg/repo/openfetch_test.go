@@ -114,3 +114,38 @@ func TestOpenListsEarly(t *testing.T) {
 		t.Errorf("index/ listed %d times, want 2 (the failed early one, then again)", n)
 	}
 }
+
+// A backup takes the lease protocol's first look at the deletion markers
+// from Open's early listing, which can be old: the process may have been
+// paused between Open and its lease. A marker a prune wrote meanwhile is
+// still seen, recorded in the lease and its packs condemned, because the
+// protocol lists the markers again once the lease is stored.
+func TestEarlyMarkerListingPausedBeforeLease(t *testing.T) {
+	ctx := t.Context()
+	store, r := newTestRepo(t, testInitOptions())
+	c := newCountingStore(store)
+	r2 := openTestRepo(t, c, OpenOptions{ListEarly: []string{KindDeletion}})
+	<-r2.early[KindDeletion].done // the listing is done, the "pause" begins
+
+	condemned := crypto.ID{0xde, 0xad}
+	marker, err := r.SaveDeletion(ctx, Deletion{Created: r.now(), Packs: []crypto.ID{condemned}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	l, err := r2.StartLease(ctx, "backup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Done(ctx)
+	if got := l.SeenDeletions(); len(got) != 1 || got[0] != marker {
+		t.Errorf("lease saw markers %v, want [%s]", got, marker.Short())
+	}
+	if !r2.Index().IsCondemned(condemned) {
+		t.Error("the pack of the marker written during the pause is not condemned")
+	}
+	// Open's listing (without the marker), then the protocol's two rounds.
+	if n := c.listed("deletions"); n != 3 {
+		t.Errorf("deletions/ listed %d times, want 3 (early, and twice by the lease)", n)
+	}
+}
