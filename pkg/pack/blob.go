@@ -126,12 +126,10 @@ func OpenBlobBorrowed(keys *crypto.Keys, hasher *crypto.IDHasher, dec *zstd.Deco
 }
 
 func openPayload(keys *crypto.Keys, t BlobType, id crypto.ID, sealed []byte, scratch *[]byte) ([]byte, error) {
-	var dst []byte
-	switch {
-	case scratch == nil && len(sealed) >= crypto.NonceSize:
-		// The ciphertext's own storage: the exact overlap the AEAD allows.
-		dst = sealed[crypto.NonceSize:crypto.NonceSize]
-	case scratch != nil:
+	// In place: the ciphertext's own storage, the exact overlap the AEAD
+	// allows (a message too short for a nonce fails authentication).
+	dst := sealed[min(len(sealed), crypto.NonceSize):][:0]
+	if scratch != nil {
 		if need := len(sealed) - crypto.Overhead; need > cap(*scratch) {
 			*scratch = make([]byte, 0, need)
 		}
