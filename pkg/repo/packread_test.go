@@ -121,5 +121,12 @@ func TestLoadPackBlobsSameBytesTwice(t *testing.T) {
 		if o.ok != 3 || o.damaged != 1 {
 			t.Fatalf("whole=%v, an entry inside another: %+v %v; want 3 ok, 1 damaged", whole, o, err)
 		}
+		// An entry too short for a nonce, decrypted in place: damage.
+		short := es[2]
+		short.Length = crypto.NonceSize - 4
+		o, err = loadAll(t, r, pid, []index.Entry{es[0], short}, plain, whole)
+		if o.ok != 1 || o.damaged != 1 {
+			t.Fatalf("whole=%v, an entry shorter than a nonce: %+v %v; want 1 ok, 1 damaged", whole, o, err)
+		}
 	}
 }
